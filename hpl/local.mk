@@ -1,0 +1,1 @@
+# hpl: see ../shared/DESIGN.md; filled in by the hpl issue.

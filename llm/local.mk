@@ -1,0 +1,1 @@
+# llm: see ../shared/DESIGN.md; filled in by the llm issue.

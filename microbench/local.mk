@@ -1,0 +1,1 @@
+# microbench: latency, bandwidth, collectives, one-sided; over MPI and UCX.

@@ -1,0 +1,1 @@
+# scripts: setup, test, run-suite, slurm/, cluster/.
