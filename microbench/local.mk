@@ -12,5 +12,8 @@ microbench_microbench_CPPFLAGS = $(AM_CPPFLAGS) $(UCX_CFLAGS) $(HDF5_CFLAGS)
 microbench_microbench_LDADD = $(CB_LIBS)
 
 # Tests: MPI runs through tests/launch, files read back with h5py.
-TESTS += tests/microbench/latency.sh
-EXTRA_DIST += tests/microbench/check_h5.py tests/microbench/latency.sh
+MB_TESTS = tests/microbench/latency.sh tests/microbench/p2p.sh tests/microbench/coll.sh \
+  tests/microbench/ucx.sh tests/microbench/validate.sh tests/microbench/badinput.sh \
+  tests/microbench/format.sh
+TESTS += $(MB_TESTS)
+EXTRA_DIST += tests/microbench/check_h5.py tests/microbench/lib.sh $(MB_TESTS)

@@ -98,48 +98,79 @@ static ucs_status_t am_arrived(void *arg, const void *header, size_t header_leng
                                size_t length, const ucp_am_recv_param_t *param)
 {
     mb_ucx_t *u = arg;
-    /* Sends force the eager protocol, so the data is here (valid during the
-     * call); a rendezvous would be a bug, reported by the length check. */
-    if (length > 0 && length <= u->rcap && !(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV))
-        memcpy(u->rbuf, data, length);
-    else if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)
-        length = (size_t)-1;
     u->am_length = length;
     u->am_arrived = 1;
+    if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
+        /* A rendezvous: `data` is a descriptor; the receiver fetches the
+         * bytes with ucp_am_recv_data_nbx once outside this callback. */
+        u->am_desc = data;
+        return UCS_INPROGRESS;
+    }
+    /* Eager: the bytes are valid during this call only. */
+    if (length <= u->rcap)
+        memcpy(u->rbuf, data, length);
     return UCS_OK;
 }
 
 /* ================================================================ instance */
 
-/* Context, worker, endpoint on the ranks of pair 0. Local to them; the
- * caller agrees. `set` "any" leaves UCX_TLS to the environment. */
-static cb_status_t ucx_start(mb_ucx_t *u)
+/* A UCP context over the transports `tls` ("tcp,cma"; NULL: the
+ * environment's). Local. */
+static ucs_status_t context_open(const char *tls, ucp_context_h *context_p)
 {
     ucp_config_t *config = NULL;
     ucs_status_t s = ucp_config_read(NULL, NULL, &config);
-    if (s != UCS_OK) {
-        cb_error("ucx %s: cannot read the UCX configuration: %s", u->set, ucs_status_string(s));
-        return CB_ERR_UCX;
-    }
-    if (strcmp(u->set, "any") != 0) {
-        char tls[MB_NAME_LEN];
-        snprintf(tls, sizeof tls, "%s", u->set);
-        for (char *c = tls; *c; c++)
-            if (*c == '+')
-                *c = ',';
+    if (s != UCS_OK)
+        return s;
+    if (tls)
         s = ucp_config_modify(config, "TLS", tls);
-        if (s != UCS_OK) {
-            ucp_config_release(config);
-            cb_error("--tls %s: UCX rejects the transport set: %s", u->set, ucs_status_string(s));
-            return CB_ERR_USAGE;
-        }
-    }
     ucp_params_t params = {
         .field_mask = UCP_PARAM_FIELD_FEATURES,
         .features = UCP_FEATURE_TAG | UCP_FEATURE_RMA | UCP_FEATURE_AMO64 | UCP_FEATURE_AM,
     };
-    s = ucp_init(&params, config, &u->context);
+    if (s == UCS_OK)
+        s = ucp_init(&params, config, context_p);
     ucp_config_release(config);
+    return s;
+}
+
+/* UCX only warns about an unknown name in a list that has usable ones
+ * ("tcp+foo"); open each name alone, so that every one must be usable. */
+static cb_status_t set_check(const char *set)
+{
+    char name[MB_NAME_LEN];
+    const char *p = set;
+    if (!strchr(set, '+'))
+        return CB_OK; /* one name: opening the set says it all */
+    for (;;) {
+        size_t len = strcspn(p, "+");
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        ucp_context_h context = NULL;
+        ucs_status_t s = context_open(name, &context);
+        if (s != UCS_OK) {
+            cb_error("--tls %s: UCX cannot open transport '%s': %s", set, name, ucs_status_string(s));
+            return CB_ERR_UCX;
+        }
+        ucp_cleanup(context);
+        if (p[len] == '\0')
+            return CB_OK;
+        p += len + 1;
+    }
+}
+
+/* Context, worker, endpoint on the ranks of pair 0. Local to them; the
+ * caller agrees. `set` "any" leaves UCX_TLS to the environment. */
+static cb_status_t ucx_start(mb_ucx_t *u)
+{
+    char tls[MB_NAME_LEN];
+    int any = strcmp(u->set, "any") == 0;
+    snprintf(tls, sizeof tls, "%s", u->set);
+    for (char *c = tls; *c; c++)
+        if (*c == '+')
+            *c = ',';
+    if (!any && set_check(u->set) != CB_OK)
+        return CB_ERR_UCX;
+    ucs_status_t s = context_open(any ? NULL : tls, &u->context);
     if (s != UCS_OK) {
         u->context = NULL;
         cb_error("--tls %s: UCX cannot open this transport set: %s", u->set, ucs_status_string(s));

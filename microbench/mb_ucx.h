@@ -26,6 +26,7 @@ typedef struct {
     size_t scap, rcap;        /* bytes */
     volatile int am_arrived;  /* set by the active message handler */
     size_t am_length;         /* bytes of the last active message */
+    void *am_desc;            /* its rendezvous descriptor, or NULL (eager) */
 } mb_ucx_t;
 
 /* Wait for a request of a non-blocking call (NULL: done at once), progress
