@@ -17,3 +17,6 @@ MB_TESTS = tests/microbench/latency.sh tests/microbench/p2p.sh tests/microbench/
   tests/microbench/format.sh
 TESTS += $(MB_TESTS)
 EXTRA_DIST += tests/microbench/check_h5.py tests/microbench/lib.sh $(MB_TESTS)
+
+# The benchmark against ucx_perftest and OSU's figures (a script, not a test).
+dist_noinst_SCRIPTS += scripts/bench-microbench

@@ -78,10 +78,9 @@ cb_status_t mb_engine_check(const mb_params_t *params, const mb_test_t *test)
     unsigned long long mine = avail / (unsigned long long)(params->local_size > 0 ? params->local_size : 1);
     size_t need = bytes_needed(params, test, sizes[n - 1]);
     if ((unsigned long long)need > mine / 2) {
-        size_t fit = 0;
-        for (int i = 0; i < n; i++)
-            if ((unsigned long long)bytes_needed(params, test, sizes[i]) <= mine / 2)
-                fit = sizes[i];
+        size_t fit = sizes[n - 1];
+        while (fit > 0 && (unsigned long long)bytes_needed(params, test, fit) > mine / 2)
+            fit /= 2;
         char a[32], b[32];
         cb_error("test %s: size %s needs %zu MiB per rank, more than half of the %llu MiB "
                  "available to each; the largest size that fits is %s",
