@@ -142,8 +142,15 @@ static void *watch_signals(void *arg)
     }
     if (sig == 0)
         return NULL;
+    if (!active) {
+        /* Not the rank with the file: give rank 0 time to mark it before the
+         * launcher, seeing this rank gone, kills the rest of the job. */
+        if (cb_rank() != 0)
+            sleep(2);
+        _exit(128 + sig);
+    }
     pthread_mutex_lock(&h5_lock);
-    if (active) {
+    {
         finish_file(active, "interrupted");
         fflush(stdout);
         fprintf(stderr, "%s: interrupted by signal %d; finished rows kept in %s\n", cb_program(), sig,
@@ -398,8 +405,9 @@ cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
     if ((st = cb_agree(st, comm)) != CB_OK)
         goto fail;
     free(all);
-    if (rank == 0 && r->file >= 0) {
+    if (rank == 0 && r->file >= 0)
         active = r;
+    if (!watcher_running) {
         if (start_watcher() != 0)
             cb_warn("cannot watch for SIGINT/SIGTERM: an interrupted run will leave status 'running'");
     }
@@ -483,6 +491,7 @@ void cb_results_close(cb_results_t *r, cb_status_t status)
 {
     if (!r)
         return;
+    stop_watcher();
     if (r->file >= 0) {
         const char *s = (status == CB_OK || status == CB_DONE) ? "complete"
                         : status == CB_ERR_INTERRUPTED         ? "interrupted"
@@ -491,7 +500,6 @@ void cb_results_close(cb_results_t *r, cb_status_t status)
         finish_file(r, s);
         active = NULL;
         pthread_mutex_unlock(&h5_lock);
-        stop_watcher();
         if (r->format == CB_FORMAT_TABLE)
             printf("# results: %s\n", r->path);
         fflush(stdout);
