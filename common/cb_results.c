@@ -1,0 +1,799 @@
+/* The results file of a run (HDF5, schema clusterbench/1) and its tables,
+ * printed on stdout as rows are appended. Rank 0 owns the file.
+ *
+ * Interruption: SIGINT/SIGTERM handlers only write the signal number into a
+ * pipe. A watcher thread reads it, waits for the HDF5 lock (so no HDF5 call
+ * is ever interrupted half-way), marks the file "interrupted", closes it and
+ * exits. Every appended row was flushed when it was written, so it survives. */
+#define _GNU_SOURCE
+#include "cb_results.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "cb_mpi.h"
+#include "cb_provenance.h"
+
+#define CB_SCHEMA "clusterbench/1"
+#define ROWS_PER_CHUNK 64
+#define HOST_LEN 64
+#define MAX_TABLES 64
+
+struct cb_table {
+    cb_results_t *results;
+    hid_t dset;               /* the dataset; H5I_INVALID_HID on other ranks / no file */
+    hid_t mtype;              /* compound type matching the row struct in memory */
+    hsize_t n_rows;
+    cb_column_t *columns;
+    int n_columns;
+    size_t row_size;
+    int flags;
+    int header_done;
+    char name[128];           /* last path component, for csv/json */
+};
+
+struct cb_results {
+    int rank;
+    hid_t file;               /* H5I_INVALID_HID unless rank 0 with a file */
+    char path[4096];
+    cb_format_t format;
+    cb_table_t *tables[MAX_TABLES];
+    int n_tables;
+};
+
+/* ------------------------------------------------------------ HDF5 lock, signals */
+
+static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
+static cb_results_t *active = NULL;      /* the open results of this process */
+static int signal_pipe[2] = { -1, -1 };
+static pthread_t watcher;
+static int watcher_running = 0;
+
+static void utc_now(char *buf, size_t len, int compact)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, compact ? "%Y%m%dT%H%M%SZ" : "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static herr_t write_attr_str(hid_t obj, const char *name, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    herr_t rc = -1;
+    hid_t attr;
+    if (H5Aexists(obj, name) > 0)
+        H5Adelete(obj, name);
+    hid_t space = H5Screate(H5S_SCALAR);
+    attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr >= 0) {
+        rc = H5Awrite(attr, type, &value);
+        H5Aclose(attr);
+    }
+    H5Sclose(space);
+    H5Tclose(type);
+    return rc;
+}
+
+static herr_t write_attr_num(hid_t obj, const char *name, hid_t type, const void *value)
+{
+    if (H5Aexists(obj, name) > 0)
+        H5Adelete(obj, name);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = -1;
+    if (attr >= 0) {
+        rc = H5Awrite(attr, type, value);
+        H5Aclose(attr);
+    }
+    H5Sclose(space);
+    return rc;
+}
+
+/* Mark and close the file; called with h5_lock held. */
+static void finish_file(cb_results_t *r, const char *status)
+{
+    if (r->file < 0)
+        return;
+    char now[32];
+    utc_now(now, sizeof now, 0);
+    write_attr_str(r->file, "finished_utc", now);
+    write_attr_str(r->file, "status", status);
+    for (int i = 0; i < r->n_tables; i++) {
+        cb_table_t *t = r->tables[i];
+        if (t->dset >= 0) {
+            H5Dclose(t->dset);
+            t->dset = H5I_INVALID_HID;
+        }
+        if (t->mtype >= 0) {
+            H5Tclose(t->mtype);
+            t->mtype = H5I_INVALID_HID;
+        }
+    }
+    H5Fflush(r->file, H5F_SCOPE_GLOBAL);
+    H5Fclose(r->file);
+    r->file = H5I_INVALID_HID;
+}
+
+static void *watch_signals(void *arg)
+{
+    (void)arg;
+    int sig = 0;
+    for (;;) {
+        ssize_t n = read(signal_pipe[0], &sig, sizeof sig);
+        if (n == (ssize_t)sizeof sig)
+            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        return NULL; /* pipe closed: the run ended normally */
+    }
+    if (sig == 0)
+        return NULL;
+    if (!active) {
+        /* Not the rank with the file: give rank 0 time to mark it before the
+         * launcher, seeing this rank gone, kills the rest of the job. */
+        if (cb_rank() != 0)
+            sleep(2);
+        _exit(128 + sig);
+    }
+    pthread_mutex_lock(&h5_lock);
+    {
+        finish_file(active, "interrupted");
+        fflush(stdout);
+        fprintf(stderr, "%s: interrupted by signal %d; finished rows kept in %s\n", cb_program(), sig,
+                active->path);
+    }
+    _exit(128 + sig);
+}
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    ssize_t ignored = write(signal_pipe[1], &sig, sizeof sig);
+    (void)ignored;
+    errno = saved;
+}
+
+static int start_watcher(void)
+{
+    if (pipe(signal_pipe) != 0)
+        return -1;
+    fcntl(signal_pipe[1], F_SETFD, FD_CLOEXEC);
+    fcntl(signal_pipe[0], F_SETFD, FD_CLOEXEC);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* the watcher inherits a full mask */
+    int rc = pthread_create(&watcher, NULL, watch_signals, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        return -1;
+    watcher_running = 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return 0;
+}
+
+static void stop_watcher(void)
+{
+    if (!watcher_running)
+        return;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    int zero = 0;
+    ssize_t ignored = write(signal_pipe[1], &zero, sizeof zero);
+    (void)ignored;
+    pthread_join(watcher, NULL);
+    close(signal_pipe[0]);
+    close(signal_pipe[1]);
+    signal_pipe[0] = signal_pipe[1] = -1;
+    watcher_running = 0;
+}
+
+/* ------------------------------------------------------------ file creation */
+
+static int make_dirs(const char *path_of_file)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path_of_file);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (dir[0] && mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* Create the file on rank 0: the name, the folder, then the file itself. */
+static cb_status_t create_file(cb_results_t *r, const char *program, const char *output)
+{
+    if (output) {
+        snprintf(r->path, sizeof r->path, "%s", output);
+    } else {
+        const char *dir = getenv("CLUSTERBENCH_RESULTS");
+        char stamp[32];
+        utc_now(stamp, sizeof stamp, 1);
+        snprintf(r->path, sizeof r->path, "%s/%s-%s.h5", dir && dir[0] ? dir : "results", program, stamp);
+    }
+    if (make_dirs(r->path) != 0) {
+        cb_error("cannot create the results folder for %s: %s", r->path, strerror(errno));
+        return CB_ERR_IO;
+    }
+    if (output) {
+        r->file = H5Fcreate(r->path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    } else {
+        /* Never overwrite another run's file: add -2, -3... in the same second. */
+        char base[sizeof r->path - 16];
+        snprintf(base, sizeof base, "%.*s", (int)(strlen(r->path) - 3), r->path);
+        for (int i = 2; i < 100; i++) {
+            if (access(r->path, F_OK) != 0)
+                break;
+            snprintf(r->path, sizeof r->path, "%s-%d.h5", base, i);
+        }
+        r->file = H5Fcreate(r->path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    }
+    if (r->file < 0) {
+        int err = errno;
+        cb_error("cannot create results file %s: %s", r->path,
+                 err ? strerror(err) : "HDF5 could not create it");
+        return CB_ERR_IO;
+    }
+    return CB_OK;
+}
+
+static void write_env_entry(hid_t group, const char *entry)
+{
+    static const char *const prefixes[] = { "UCX_", "OMPI_", "OMP_", "OPENBLAS_", "SLURM_", "PMIX_RANK",
+                                            "CLUSTERBENCH_", NULL };
+    for (int i = 0; prefixes[i]; i++) {
+        if (strncmp(entry, prefixes[i], strlen(prefixes[i])) != 0)
+            continue;
+        const char *eq = strchr(entry, '=');
+        if (!eq || eq - entry >= 256)
+            return;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - entry), entry);
+        write_attr_str(group, name, eq + 1);
+        return;
+    }
+}
+
+/* The environment the process was started with, from /proc/self/environ:
+ * libraries change their own (OpenBLAS sets OPENBLAS_CORETYPE when it picks a
+ * kernel), and that is not what the user asked for. */
+static void write_env(hid_t file)
+{
+    hid_t group = H5Gcreate2(file, "env", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (group < 0)
+        return;
+    FILE *f = fopen("/proc/self/environ", "r");
+    if (f) {
+        char *entry = NULL;
+        size_t cap = 0;
+        while (getdelim(&entry, &cap, '\0', f) > 0)
+            write_env_entry(group, entry);
+        free(entry);
+        fclose(f);
+    } else {
+        extern char **environ;
+        for (char **e = environ; *e; e++)
+            write_env_entry(group, *e);
+    }
+    H5Gclose(group);
+}
+
+static void write_provenance(cb_results_t *r, const cb_provenance_t *p, const char *program,
+                             int argc, char **argv)
+{
+    char cmd[8192] = "";
+    size_t used = 0;
+    for (int i = 0; i < argc && used < sizeof cmd - 1; i++) {
+        int n = snprintf(cmd + used, sizeof cmd - used, "%s%s", i ? " " : "", argv[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    char now[32];
+    utc_now(now, sizeof now, 0);
+    hid_t f = r->file;
+    write_attr_str(f, "schema", CB_SCHEMA);
+    write_attr_str(f, "program", program);
+    write_attr_str(f, "version", p->version);
+    write_attr_str(f, "command_line", cmd);
+    write_attr_str(f, "started_utc", now);
+    write_attr_str(f, "finished_utc", "");
+    write_attr_str(f, "status", "running");
+    write_attr_num(f, "n_ranks", H5T_NATIVE_INT, &p->n_ranks);
+    write_attr_num(f, "n_nodes", H5T_NATIVE_INT, &p->n_nodes);
+    write_attr_num(f, "threads_per_rank", H5T_NATIVE_INT, &p->threads_per_rank);
+    write_attr_str(f, "mpi_library", p->mpi_library);
+    write_attr_str(f, "mpi_pml", p->mpi_pml);
+    write_attr_str(f, "ucx_version", p->ucx_version);
+    write_attr_str(f, "ucx_transports", p->ucx_transports);
+    write_attr_str(f, "blas", p->blas);
+    write_attr_str(f, "blas_coretype", p->blas_coretype);
+    write_attr_str(f, "hdf5_version", p->hdf5_version);
+    write_attr_str(f, "compiler", p->compiler);
+    write_attr_str(f, "cpu_model", p->cpu_model);
+    write_env(f);
+}
+
+/* One row of /ranks, gathered from every rank. */
+typedef struct {
+    int32_t rank;
+    int32_t local_rank;
+    int64_t pid;
+    char host[HOST_LEN];
+    char cpu_binding[HOST_LEN];
+} rank_row_t;
+
+static const cb_column_t rank_columns[] = {
+    CB_COLUMN(rank_row_t, rank, CB_COL_INT32, "rank", NULL),
+    CB_COLUMN(rank_row_t, local_rank, CB_COL_INT32, "local", NULL),
+    CB_COLUMN(rank_row_t, pid, CB_COL_INT64, "pid", NULL),
+    CB_COLUMN(rank_row_t, host, CB_COL_STRING, "host", NULL),
+    CB_COLUMN(rank_row_t, cpu_binding, CB_COL_STRING, "cpus", NULL),
+};
+
+cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
+                            int argc, char **argv, MPI_Comm comm, cb_results_t **results_p)
+{
+    cb_status_t st = CB_OK;
+    cb_provenance_t prov;
+    rank_row_t mine, *all = NULL;
+    int rank = 0, size = 1, local_rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+
+    cb_results_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        cb_error("cannot allocate the results");
+        st = CB_ERR_NOMEM;
+    } else {
+        r->rank = rank;
+        r->file = H5I_INVALID_HID;
+        r->format = (cb_format_t)common->format;
+    }
+    if (cb_agree(st, comm) != CB_OK)
+        goto fail;
+
+    /* Collective part first, so that every rank takes part whatever rank 0's file does. */
+    st = cb_provenance_collect(comm, &prov);
+    if (st == CB_OK)
+        st = cb_mpi_hosts(comm, &prov.n_nodes, &local_rank, NULL);
+    memset(&mine, 0, sizeof mine);
+    mine.rank = rank;
+    mine.local_rank = local_rank;
+    mine.pid = (int64_t)getpid();
+    snprintf(mine.host, sizeof mine.host, "%s", cb_hostname());
+    cb_cpu_binding(mine.cpu_binding, sizeof mine.cpu_binding);
+    if (rank == 0 && !(all = calloc((size_t)size, sizeof *all))) {
+        cb_error("cannot allocate the rank table");
+        st = CB_ERR_NOMEM;
+    }
+    if ((st = cb_agree(st, comm)) != CB_OK)
+        goto fail;
+    st = CB_MPI(MPI_Gather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, 0, comm));
+    if ((st = cb_agree(st, comm)) != CB_OK)
+        goto fail;
+
+    if (rank == 0 && !common->no_output) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our own one-line errors instead of HDF5's stacks */
+        pthread_mutex_lock(&h5_lock);
+        st = create_file(r, program, common->output);
+        if (st == CB_OK)
+            write_provenance(r, &prov, program, argc, argv);
+        pthread_mutex_unlock(&h5_lock);
+        if (st == CB_OK) {
+            cb_table_t *ranks = NULL;
+            st = cb_table_create(r, "/ranks", rank_columns, (int)(sizeof rank_columns / sizeof rank_columns[0]),
+                                 sizeof(rank_row_t), CB_TABLE_NO_PRINT, &ranks);
+            for (int i = 0; st == CB_OK && i < size; i++)
+                st = cb_table_append(ranks, &all[i]);
+        }
+    }
+    /* A results folder that cannot be written stops the run before any measurement. */
+    if ((st = cb_agree(st, comm)) != CB_OK)
+        goto fail;
+    free(all);
+    if (rank == 0 && r->file >= 0)
+        active = r;
+    if (!watcher_running) {
+        if (start_watcher() != 0)
+            cb_warn("cannot watch for SIGINT/SIGTERM: an interrupted run will leave status 'running'");
+    }
+    *results_p = r;
+    return CB_OK;
+
+fail:
+    free(all);
+    if (r) {
+        if (r->file >= 0) {
+            pthread_mutex_lock(&h5_lock);
+            finish_file(r, "failed");
+            pthread_mutex_unlock(&h5_lock);
+            if (!common->output)
+                unlink(r->path); /* nothing was measured: leave no file behind */
+        }
+        for (int i = 0; i < r->n_tables; i++) {
+            free(r->tables[i]->columns);
+            free(r->tables[i]);
+        }
+        free(r);
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------ root attributes */
+
+static cb_status_t set_root_attr(cb_results_t *r, const char *name, hid_t type, const void *value, int is_str)
+{
+    if (!r || r->file < 0)
+        return CB_OK;
+    pthread_mutex_lock(&h5_lock);
+    herr_t rc = is_str ? write_attr_str(r->file, name, (const char *)value)
+                       : write_attr_num(r->file, name, type, value);
+    if (rc >= 0)
+        H5Fflush(r->file, H5F_SCOPE_GLOBAL);
+    pthread_mutex_unlock(&h5_lock);
+    if (rc < 0) {
+        cb_error("cannot write attribute %s to %s", name, r->path);
+        return CB_ERR_HDF5;
+    }
+    return CB_OK;
+}
+
+cb_status_t cb_results_set_str(cb_results_t *r, const char *name, const char *value)
+{
+    return set_root_attr(r, name, H5I_INVALID_HID, value ? value : "", 1);
+}
+
+cb_status_t cb_results_set_int(cb_results_t *r, const char *name, long long value)
+{
+    return set_root_attr(r, name, H5T_NATIVE_LLONG, &value, 0);
+}
+
+cb_status_t cb_results_set_double(cb_results_t *r, const char *name, double value)
+{
+    return set_root_attr(r, name, H5T_NATIVE_DOUBLE, &value, 0);
+}
+
+const char *cb_results_path(const cb_results_t *r)
+{
+    return r && r->file >= 0 ? r->path : NULL;
+}
+
+cb_format_t cb_results_format(const cb_results_t *r) { return r ? r->format : CB_FORMAT_TABLE; }
+
+void cb_results_comment(const cb_results_t *r, const char *fmt, ...)
+{
+    if (!r || r->rank != 0 || r->format != CB_FORMAT_TABLE)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("# ", stdout);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+    fflush(stdout);
+}
+
+void cb_results_close(cb_results_t *r, cb_status_t status)
+{
+    if (!r)
+        return;
+    stop_watcher();
+    if (r->file >= 0) {
+        const char *s = (status == CB_OK || status == CB_DONE) ? "complete"
+                        : status == CB_ERR_INTERRUPTED         ? "interrupted"
+                                                               : "failed";
+        pthread_mutex_lock(&h5_lock);
+        finish_file(r, s);
+        active = NULL;
+        pthread_mutex_unlock(&h5_lock);
+        if (r->format == CB_FORMAT_TABLE)
+            printf("# results: %s\n", r->path);
+        fflush(stdout);
+    }
+    for (int i = 0; i < r->n_tables; i++) {
+        free(r->tables[i]->columns);
+        free(r->tables[i]);
+    }
+    free(r);
+}
+
+/* ------------------------------------------------------------ tables */
+
+static hid_t column_type(const cb_column_t *c)
+{
+    switch (c->type) {
+    case CB_COL_INT32: return H5Tcopy(H5T_NATIVE_INT32);
+    case CB_COL_INT64: return H5Tcopy(H5T_NATIVE_INT64);
+    case CB_COL_DOUBLE: return H5Tcopy(H5T_NATIVE_DOUBLE);
+    case CB_COL_STRING: {
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, c->size);
+        H5Tset_strpad(t, H5T_STR_NULLTERM);
+        return t;
+    }
+    }
+    return H5I_INVALID_HID;
+}
+
+static cb_status_t open_dataset(cb_results_t *r, cb_table_t *t, const char *path)
+{
+    cb_status_t st = CB_OK;
+    hid_t ftype = H5I_INVALID_HID, space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID;
+    t->mtype = H5Tcreate(H5T_COMPOUND, t->row_size);
+    for (int i = 0; i < t->n_columns; i++) {
+        hid_t ct = column_type(&t->columns[i]);
+        H5Tinsert(t->mtype, t->columns[i].name, t->columns[i].offset, ct);
+        H5Tclose(ct);
+    }
+    if (H5Lexists(r->file, path, H5P_DEFAULT) > 0) {
+        t->dset = H5Dopen2(r->file, path, H5P_DEFAULT);
+        if (t->dset < 0)
+            goto h5fail;
+        hid_t fs = H5Dget_space(t->dset);
+        hsize_t dims[1] = { 0 };
+        H5Sget_simple_extent_dims(fs, dims, NULL);
+        H5Sclose(fs);
+        t->n_rows = dims[0];
+        return CB_OK;
+    }
+    ftype = H5Tcopy(t->mtype);
+    H5Tpack(ftype);
+    hsize_t dims[1] = { 0 }, maxdims[1] = { H5S_UNLIMITED }, chunk[1] = { ROWS_PER_CHUNK };
+    space = H5Screate_simple(1, dims, maxdims);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, chunk);
+    lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    t->dset = H5Dcreate2(r->file, path, ftype, space, lcpl, dcpl, H5P_DEFAULT);
+    if (t->dset < 0)
+        goto h5fail;
+    goto out;
+h5fail:
+    cb_error("cannot create table %s in %s", path, r->path);
+    st = CB_ERR_HDF5;
+out:
+    if (lcpl >= 0) H5Pclose(lcpl);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    if (ftype >= 0) H5Tclose(ftype);
+    return st;
+}
+
+cb_status_t cb_table_create(cb_results_t *r, const char *path, const cb_column_t *columns, int n_columns,
+                            size_t row_size, int flags, cb_table_t **table_p)
+{
+    if (!r || n_columns <= 0) {
+        cb_error("internal: table %s without results or columns", path);
+        return CB_ERR_INTERNAL;
+    }
+    if (r->n_tables == MAX_TABLES) {
+        cb_error("internal: more than %d tables in one run", MAX_TABLES);
+        return CB_ERR_INTERNAL;
+    }
+    cb_table_t *t = calloc(1, sizeof *t);
+    cb_column_t *cols = malloc((size_t)n_columns * sizeof *cols);
+    if (!t || !cols) {
+        free(t);
+        free(cols);
+        cb_error("cannot allocate table %s", path);
+        return CB_ERR_NOMEM;
+    }
+    memcpy(cols, columns, (size_t)n_columns * sizeof *cols);
+    t->results = r;
+    t->dset = H5I_INVALID_HID;
+    t->mtype = H5I_INVALID_HID;
+    t->columns = cols;
+    t->n_columns = n_columns;
+    t->row_size = row_size;
+    t->flags = flags;
+    const char *slash = strrchr(path, '/');
+    snprintf(t->name, sizeof t->name, "%s", slash ? slash + 1 : path);
+    r->tables[r->n_tables++] = t;
+    if (r->file >= 0) {
+        pthread_mutex_lock(&h5_lock);
+        cb_status_t st = open_dataset(r, t, path);
+        pthread_mutex_unlock(&h5_lock);
+        if (st != CB_OK)
+            return st;
+    }
+    *table_p = t;
+    return CB_OK;
+}
+
+static cb_status_t table_attr(cb_table_t *t, const char *name, int is_str, const void *value)
+{
+    if (!t || t->dset < 0)
+        return CB_OK;
+    pthread_mutex_lock(&h5_lock);
+    herr_t rc = is_str ? write_attr_str(t->dset, name, (const char *)value)
+                       : write_attr_num(t->dset, name, H5T_NATIVE_DOUBLE, value);
+    pthread_mutex_unlock(&h5_lock);
+    if (rc < 0) {
+        cb_error("cannot write attribute %s of table %s", name, t->name);
+        return CB_ERR_HDF5;
+    }
+    return CB_OK;
+}
+
+cb_status_t cb_table_set_str(cb_table_t *t, const char *name, const char *value)
+{
+    return table_attr(t, name, 1, value ? value : "");
+}
+
+cb_status_t cb_table_set_double(cb_table_t *t, const char *name, double value)
+{
+    return table_attr(t, name, 0, &value);
+}
+
+/* ---- printing */
+
+static int column_width(const cb_column_t *c)
+{
+    if (c->width > 0)
+        return c->width;
+    int w = (int)strlen(c->title ? c->title : c->name);
+    int min = c->type == CB_COL_STRING ? 8 : 10;
+    return w > min ? w : min;
+}
+
+static void format_cell(const cb_column_t *c, const void *row, char *buf, size_t len, int for_json)
+{
+    const char *p = (const char *)row + c->offset;
+    switch (c->type) {
+    case CB_COL_INT32: snprintf(buf, len, c->fmt ? c->fmt : "%d", *(const int32_t *)p); break;
+    case CB_COL_INT64: snprintf(buf, len, c->fmt ? c->fmt : "%lld", (long long)*(const int64_t *)p); break;
+    case CB_COL_DOUBLE: {
+        double v = *(const double *)p;
+        if (for_json && !(v == v && v - v == 0))
+            snprintf(buf, len, "null");
+        else
+            snprintf(buf, len, for_json ? "%.9g" : (c->fmt ? c->fmt : "%.3f"), v);
+        break;
+    }
+    case CB_COL_STRING: snprintf(buf, len, "%.*s", (int)c->size, p); break;
+    }
+}
+
+static void print_quoted(const char *s, int json)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            fputs(json ? "\\\"" : "\"\"", stdout);
+        else if (json && *s == '\\')
+            fputs("\\\\", stdout);
+        else if (json && (unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+static void print_row(cb_table_t *t, const void *row)
+{
+    char cell[512];
+    cb_format_t fmt = t->results->format;
+    if (!t->header_done) {
+        t->header_done = 1;
+        if (fmt == CB_FORMAT_TABLE) {
+            for (int i = 0; i < t->n_columns; i++)
+                printf(i ? " %*s" : "#%*s", column_width(&t->columns[i]) - (i ? 0 : 1),
+                       t->columns[i].title ? t->columns[i].title : t->columns[i].name);
+            putchar('\n');
+        } else if (fmt == CB_FORMAT_CSV) {
+            printf("table");
+            for (int i = 0; i < t->n_columns; i++)
+                printf(",%s", t->columns[i].name);
+            putchar('\n');
+        }
+    }
+    switch (fmt) {
+    case CB_FORMAT_TABLE:
+        for (int i = 0; i < t->n_columns; i++) {
+            format_cell(&t->columns[i], row, cell, sizeof cell, 0);
+            printf(i ? " %*s" : "%*s", column_width(&t->columns[i]), cell);
+        }
+        break;
+    case CB_FORMAT_CSV:
+        printf("%s", t->name);
+        for (int i = 0; i < t->n_columns; i++) {
+            format_cell(&t->columns[i], row, cell, sizeof cell, 0);
+            putchar(',');
+            if (t->columns[i].type == CB_COL_STRING || strchr(cell, ','))
+                print_quoted(cell, 0);
+            else
+                fputs(cell, stdout);
+        }
+        break;
+    case CB_FORMAT_JSON:
+        printf("{\"table\": \"%s\"", t->name);
+        for (int i = 0; i < t->n_columns; i++) {
+            format_cell(&t->columns[i], row, cell, sizeof cell, 1);
+            printf(", \"%s\": ", t->columns[i].name);
+            if (t->columns[i].type == CB_COL_STRING)
+                print_quoted(cell, 1);
+            else
+                fputs(cell, stdout);
+        }
+        putchar('}');
+        break;
+    }
+    putchar('\n');
+    fflush(stdout);
+}
+
+cb_status_t cb_table_append(cb_table_t *t, const void *row)
+{
+    if (!t || t->results->rank != 0)
+        return CB_OK;
+    cb_status_t st = CB_OK;
+    if (t->dset >= 0) {
+        pthread_mutex_lock(&h5_lock);
+        hsize_t start[1] = { t->n_rows }, count[1] = { 1 }, dims[1] = { t->n_rows + 1 };
+        herr_t rc = H5Dset_extent(t->dset, dims);
+        hid_t fs = rc >= 0 ? H5Dget_space(t->dset) : H5I_INVALID_HID;
+        hid_t ms = H5Screate_simple(1, count, NULL);
+        if (fs >= 0)
+            rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+        if (fs >= 0 && rc >= 0)
+            rc = H5Dwrite(t->dset, t->mtype, ms, fs, H5P_DEFAULT, row);
+        if (fs >= 0 && rc >= 0)
+            rc = H5Fflush(t->results->file, H5F_SCOPE_GLOBAL);
+        if (fs >= 0)
+            H5Sclose(fs);
+        H5Sclose(ms);
+        if (fs < 0 || rc < 0) {
+            cb_error("cannot append a row to table %s in %s", t->name, t->results->path);
+            st = CB_ERR_HDF5;
+        } else
+            t->n_rows++;
+        pthread_mutex_unlock(&h5_lock);
+    }
+    if (!(t->flags & CB_TABLE_NO_PRINT))
+        print_row(t, row);
+    return st;
+}
+
+void cb_table_close(cb_table_t *t)
+{
+    if (!t || t->dset < 0)
+        return;
+    pthread_mutex_lock(&h5_lock);
+    H5Dclose(t->dset);
+    H5Tclose(t->mtype);
+    t->dset = t->mtype = H5I_INVALID_HID;
+    H5Fflush(t->results->file, H5F_SCOPE_GLOBAL);
+    pthread_mutex_unlock(&h5_lock);
+}
