@@ -282,7 +282,7 @@ static cb_status_t run_test(run_ctx_t *rc, const hpl_test_t *t, MPI_Comm world)
         row.solve_s = tmax[HPL_T_SOLVE];
         row.dgemm_gflops = rc->blas->gflops_total;
         row.dgemm_fraction = rc->blas->gflops_total > 0.0 ? gflops / rc->blas->gflops_total : 0.0;
-        snprintf(row.blas_coretype, sizeof(row.blas_coretype), "%s", rc->blas->coretype);
+        snprintf(row.blas_coretype, sizeof(row.blas_coretype), "%.23s", rc->blas->coretype);
 
         if (skip_check) rc->skipped++;
         else if (pass) rc->passed++;
