@@ -72,6 +72,7 @@ typedef struct {
     int swap_threshold;
     int l1_notrans, u_notrans, equil, align;
     int grid_line;        /* line of the Ps (for errors about the grid); 0 for options */
+    char name[256];       /* the file's name, for messages */
 } hpl_input_t;
 
 /* ============================================================ hpl_input.c */

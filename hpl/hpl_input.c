@@ -111,14 +111,15 @@ static cb_status_t dat_int(const dat_t *d, int ln, int i, const char *what, long
     char tok[128];
     if (!dat_token(d, ln, i, tok, sizeof(tok))) {
         if (i == 0) cb_error("%s:%d: %s: line is empty, expected a number", d->name, ln, what);
-        else cb_error("%s:%d: %s: expected %d values, found %d", d->name, ln, what, i + 1, i);
+        else cb_error("%s:%d: %s: expected more values, found %d", d->name, ln, what, i);
         return CB_ERR_INPUT;
     }
     char *end;
     errno = 0;
     long long v = strtoll(tok, &end, 10);
     if (end == tok || *end != '\0' || errno == ERANGE) {
-        cb_error("%s:%d: %s: '%s' is not an integer", d->name, ln, what, printable(tok));
+        if (i == 0) cb_error("%s:%d: %s: '%s' is not an integer", d->name, ln, what, printable(tok));
+        else cb_error("%s:%d: %s: value %d: '%s' is not an integer", d->name, ln, what, i + 1, printable(tok));
         return CB_ERR_INPUT;
     }
     if (v < min || v > max) {
@@ -192,6 +193,7 @@ cb_status_t hpl_input_parse(const char *text, size_t len, const char *name, hpl_
     }
     in->n_grids = n;
     in->grid_line = 11;
+    snprintf(in->name, sizeof(in->name), "%s", name);
 
     if (!dat_token(&d, 13, 0, tok, sizeof(tok))) {
         cb_error("%s:13: threshold: line is empty, expected a number", name);

@@ -50,6 +50,8 @@ typedef struct {
     double dgemm_gflops;  /* self-test, summed over the ranks */
     double dgemm_fraction;
     char blas_coretype[24];
+    double x_sum;         /* sum of x: the same system solved on another grid agrees */
+    double x_norm;        /* ||x||_oo */
 } hpl_row_t;
 
 static const cb_column_t hpl_columns[] = {
@@ -82,6 +84,8 @@ static const cb_column_t hpl_columns[] = {
     CB_COLUMN(hpl_row_t, dgemm_gflops, CB_COL_DOUBLE, "DGEMM(Gflops)", "%.1f"),
     CB_COLUMN(hpl_row_t, dgemm_fraction, CB_COL_DOUBLE, "OfDGEMM", "%.3f"),
     CB_COLUMN(hpl_row_t, blas_coretype, CB_COL_STRING, "BLAS", NULL),
+    CB_COLUMN(hpl_row_t, x_sum, CB_COL_DOUBLE, "SumX", "%.10e"),
+    CB_COLUMN(hpl_row_t, x_norm, CB_COL_DOUBLE, "NormX", "%.10e"),
 };
 
 /* ================================================================ netlib text */
@@ -283,6 +287,8 @@ static cb_status_t run_test(run_ctx_t *rc, const hpl_test_t *t, MPI_Comm world)
         row.dgemm_gflops = rc->blas->gflops_total;
         row.dgemm_fraction = rc->blas->gflops_total > 0.0 ? gflops / rc->blas->gflops_total : 0.0;
         snprintf(row.blas_coretype, sizeof(row.blas_coretype), "%.23s", rc->blas->coretype);
+        for (int64_t i = 0; i < t->n; i++) row.x_sum += x[i];
+        row.x_norm = check.xnorm;
 
         if (skip_check) rc->skipped++;
         else if (pass) rc->passed++;
@@ -452,7 +458,7 @@ int main(int argc, char **argv)
         hpl_test_t *t = &tests[i];
         cb_status_t e = CB_OK;
         if ((int64_t)t->p * t->q > nranks) {
-            if (in.grid_line) cb_error("HPL.dat:%d: grid %d x %d needs %d ranks, the run has %d", in.grid_line, t->p, t->q, t->p * t->q, nranks);
+            if (in.grid_line) cb_error("%s:%d: grid %d x %d needs %d ranks, the run has %d", in.name, in.grid_line, t->p, t->q, t->p * t->q, nranks);
             else cb_error("grid %d x %d needs %d ranks, the run has %d", t->p, t->q, t->p * t->q, nranks);
             e = CB_ERR_INPUT;
         } else if (t->solver == HPL_SOLVER_SCALAPACK && t->p * t->q != nranks) {

@@ -7,3 +7,10 @@ hpl_hpl_SOURCES = \
 hpl_hpl_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS) $(HDF5_CFLAGS)
 hpl_hpl_LDADD = $(CB_LIBS) $(SCALAPACK_LIBS) $(BLAS_LIBS) -lm
 dist_noinst_DATA += hpl/HPL.dat
+
+# tests: MPI scripts through tests/launch
+HPL_TESTS = tests/hpl/grids.sh tests/hpl/variants.sh tests/hpl/check.sh tests/hpl/bad-input.sh \
+  tests/hpl/scalapack.sh
+TESTS += $(HPL_TESTS)
+dist_noinst_SCRIPTS += $(HPL_TESTS)
+dist_noinst_DATA += tests/hpl/lib.sh
