@@ -14,3 +14,4 @@ HPL_TESTS = tests/hpl/grids.sh tests/hpl/variants.sh tests/hpl/check.sh tests/hp
 TESTS += $(HPL_TESTS)
 dist_noinst_SCRIPTS += $(HPL_TESTS)
 dist_noinst_DATA += tests/hpl/lib.sh
+dist_noinst_SCRIPTS += scripts/bench-hpl
