@@ -40,6 +40,7 @@ typedef struct {
     int32_t depth;
     char swap[8];
     int32_t swap_threshold;
+    int32_t l1_notrans, u_notrans, equil, align;  /* HPL.dat lines 28-31 */
     int64_t seed;
     double time_s;
     double gflops;
@@ -70,6 +71,10 @@ static const cb_column_t hpl_columns[] = {
     CB_COLUMN(hpl_row_t, depth, CB_COL_INT32, "DEPTH", NULL),
     CB_COLUMN(hpl_row_t, swap, CB_COL_STRING, "SWAP", NULL),
     CB_COLUMN(hpl_row_t, swap_threshold, CB_COL_INT32, "SwapThr", NULL),
+    CB_COLUMN(hpl_row_t, l1_notrans, CB_COL_INT32, "L1", NULL),
+    CB_COLUMN(hpl_row_t, u_notrans, CB_COL_INT32, "U", NULL),
+    CB_COLUMN(hpl_row_t, equil, CB_COL_INT32, "EQUIL", NULL),
+    CB_COLUMN(hpl_row_t, align, CB_COL_INT32, "ALIGN", NULL),
     CB_COLUMN(hpl_row_t, seed, CB_COL_INT64, "Seed", NULL),
     CB_COLUMN(hpl_row_t, time_s, CB_COL_DOUBLE, "Time(s)", "%.2f"),
     CB_COLUMN(hpl_row_t, gflops, CB_COL_DOUBLE, "Gflops", "%.4e"),
@@ -273,6 +278,8 @@ static cb_status_t run_test(run_ctx_t *rc, const hpl_test_t *t, MPI_Comm world)
         snprintf(row.swap, sizeof(row.swap), "%s", hpl_swap_names[t->swap]);
         row.nbmin = t->nbmin; row.ndiv = t->ndiv; row.depth = t->depth;
         row.swap_threshold = t->swap_threshold;
+        row.l1_notrans = t->l1_notrans; row.u_notrans = t->u_notrans;
+        row.equil = t->equil; row.align = t->align;
         row.seed = (int64_t)t->seed;
         row.time_s = wall;
         row.gflops = gflops;

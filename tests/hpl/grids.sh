@@ -28,4 +28,17 @@ for g in ("1x1", "1x2", "2x1", "2x2"):
                 ref[key] = (xs, xn)
 assert len(ref) == 8
 EOF
+# the top500-benchmark playbook's HPL.dat, with hpcc's PTRANS lines after it,
+# read from the working directory as netlib does
+sed -e '6s/^[0-9]* /500 /' -e '8s/^[0-9]* /64 /' -e '12s/^[0-9]* /2 /' "$top_srcdir/hpl/HPL.dat" > HPL.dat
+cat >> HPL.dat <<'EOF'
+##### This line (no. 32) is ignored (it serves as a separator). ######
+0                               Number of additional problem sizes for PTRANS
+1200 10000 30000                values of N
+0                               number of additional blocking sizes for PTRANS
+40 9 8 13 13 20 16 32 64        values of NB
+EOF
+run 2 --no-output > playbook.out 2>&1 || { cat playbook.out; fail "playbook HPL.dat exited non-zero"; }
+grep -q '^WR11C2R4 *500 *64 *1 *2 ' playbook.out || { cat playbook.out; fail "no WR11C2R4 result line"; }
+expect_passed playbook.out 1
 exit 0
