@@ -1,4 +1,6 @@
-# scripts: setup, test, run-suite, slurm/, cluster/.
+# scripts/: setup and test (the README's commands), run-suite, slurm/, cluster/, plots.
+dist_noinst_SCRIPTS += scripts/setup scripts/test
+EXTRA_DIST += .ci/run
 
 # The emulated cluster's link-delay relay (scripts/cluster/up --delay-us on kernels
 # without netem). Never installed: built by make check for the tests, and on demand
@@ -19,4 +21,3 @@ dist_noinst_DATA += scripts/common.sh scripts/cluster/lib.sh scripts/slurm/job.s
 TESTS += tests/scripts/bad-input.sh tests/scripts/run-suite.sh tests/scripts/compare.sh \
   tests/scripts/cluster-mpirun.sh tests/scripts/cluster-delay.sh \
   tests/scripts/slurm-1host.sh tests/scripts/slurm-4hosts.sh
-EXTRA_DIST += $(filter tests/scripts/%.sh,$(TESTS))
