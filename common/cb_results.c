@@ -142,8 +142,15 @@ static void *watch_signals(void *arg)
     }
     if (sig == 0)
         return NULL;
+    if (!active) {
+        /* Not the rank with the file: give rank 0 time to mark it before the
+         * launcher, seeing this rank gone, kills the rest of the job. */
+        if (cb_rank() != 0)
+            sleep(2);
+        _exit(128 + sig);
+    }
     pthread_mutex_lock(&h5_lock);
-    if (active) {
+    {
         finish_file(active, "interrupted");
         fflush(stdout);
         fprintf(stderr, "%s: interrupted by signal %d; finished rows kept in %s\n", cb_program(), sig,
@@ -260,26 +267,43 @@ static cb_status_t create_file(cb_results_t *r, const char *program, const char 
     return CB_OK;
 }
 
-static void write_env(hid_t file)
+static void write_env_entry(hid_t group, const char *entry)
 {
     static const char *const prefixes[] = { "UCX_", "OMPI_", "OMP_", "OPENBLAS_", "SLURM_", "PMIX_RANK",
                                             "CLUSTERBENCH_", NULL };
-    extern char **environ;
+    for (int i = 0; prefixes[i]; i++) {
+        if (strncmp(entry, prefixes[i], strlen(prefixes[i])) != 0)
+            continue;
+        const char *eq = strchr(entry, '=');
+        if (!eq || eq - entry >= 256)
+            return;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - entry), entry);
+        write_attr_str(group, name, eq + 1);
+        return;
+    }
+}
+
+/* The environment the process was started with, from /proc/self/environ:
+ * libraries change their own (OpenBLAS sets OPENBLAS_CORETYPE when it picks a
+ * kernel), and that is not what the user asked for. */
+static void write_env(hid_t file)
+{
     hid_t group = H5Gcreate2(file, "env", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (group < 0)
         return;
-    for (char **e = environ; *e; e++) {
-        for (int i = 0; prefixes[i]; i++) {
-            if (strncmp(*e, prefixes[i], strlen(prefixes[i])) != 0)
-                continue;
-            const char *eq = strchr(*e, '=');
-            if (!eq || eq - *e >= 256)
-                break;
-            char name[256];
-            snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
-            write_attr_str(group, name, eq + 1);
-            break;
-        }
+    FILE *f = fopen("/proc/self/environ", "r");
+    if (f) {
+        char *entry = NULL;
+        size_t cap = 0;
+        while (getdelim(&entry, &cap, '\0', f) > 0)
+            write_env_entry(group, entry);
+        free(entry);
+        fclose(f);
+    } else {
+        extern char **environ;
+        for (char **e = environ; *e; e++)
+            write_env_entry(group, *e);
     }
     H5Gclose(group);
 }
@@ -398,8 +422,9 @@ cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
     if ((st = cb_agree(st, comm)) != CB_OK)
         goto fail;
     free(all);
-    if (rank == 0 && r->file >= 0) {
+    if (rank == 0 && r->file >= 0)
         active = r;
+    if (!watcher_running) {
         if (start_watcher() != 0)
             cb_warn("cannot watch for SIGINT/SIGTERM: an interrupted run will leave status 'running'");
     }
@@ -483,6 +508,7 @@ void cb_results_close(cb_results_t *r, cb_status_t status)
 {
     if (!r)
         return;
+    stop_watcher();
     if (r->file >= 0) {
         const char *s = (status == CB_OK || status == CB_DONE) ? "complete"
                         : status == CB_ERR_INTERRUPTED         ? "interrupted"
@@ -491,7 +517,6 @@ void cb_results_close(cb_results_t *r, cb_status_t status)
         finish_file(r, s);
         active = NULL;
         pthread_mutex_unlock(&h5_lock);
-        stop_watcher();
         if (r->format == CB_FORMAT_TABLE)
             printf("# results: %s\n", r->path);
         fflush(stdout);
