@@ -132,6 +132,14 @@ cb_status_t mb_engine_check(const mb_params_t *params, const mb_test_t *test);
  * odd or 1. Local. */
 int mb_pair_peer(int rank, int n);
 
+/* Keep the first failure: a check that fails does not stop an exchange
+ * (the peer would hang); it is reported when the exchange ends. Local. */
+static inline void mb_keep_first(cb_status_t *first, cb_status_t st)
+{
+    if (*first == CB_OK && st != CB_OK)
+        *first = st;
+}
+
 /* ------------------------------------------------------------- patterns */
 
 /* Fill buf[0..size) with the pattern of (seed, offset). Local. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MB_ITER_BUDGET ((size_t)256 << 20) /* bytes one size moves by default */
 #define MB_MAX_ITERS 1000000               /* cap of --time-per-size */
@@ -191,6 +192,29 @@ static void label_of(const char *set, char *label, size_t len)
 
 /* ================================================================ running */
 
+/* Wait at a barrier; ranks with nothing to do in a pair test sleep between
+ * polls instead of spinning, so that on an oversubscribed host they leave
+ * the cores to the pair being measured. Collective. */
+static cb_status_t barrier_idle(const mb_params_t *params, const mb_test_t *test)
+{
+    int in_pair0 = params->rank == 0 || params->rank == params->n_ranks / 2;
+    int idle = (test->flags & MB_TEST_PAIRS) && !(test->flags & MB_TEST_ALL) && !in_pair0;
+    if (test->layer == MB_LAYER_LOCAL)
+        idle = params->rank != 0; /* the one-core block; the all-ranks one synchronises itself */
+    /* Every rank must call the same collective: MPI_Ibarrier everywhere. */
+    MPI_Request req;
+    int done = 0;
+    cb_status_t st = CB_MPI(MPI_Ibarrier(params->comm, &req));
+    while (st == CB_OK && !done) {
+        st = CB_MPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+        if (!done && idle) {
+            struct timespec pause = { 0, 200000 }; /* 0.2 ms */
+            nanosleep(&pause, NULL);
+        }
+    }
+    return st;
+}
+
 /* Run one block at one size: warm-up, iteration count, timed iterations, and
  * the statistics into slots[0..per_block). Collective; agrees. */
 static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
@@ -222,6 +246,7 @@ static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
     /* Warm-up: untimed for the result, but it estimates one iteration. */
     if (warmup > 0) {
         st = backend->run(inst, test, &run, samples, &msgs);
+        mb_keep_first(&st, barrier_idle(params, test));
         if ((st = cb_agree(st, params->comm)) != CB_OK)
             goto out;
     }
@@ -249,10 +274,11 @@ static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
     }
 
     run.iters = iters;
-    run.seed = seed + 1;
+    run.seed = seed + (uint32_t)warmup + 1; /* past every warm-up pattern: stale bytes fail */
     run.corrupt = params->corrupt;
     memset(samples, 0, (size_t)iters * sizeof *samples);
     st = backend->run(inst, test, &run, samples, &msgs);
+    mb_keep_first(&st, barrier_idle(params, test));
     if ((st = cb_agree(st, params->comm)) != CB_OK)
         goto out;
     /* Samples are 0 on ranks that do not measure; the slowest rank counts. */

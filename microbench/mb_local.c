@@ -86,8 +86,7 @@ static cb_status_t local_run(void *inst, const mb_test_t *test, const mb_run_t *
         __asm__ __volatile__("" ::: "memory"); /* the copy happens here, not later */
         samples[i] = cb_now() - t0;
         if (run->validate)
-            if (mb_pattern_check(l->dst, run->size, seed, run->corrupt && i == 0, "memcpy: copy") != CB_OK && bad == CB_OK)
-                bad = CB_ERR_CHECK;
+            mb_keep_first(&bad, mb_pattern_check(l->dst, run->size, seed, run->corrupt && i == 0, "memcpy: copy"));
     }
     return st != CB_OK ? st : bad;
 }

@@ -122,13 +122,13 @@ static cb_status_t pingpong(mb_mpi_t *m, const mb_run_t *run, double *samples)
                 st = CB_MPI(MPI_Recv(m->rbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm, MPI_STATUS_IGNORE));
             samples[i] = (cb_now() - t0) / 2;
             if (run->validate && st == CB_OK)
-                mb_keep(&bad, mb_pattern_check(m->rbuf, run->size, seed, 0, "latency: echoed message"));
+                mb_keep_first(&bad, mb_pattern_check(m->rbuf, run->size, seed, 0, "latency: echoed message"));
         } else {
             st = CB_MPI(MPI_Recv(m->rbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm, MPI_STATUS_IGNORE));
             if (st == CB_OK)
                 st = CB_MPI(MPI_Send(m->rbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm));
             if (run->validate && st == CB_OK)
-                mb_keep(&bad, mb_pattern_check(m->rbuf, run->size, seed, run->corrupt && i == 0,
+                mb_keep_first(&bad, mb_pattern_check(m->rbuf, run->size, seed, run->corrupt && i == 0,
                                                "latency: received message"));
         }
     }
@@ -171,7 +171,7 @@ static cb_status_t windowed(mb_mpi_t *m, const mb_run_t *run, int both, int all_
             samples[i] = cb_now() - t0;
         if (run->validate && recvs && st == CB_OK)
             for (int j = 0; j < w; j++)
-                mb_keep(&bad, mb_pattern_check(m->rbuf + (size_t)j * run->size, run->size, seed,
+                mb_keep_first(&bad, mb_pattern_check(m->rbuf + (size_t)j * run->size, run->size, seed,
                                                run->corrupt && i == 0 && j == w - 1, "bandwidth: received message"));
     }
     return st != CB_OK ? st : bad;

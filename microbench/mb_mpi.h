@@ -24,12 +24,4 @@ cb_status_t mb_mpi_coll_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *
 cb_status_t mb_mpi_rma_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *run,
                            double *samples, double *msgs_p);
 
-/* Keep the first failure of a run: validation failures do not stop the
- * exchange (the peer would hang), they are reported at its end. */
-static inline void mb_keep(cb_status_t *first, cb_status_t st)
-{
-    if (*first == CB_OK && st != CB_OK)
-        *first = st;
-}
-
 #endif

@@ -136,7 +136,7 @@ cb_status_t mb_mpi_coll_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *
         st = coll_call(m, test, run->size);
         samples[i] = cb_now() - t0;
         if (run->validate && st == CB_OK)
-            mb_keep(&bad, coll_check(m, test, run->size, seed, run->corrupt && i == 0));
+            mb_keep_first(&bad, coll_check(m, test, run->size, seed, run->corrupt && i == 0));
     }
     return st != CB_OK ? st : bad;
 }

@@ -81,19 +81,19 @@ cb_status_t mb_mpi_rma_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *r
             if (old != i) {
                 cb_error("validation failed: %s: fetched %lld before add %d, expected %d",
                          test->name, (long long)old, i + 1, i);
-                mb_keep(&bad, CB_ERR_CHECK);
+                mb_keep_first(&bad, CB_ERR_CHECK);
             }
         } else if (!put) {
-            mb_keep(&bad, mb_pattern_check(m->rbuf, run->size, run->seed, run->corrupt && i == 0,
+            mb_keep_first(&bad, mb_pattern_check(m->rbuf, run->size, run->seed, run->corrupt && i == 0,
                                            "get: fetched bytes"));
         }
     }
-    mb_keep(&st, CB_MPI(MPI_Win_unlock_all(win)));
+    mb_keep_first(&st, CB_MPI(MPI_Win_unlock_all(win)));
 
 out_check:
     if (run->validate && put)
-        mb_keep(&bad, check_target(m, win, base, run, target));
+        mb_keep_first(&bad, check_target(m, win, base, run, target));
 out_free:
-    mb_keep(&st, CB_MPI(MPI_Win_free(&win)));
+    mb_keep_first(&st, CB_MPI(MPI_Win_free(&win)));
     return st != CB_OK ? st : bad;
 }

@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Keep the first failure: a failed check does not stop the exchange. */
-static inline void keep(cb_status_t *first, cb_status_t st)
-{
-    if (*first == CB_OK && st != CB_OK)
-        *first = st;
-}
-
 /* ================================================================ tag */
 
 static cb_status_t tag_pingpong(mb_ucx_t *u, const mb_run_t *run, double *samples)
@@ -28,17 +21,17 @@ static cb_status_t tag_pingpong(mb_ucx_t *u, const mb_run_t *run, double *sample
             double t0 = cb_now();
             void *r = ucp_tag_recv_nbx(u->worker, u->rbuf, run->size, MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
             st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p), "tag send");
-            keep(&st, mb_ucx_wait(u, r, "tag receive"));
+            mb_keep_first(&st, mb_ucx_wait(u, r, "tag receive"));
             samples[i] = (cb_now() - t0) / 2;
             if (run->validate && st == CB_OK)
-                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_tag_lat: echoed message"));
+                mb_keep_first(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_tag_lat: echoed message"));
         } else {
             void *r = ucp_tag_recv_nbx(u->worker, u->rbuf, run->size, MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
             st = mb_ucx_wait(u, r, "tag receive");
             if (st == CB_OK)
                 st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, u->rbuf, run->size, MB_UCX_TAG_DATA, &p), "tag send");
             if (run->validate && st == CB_OK)
-                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, run->corrupt && i == 0,
+                mb_keep_first(&bad, mb_pattern_check(u->rbuf, run->size, seed, run->corrupt && i == 0,
                                             "ucx_tag_lat: received message"));
         }
     }
@@ -60,20 +53,20 @@ static cb_status_t tag_bw(mb_ucx_t *u, const mb_run_t *run, void **reqs, double 
             for (int j = 0; j < w; j++)
                 reqs[j] = ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p);
             for (int j = 0; j < w; j++)
-                keep(&st, mb_ucx_wait(u, reqs[j], "tag send"));
-            keep(&st, mb_ucx_wait(u, ack, "acknowledgement receive"));
+                mb_keep_first(&st, mb_ucx_wait(u, reqs[j], "tag send"));
+            mb_keep_first(&st, mb_ucx_wait(u, ack, "acknowledgement receive"));
             samples[i] = cb_now() - t0;
         } else {
             for (int j = 0; j < w; j++)
                 reqs[j] = ucp_tag_recv_nbx(u->worker, u->rbuf + (size_t)j * run->size, run->size,
                                            MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
             for (int j = 0; j < w; j++)
-                keep(&st, mb_ucx_wait(u, reqs[j], "tag receive"));
+                mb_keep_first(&st, mb_ucx_wait(u, reqs[j], "tag receive"));
             if (st == CB_OK)
                 st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, NULL, 0, MB_UCX_TAG_ACK, &p), "acknowledgement send");
             if (run->validate && st == CB_OK)
                 for (int j = 0; j < w; j++)
-                    keep(&bad, mb_pattern_check(u->rbuf + (size_t)j * run->size, run->size, seed,
+                    mb_keep_first(&bad, mb_pattern_check(u->rbuf + (size_t)j * run->size, run->size, seed,
                                                 run->corrupt && i == 0 && j == w - 1, "ucx_tag_bw: received message"));
         }
     }
@@ -121,18 +114,18 @@ static cb_status_t am_pingpong(mb_ucx_t *u, const mb_run_t *run, double *samples
                 st = am_wait(u);
             samples[i] = (cb_now() - t0) / 2;
             if (run->validate && st == CB_OK)
-                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_am_lat: echoed message"));
+                mb_keep_first(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_am_lat: echoed message"));
         } else {
             st = am_wait(u);
             if (st == CB_OK)
                 st = am_send(u, u->rbuf, run->size);
             if (run->validate && st == CB_OK)
-                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, run->corrupt && i == 0,
+                mb_keep_first(&bad, mb_pattern_check(u->rbuf, run->size, seed, run->corrupt && i == 0,
                                             "ucx_am_lat: received message"));
         }
         if (st == CB_OK && u->am_length != run->size) {
             cb_error("ucx_am_lat: an active message of %zu bytes arrived, expected %zu", u->am_length, run->size);
-            keep(&bad, CB_ERR_CHECK);
+            mb_keep_first(&bad, CB_ERR_CHECK);
         }
     }
     return st != CB_OK ? st : bad;
@@ -180,7 +173,7 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
                                   : ucp_get_nbx(u->ep, buf, size, mem.remote_addr, mem.rkey, &p);
                 st = mb_ucx_wait(u, ucp_ep_flush_nbx(u->ep, &pf), "flush");
                 for (int j = 0; j < w; j++)
-                    keep(&st, mb_ucx_wait(u, reqs[j], put ? "put" : "get"));
+                    mb_keep_first(&st, mb_ucx_wait(u, reqs[j], put ? "put" : "get"));
             }
             samples[i] = cb_now() - t0;
             if (!run->validate || st != CB_OK)
@@ -191,23 +184,23 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
                 if (old != (uint64_t)i) {
                     cb_error("validation failed: %s: fetched %llu before add %d, expected %d",
                              test->name, (unsigned long long)old, i + 1, i);
-                    keep(&bad, CB_ERR_CHECK);
+                    mb_keep_first(&bad, CB_ERR_CHECK);
                 }
             } else if (!put) {
-                keep(&bad, mb_pattern_check(buf, size, run->seed, run->corrupt && i == 0, "ucx get: fetched bytes"));
+                mb_keep_first(&bad, mb_pattern_check(buf, size, run->seed, run->corrupt && i == 0, "ucx get: fetched bytes"));
             }
         }
     }
     /* The origin's flushes completed every write before the target looks. */
-    keep(&st, mb_ucx_barrier(u));
+    mb_keep_first(&st, mb_ucx_barrier(u));
     if (st == CB_OK && run->validate && target && run->iters > 0) {
         if (put)
-            keep(&bad, mb_pattern_check(buf, size, run->seed + (uint32_t)(run->iters - 1), run->corrupt,
+            mb_keep_first(&bad, mb_pattern_check(buf, size, run->seed + (uint32_t)(run->iters - 1), run->corrupt,
                                         "ucx put: target buffer"));
         else if (atomic && *(volatile uint64_t *)buf != (uint64_t)run->iters) {
             cb_error("validation failed: %s: the counter is %llu after %d adds", test->name,
                      (unsigned long long)*(volatile uint64_t *)buf, run->iters);
-            keep(&bad, CB_ERR_CHECK);
+            mb_keep_first(&bad, CB_ERR_CHECK);
         }
     }
 out:
