@@ -128,6 +128,11 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test,
  * memory). Local but deterministic: every rank reaches the same verdict. */
 cb_status_t mb_engine_check(const mb_params_t *params, const mb_test_t *test);
 
+/* A barrier; with `idle` this rank sleeps between polls instead of spinning,
+ * leaving the cores of an oversubscribed host to the ranks being measured.
+ * Collective over comm (every rank calls it, idle or not). */
+cb_status_t mb_barrier(MPI_Comm comm, int idle);
+
 /* The pair partner of `rank` among n ranks (i <-> i + n/2), or -1 when n is
  * odd or 1. Local. */
 int mb_pair_peer(int rank, int n);

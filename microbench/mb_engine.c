@@ -192,19 +192,12 @@ static void label_of(const char *set, char *label, size_t len)
 
 /* ================================================================ running */
 
-/* Wait at a barrier; ranks with nothing to do in a pair test sleep between
- * polls instead of spinning, so that on an oversubscribed host they leave
- * the cores to the pair being measured. Collective. */
-static cb_status_t barrier_idle(const mb_params_t *params, const mb_test_t *test)
+cb_status_t mb_barrier(MPI_Comm comm, int idle)
 {
-    int in_pair0 = params->rank == 0 || params->rank == params->n_ranks / 2;
-    int idle = (test->flags & MB_TEST_PAIRS) && !(test->flags & MB_TEST_ALL) && !in_pair0;
-    if (test->layer == MB_LAYER_LOCAL)
-        idle = params->rank != 0; /* the one-core block; the all-ranks one synchronises itself */
     /* Every rank must call the same collective: MPI_Ibarrier everywhere. */
     MPI_Request req;
     int done = 0;
-    cb_status_t st = CB_MPI(MPI_Ibarrier(params->comm, &req));
+    cb_status_t st = CB_MPI(MPI_Ibarrier(comm, &req));
     while (st == CB_OK && !done) {
         st = CB_MPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
         if (!done && idle) {
@@ -213,6 +206,17 @@ static cb_status_t barrier_idle(const mb_params_t *params, const mb_test_t *test
         }
     }
     return st;
+}
+
+/* The barrier after a run: ranks with nothing to do in a pair test (and all
+ * but rank 0 in memcpy's one-core block) wait idle. Collective. */
+static cb_status_t barrier_idle(const mb_params_t *params, const mb_test_t *test)
+{
+    int in_pair0 = params->rank == 0 || params->rank == params->n_ranks / 2;
+    int idle = (test->flags & MB_TEST_PAIRS) && !(test->flags & MB_TEST_ALL) && !in_pair0;
+    if (test->layer == MB_LAYER_LOCAL)
+        idle = params->rank != 0;
+    return mb_barrier(params->comm, idle);
 }
 
 /* Run one block at one size: warm-up, iteration count, timed iterations, and

@@ -94,6 +94,8 @@ out_check:
     if (run->validate && put)
         mb_keep_first(&bad, check_target(m, win, base, run, target));
 out_free:
+    /* Ranks outside the pair wait here idle rather than spin in MPI_Win_free. */
+    mb_keep_first(&st, mb_barrier(m->comm, m->rank != 0 && m->rank != target));
     mb_keep_first(&st, CB_MPI(MPI_Win_free(&win)));
     return st != CB_OK ? st : bad;
 }
