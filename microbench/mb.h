@@ -116,6 +116,33 @@ extern const mb_backend_t mb_backend_mpi;
 extern const mb_backend_t mb_backend_ucx;
 extern const mb_backend_t mb_backend_local;
 
+/* ------------------------------------------------------------- clock */
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#define MB_HAVE_TSC 1
+#else
+#define MB_HAVE_TSC 0
+#endif
+
+extern uint64_t mb_tsc_start;
+extern double mb_tsc_seconds_per_tick;
+
+/* Choose and calibrate the clock (about 20 ms); describe it into desc.
+ * Local; call once before any measurement. */
+void mb_clock_init(char *desc, size_t len);
+
+/* Seconds from an arbitrary origin: the invariant TSC when there is one,
+ * else cb_now(). Local. */
+static inline double mb_now(void)
+{
+#if MB_HAVE_TSC
+    if (mb_tsc_seconds_per_tick > 0)
+        return (double)(__rdtsc() - mb_tsc_start) * mb_tsc_seconds_per_tick;
+#endif
+    return cb_now();
+}
+
 /* ------------------------------------------------------------- engine */
 
 /* Run `test` over every size of the range (and every transport set for UCX

@@ -170,6 +170,14 @@ int main(int argc, char **argv)
     st = cb_results_open("microbench", &common, argc, argv, params.comm, &results);
     if (st != CB_OK)
         goto out;
+    {
+        char clock[128];
+        mb_clock_init(clock, sizeof clock);
+        cb_results_comment(results, "timer: %s", clock);
+        st = cb_agree(cb_results_set_str(results, "timer", clock), params.comm);
+        if (st != CB_OK)
+            goto out;
+    }
     for (int t = 0; t < n_tests && st == CB_OK; t++)
         st = mb_engine_run(&params, tests[t], results);
 

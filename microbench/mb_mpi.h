@@ -12,6 +12,9 @@ typedef struct {
     size_t scap, rcap;       /* their sizes in bytes */
     MPI_Request *reqs;       /* 2 * window requests */
     int n_reqs;
+    size_t max_size;         /* largest size of the run (bytes): the window's */
+    MPI_Win win;             /* one-sided tests' window, made at their first run */
+    uint8_t *win_base;       /* its memory on this rank (max_size bytes on the target) */
 } mb_mpi_t;
 
 /* Grow the buffers to at least `send` and `recv` bytes and the requests to

@@ -13,16 +13,20 @@ static cb_status_t tag_pingpong(mb_ucx_t *u, const mb_run_t *run, double *sample
 {
     cb_status_t st = CB_OK, bad = CB_OK;
     ucp_request_param_t p = { 0 };
+    double t0 = mb_now(); /* one clock read per iteration, as in mb_mpi.c */
     for (int i = 0; i < run->iters && st == CB_OK; i++) {
         uint32_t seed = run->seed + (uint32_t)i;
         if (run->initiator) {
-            if (run->validate)
+            if (run->validate) {
                 mb_pattern_fill(u->sbuf, run->size, seed);
-            double t0 = cb_now();
+                t0 = mb_now();
+            }
             void *r = ucp_tag_recv_nbx(u->worker, u->rbuf, run->size, MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
             st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p), "tag send");
             mb_keep_first(&st, mb_ucx_wait(u, r, "tag receive"));
-            samples[i] = (cb_now() - t0) / 2;
+            double t1 = mb_now();
+            samples[i] = (t1 - t0) / 2;
+            t0 = t1;
             if (run->validate && st == CB_OK)
                 mb_keep_first(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_tag_lat: echoed message"));
         } else {
@@ -48,14 +52,14 @@ static cb_status_t tag_bw(mb_ucx_t *u, const mb_run_t *run, void **reqs, double 
         if (run->initiator) {
             if (run->validate)
                 mb_pattern_fill(u->sbuf, run->size, seed);
-            double t0 = cb_now();
+            double t0 = mb_now();
             void *ack = ucp_tag_recv_nbx(u->worker, NULL, 0, MB_UCX_TAG_ACK, (ucp_tag_t)-1, &p);
             for (int j = 0; j < w; j++)
                 reqs[j] = ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p);
             for (int j = 0; j < w; j++)
                 mb_keep_first(&st, mb_ucx_wait(u, reqs[j], "tag send"));
             mb_keep_first(&st, mb_ucx_wait(u, ack, "acknowledgement receive"));
-            samples[i] = cb_now() - t0;
+            samples[i] = mb_now() - t0;
         } else {
             for (int j = 0; j < w; j++)
                 reqs[j] = ucp_tag_recv_nbx(u->worker, u->rbuf + (size_t)j * run->size, run->size,
@@ -103,16 +107,20 @@ static cb_status_t am_wait(mb_ucx_t *u)
 static cb_status_t am_pingpong(mb_ucx_t *u, const mb_run_t *run, double *samples)
 {
     cb_status_t st = CB_OK, bad = CB_OK;
+    double t0 = mb_now(); /* one clock read per iteration */
     for (int i = 0; i < run->iters && st == CB_OK; i++) {
         uint32_t seed = run->seed + (uint32_t)i;
         if (run->initiator) {
-            if (run->validate)
+            if (run->validate) {
                 mb_pattern_fill(u->sbuf, run->size, seed);
-            double t0 = cb_now();
+                t0 = mb_now();
+            }
             st = am_send(u, u->sbuf, run->size);
             if (st == CB_OK)
                 st = am_wait(u);
-            samples[i] = (cb_now() - t0) / 2;
+            double t1 = mb_now();
+            samples[i] = (t1 - t0) / 2;
+            t0 = t1;
             if (run->validate && st == CB_OK)
                 mb_keep_first(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_am_lat: echoed message"));
         } else {
@@ -154,12 +162,15 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
     if (origin) {
         ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_MEMH, .memh = mem.local };
         ucp_request_param_t pf = { 0 };
+        double t0 = mb_now(); /* one clock read per iteration */
         for (int i = 0; i < run->iters && st == CB_OK; i++) {
             uint32_t seed = run->seed + (uint32_t)i;
             uint64_t one = 1, old = UINT64_MAX;
-            if (run->validate && put)
-                mb_pattern_fill(buf, size, seed);
-            double t0 = cb_now();
+            if (run->validate) {
+                if (put)
+                    mb_pattern_fill(buf, size, seed);
+                t0 = mb_now();
+            }
             if (atomic) {
                 ucp_request_param_t pa = {
                     .op_attr_mask = UCP_OP_ATTR_FIELD_DATATYPE | UCP_OP_ATTR_FIELD_REPLY_BUFFER,
@@ -175,7 +186,9 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
                 for (int j = 0; j < w; j++)
                     mb_keep_first(&st, mb_ucx_wait(u, reqs[j], put ? "put" : "get"));
             }
-            samples[i] = cb_now() - t0;
+            double t1 = mb_now();
+            samples[i] = t1 - t0;
+            t0 = t1;
             if (!run->validate || st != CB_OK)
                 continue;
             if (atomic) {
