@@ -11,6 +11,8 @@
 
 #define MB_ITER_BUDGET ((size_t)256 << 20) /* bytes one size moves by default */
 #define MB_MAX_ITERS 1000000               /* cap of --time-per-size */
+#define MB_PROBE_ITERS 3                   /* iterations that size the default counts */
+#define MB_DEFAULT_SECONDS 1.0             /* default counts take about this long at most */
 #define MB_MAX_BLOCKS MB_MAX_SETS
 
 /* ================================================================ sizes */
@@ -219,14 +221,46 @@ static cb_status_t barrier_idle(const mb_params_t *params, const mb_test_t *test
     return mb_barrier(params->comm, idle);
 }
 
-/* Run one block at one size: warm-up, iteration count, timed iterations, and
- * the statistics into slots[0..per_block). Collective; agrees. */
+/* Run `n` untimed iterations and return the median time of one (the
+ * slowest rank's), the same on every rank. Collective; agrees. */
+static cb_status_t estimate(const mb_params_t *params, const mb_test_t *test,
+                            const mb_backend_t *backend, void *inst, mb_run_t *run, int n,
+                            double *each_p)
+{
+    double *samples = calloc((size_t)n, sizeof *samples), *reduced = calloc((size_t)n, sizeof *reduced);
+    double msgs = 1.0;
+    cb_stats_t s;
+    cb_status_t st = (samples && reduced) ? CB_OK : CB_ERR_NOMEM;
+    if (st != CB_OK)
+        cb_error("cannot allocate %d samples", n);
+    if ((st = cb_agree(st, params->comm)) != CB_OK)
+        goto out;
+    run->iters = n;
+    st = backend->run(inst, test, run, samples, &msgs);
+    run->seed += (uint32_t)n; /* later runs use fresh patterns: stale bytes fail */
+    mb_keep_first(&st, barrier_idle(params, test));
+    if ((st = cb_agree(st, params->comm)) != CB_OK)
+        goto out;
+    st = CB_MPI(MPI_Allreduce(samples, reduced, n, MPI_DOUBLE, MPI_MAX, params->comm));
+    /* The median: the first iterations pay for connecting. */
+    if (st == CB_OK)
+        st = cb_stats_compute(reduced, (size_t)n, &s);
+    if ((st = cb_agree(st, params->comm)) == CB_OK)
+        *each_p = s.p50;
+out:
+    free(samples);
+    free(reduced);
+    return st;
+}
+
+/* Run one block at one size: iteration counts, warm-up, timed iterations,
+ * and the statistics into slots[0..per_block). Collective; agrees. */
 static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
                             const mb_backend_t *backend, void *inst, size_t size,
                             uint32_t seed, slot_t *slots, int *iters_p)
 {
     cb_status_t st = CB_OK;
-    double *samples = NULL, *reduced = NULL;
+    double *samples = NULL, *reduced = NULL, msgs = 1.0, each = 0;
     int iters, warmup;
     counts_of(params, test, size, &iters, &warmup);
     int peer = mb_pair_peer(params->rank, params->n_ranks);
@@ -235,50 +269,37 @@ static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
         .corrupt = 0, .seed = seed, .peer = peer,
         .initiator = peer >= 0 && params->rank < params->n_ranks / 2,
     };
-    double msgs = 1.0;
-    int cap = warmup > iters ? warmup : iters;
-    if (params->time_per_size > 0)
-        cap = warmup;
-    samples = calloc((size_t)cap, sizeof *samples);
-    reduced = calloc((size_t)cap, sizeof *reduced);
+
+    if (params->time_per_size > 0) {
+        /* As many iterations as fill the time, from the warm-up's median. */
+        if ((st = estimate(params, test, backend, inst, &run, warmup, &each)) != CB_OK)
+            return st;
+        double n = each > 0 ? params->time_per_size / each : MB_MAX_ITERS;
+        iters = (int)(n < 1 ? 1 : n > MB_MAX_ITERS ? MB_MAX_ITERS : n);
+        warmup = 0; /* done */
+    } else if (params->iters <= 0) {
+        /* Default counts, bounded in time: on a slow or crowded network the
+         * count by size alone could take hours. A few iterations tell. */
+        if ((st = estimate(params, test, backend, inst, &run, MB_PROBE_ITERS, &each)) != CB_OK)
+            return st;
+        double fit = each > 0 ? MB_DEFAULT_SECONDS / each : iters;
+        if (fit < iters)
+            iters = fit < 10 ? 10 : (int)fit;
+        if (params->warmup < 0 && warmup > iters / 10)
+            warmup = iters / 10 > 1 ? iters / 10 : 1;
+    }
+    if (warmup > 0 && (st = estimate(params, test, backend, inst, &run, warmup, &each)) != CB_OK)
+        return st;
+
+    samples = calloc((size_t)iters, sizeof *samples);
+    reduced = calloc((size_t)iters, sizeof *reduced);
     st = (samples && reduced) ? CB_OK : CB_ERR_NOMEM;
     if (st != CB_OK)
-        cb_error("cannot allocate %d samples", cap);
+        cb_error("cannot allocate %d samples", iters);
     if ((st = cb_agree(st, params->comm)) != CB_OK)
         goto out;
 
-    /* Warm-up: untimed for the result, but it estimates one iteration. */
-    if (warmup > 0) {
-        st = backend->run(inst, test, &run, samples, &msgs);
-        mb_keep_first(&st, barrier_idle(params, test));
-        if ((st = cb_agree(st, params->comm)) != CB_OK)
-            goto out;
-    }
-    if (params->time_per_size > 0) {
-        st = CB_MPI(MPI_Allreduce(samples, reduced, warmup, MPI_DOUBLE, MPI_MAX, params->comm));
-        if ((st = cb_agree(st, params->comm)) != CB_OK)
-            goto out;
-        /* The median: the first iterations pay for connecting. */
-        cb_stats_t ws;
-        if ((st = cb_agree(cb_stats_compute(reduced, (size_t)warmup, &ws), params->comm)) != CB_OK)
-            goto out;
-        double each = ws.p50;
-        double n = each > 0 ? params->time_per_size / each : MB_MAX_ITERS;
-        iters = (int)(n < 1 ? 1 : n > MB_MAX_ITERS ? MB_MAX_ITERS : n);
-        /* Every rank computed the same from the same reduced samples. */
-        free(samples);
-        free(reduced);
-        samples = calloc((size_t)iters, sizeof *samples);
-        reduced = calloc((size_t)iters, sizeof *reduced);
-        st = (samples && reduced) ? CB_OK : CB_ERR_NOMEM;
-        if (st != CB_OK)
-            cb_error("cannot allocate %d samples", iters);
-        if ((st = cb_agree(st, params->comm)) != CB_OK)
-            goto out;
-    }
-
     run.iters = iters;
-    run.seed = seed + (uint32_t)warmup + 1; /* past every warm-up pattern: stale bytes fail */
     run.corrupt = params->corrupt;
     memset(samples, 0, (size_t)iters * sizeof *samples);
     st = backend->run(inst, test, &run, samples, &msgs);
