@@ -71,6 +71,7 @@ typedef struct {
     int window;                /* --window: messages in flight for bandwidth tests */
     int validate;              /* --validate: fill with a pattern, check every received byte */
     int corrupt;               /* --inject-corruption: flip one received byte (tests the check) */
+    int shared_recv;           /* --shared-recv: a window's receives share one buffer (as OSU) */
     int n_sets;                /* --tls: UCX transport sets */
     char sets[MB_MAX_SETS][MB_NAME_LEN]; /* each "tcp", "posix+cma": '+' becomes ',' for UCX_TLS */
     MPI_Comm comm;             /* the ranks of the run */
@@ -85,6 +86,7 @@ typedef struct {
     int window;        /* messages per iteration for windowed tests */
     int validate;      /* check received bytes */
     int corrupt;       /* flip one received byte before checking */
+    int slots;         /* receive buffers of a window: `window`, or 1 with --shared-recv */
     uint32_t seed;     /* pattern seed of this call: differs between calls */
     int peer;          /* this rank's partner for pair tests, -1 if it has none */
     int initiator;     /* 1 on the rank that starts and times a pair's exchange */

@@ -54,7 +54,7 @@ static size_t bytes_needed(const mb_params_t *params, const mb_test_t *test, siz
     size_t w = (size_t)params->window, np = (size_t)params->n_ranks;
     switch (test->op) {
     case MB_OP_BW: case MB_OP_BIBW: case MB_OP_MSGRATE:
-        return cb_mul_size(size, 2 * w);
+        return cb_mul_size(size, params->shared_recv ? 2 : w + 1);
     case MB_OP_ALLGATHER: case MB_OP_REDUCE_SCATTER:
         return cb_mul_size(size, np + 1);
     case MB_OP_ALLTOALL:
@@ -266,7 +266,7 @@ static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
     int peer = mb_pair_peer(params->rank, params->n_ranks);
     mb_run_t run = {
         .size = size, .iters = warmup, .window = params->window, .validate = params->validate,
-        .corrupt = 0, .seed = seed, .peer = peer,
+        .corrupt = 0, .slots = params->shared_recv ? 1 : params->window, .seed = seed, .peer = peer,
         .initiator = peer >= 0 && params->rank < params->n_ranks / 2,
     };
 

@@ -12,7 +12,7 @@
 typedef struct {
     const char *sizes;   /* -m MIN:MAX */
     const char *tls;     /* --tls LIST */
-    int iters, warmup, window, validate, corrupt;
+    int iters, warmup, window, validate, corrupt, shared_recv;
     double time_per_size;
 } mb_cli_values_t;
 
@@ -110,6 +110,7 @@ int main(int argc, char **argv)
         { "time-per-size", 't', CB_OPT_DOUBLE, &v.time_per_size, "SECONDS", "time each size for about this long instead of a count (0: off)", 0, 3600, NULL },
         { "window", 'W', CB_OPT_INT, &v.window, "N", "messages in flight per iteration of bandwidth tests", 1, 4096, NULL },
         { "tls", 'x', CB_OPT_STRING, &v.tls, "LIST", "UCX transport sets for ucx_* tests, one context each: tcp,shm,posix+cma (any: UCX's choice)", 1, 0, NULL },
+        { "shared-recv", 0, CB_OPT_FLAG, &v.shared_recv, NULL, "bandwidth tests receive a whole window into one buffer, as OSU and ucx_perftest do (default: a buffer per message; --validate then sees the last message only)", 1, 0, NULL },
         { "validate", 'c', CB_OPT_FLAG, &v.validate, NULL, "fill buffers with a pattern and check every received byte", 1, 0, NULL },
         { "inject-corruption", 0, CB_OPT_FLAG, &v.corrupt, NULL, "with --validate: flip one received byte per size (proves the check fails)", 1, 0, NULL },
         { NULL, 0, CB_OPT_END, NULL, NULL, NULL, 0, 0, NULL },
@@ -156,6 +157,7 @@ int main(int argc, char **argv)
     params.window = v.window;
     params.validate = v.validate;
     params.corrupt = v.corrupt;
+    params.shared_recv = v.shared_recv;
     {
         int n_hosts = 1;
         st = cb_agree(cb_mpi_hosts(params.comm, &n_hosts, NULL, &params.local_size), params.comm);

@@ -164,7 +164,7 @@ static cb_status_t windowed(mb_mpi_t *m, const mb_run_t *run, int both, int all_
         double t0 = mb_now();
         if (recvs)
             for (int j = 0; j < w && st == CB_OK; j++)
-                st = CB_MPI(MPI_Irecv(m->rbuf + (size_t)j * run->size, n, MPI_BYTE, run->peer,
+                st = CB_MPI(MPI_Irecv(m->rbuf + (size_t)(j % run->slots) * run->size, n, MPI_BYTE, run->peer,
                                       TAG_DATA, m->comm, &m->reqs[k++]));
         if (sends)
             for (int j = 0; j < w && st == CB_OK; j++)
@@ -180,9 +180,10 @@ static cb_status_t windowed(mb_mpi_t *m, const mb_run_t *run, int both, int all_
         if (run->initiator)
             samples[i] = mb_now() - t0;
         if (run->validate && recvs && st == CB_OK)
-            for (int j = 0; j < w; j++)
+            for (int j = 0; j < run->slots; j++)
                 mb_keep_first(&bad, mb_pattern_check(m->rbuf + (size_t)j * run->size, run->size, seed,
-                                               run->corrupt && i == 0 && j == w - 1, "bandwidth: received message"));
+                                                     run->corrupt && i == 0 && j == run->slots - 1,
+                                                     "bandwidth: received message"));
     }
     return st != CB_OK ? st : bad;
 }
@@ -203,7 +204,7 @@ static cb_status_t mpi_run(void *inst, const mb_test_t *test, const mb_run_t *ru
         return pingpong(m, run, samples);
     case MB_OP_BW: case MB_OP_BIBW: case MB_OP_MSGRATE: {
         int both = test->op == MB_OP_BIBW, all = test->op == MB_OP_MSGRATE;
-        if ((st = mb_mpi_reserve(m, run->size, cb_mul_size(run->size, w), 2 * run->window)) != CB_OK)
+        if ((st = mb_mpi_reserve(m, run->size, cb_mul_size(run->size, (size_t)run->slots), 2 * run->window)) != CB_OK)
             return st;
         if ((st = CB_MPI(MPI_Barrier(m->comm))) != CB_OK)
             return st;

@@ -62,16 +62,17 @@ static cb_status_t tag_bw(mb_ucx_t *u, const mb_run_t *run, void **reqs, double 
             samples[i] = mb_now() - t0;
         } else {
             for (int j = 0; j < w; j++)
-                reqs[j] = ucp_tag_recv_nbx(u->worker, u->rbuf + (size_t)j * run->size, run->size,
+                reqs[j] = ucp_tag_recv_nbx(u->worker, u->rbuf + (size_t)(j % run->slots) * run->size, run->size,
                                            MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
             for (int j = 0; j < w; j++)
                 mb_keep_first(&st, mb_ucx_wait(u, reqs[j], "tag receive"));
             if (st == CB_OK)
                 st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, NULL, 0, MB_UCX_TAG_ACK, &p), "acknowledgement send");
             if (run->validate && st == CB_OK)
-                for (int j = 0; j < w; j++)
+                for (int j = 0; j < run->slots; j++)
                     mb_keep_first(&bad, mb_pattern_check(u->rbuf + (size_t)j * run->size, run->size, seed,
-                                                run->corrupt && i == 0 && j == w - 1, "ucx_tag_bw: received message"));
+                                                         run->corrupt && i == 0 && j == run->slots - 1,
+                                                         "ucx_tag_bw: received message"));
         }
     }
     return st != CB_OK ? st : bad;
@@ -235,7 +236,7 @@ cb_status_t mb_ucx_run(void *inst, const mb_test_t *test, const mb_run_t *run,
 
     int remote = test->op != MB_OP_PINGPONG && test->op != MB_OP_BW && test->op != MB_OP_AM_LAT;
     /* RMA tests use memory UCX allocates for them; the others these buffers. */
-    if ((st = mb_ucx_reserve(u, remote ? 0 : size, remote ? 0 : test->op == MB_OP_BW ? cb_mul_size(size, w) : size)) != CB_OK)
+    if ((st = mb_ucx_reserve(u, remote ? 0 : size, remote ? 0 : test->op == MB_OP_BW ? cb_mul_size(size, (size_t)run->slots) : size)) != CB_OK)
         return st;
     reqs = calloc(w, sizeof *reqs);
     st = reqs ? CB_OK : CB_ERR_NOMEM;
