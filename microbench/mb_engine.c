@@ -386,6 +386,9 @@ static const mb_backend_t *backend_of(mb_layer_t layer)
     }
 }
 
+/* What UCX selected over the whole run, for the root attribute. */
+static char ucx_selected[2048];
+
 cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_results_t *results)
 {
     cb_status_t st = CB_OK;
@@ -469,9 +472,14 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
         st = cb_table_set_double(table, "window", test->op == MB_OP_MEMCPY ? 1 : params->window);
     if (st == CB_OK)
         st = cb_table_set_str(table, "validated", params->validate ? "yes" : "no");
-    /* The root attribute says what UCX selected under MPI, not only what was asked. */
-    if (st == CB_OK && test->layer == MB_LAYER_MPI && strstr(transport, "UCX selects"))
-        st = cb_results_set_str(results, "ucx_transports", transport);
+    /* The root attribute says what UCX selected (directly, or under MPI's
+     * UCX PML), not only what was asked: every distinct selection of the run. */
+    if (st == CB_OK && (test->layer == MB_LAYER_UCX || strstr(transport, "UCX selects"))
+        && !strstr(ucx_selected, transport)) {
+        size_t used = strlen(ucx_selected);
+        snprintf(ucx_selected + used, sizeof ucx_selected - used, "%s%s", used ? "; " : "", transport);
+        st = cb_results_set_str(results, "ucx_transports", ucx_selected);
+    }
     if ((st = cb_agree(st, params->comm)) != CB_OK)
         goto out_close;
 
