@@ -117,7 +117,11 @@ static cb_status_t dat_int(const dat_t *d, int ln, int i, const char *what, long
     char *end;
     errno = 0;
     long long v = strtoll(tok, &end, 10);
-    if (end == tok || *end != '\0' || errno == ERANGE) {
+    if (end != tok && *end == '\0' && errno == ERANGE) {
+        cb_error("%s:%d: %s: %s is out of range [%lld, %lld]", d->name, ln, what, printable(tok), min, max);
+        return CB_ERR_INPUT;
+    }
+    if (end == tok || *end != '\0') {
         if (i == 0) cb_error("%s:%d: %s: '%s' is not an integer", d->name, ln, what, printable(tok));
         else cb_error("%s:%d: %s: value %d: '%s' is not an integer", d->name, ln, what, i + 1, printable(tok));
         return CB_ERR_INPUT;
