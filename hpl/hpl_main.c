@@ -238,6 +238,7 @@ static cb_status_t run_test(run_ctx_t *rc, const hpl_test_t *t, MPI_Comm world)
     mat.a = cb_alloc(cb_mul_size(cb_mul_size((size_t)mat.lda, (size_t)mat.nq), sizeof(double)), 0, "matrix");
     x = cb_alloc((size_t)t->n * sizeof(double), 0, "solution");
     if ((st = cb_agree(mat.a && x ? CB_OK : CB_ERR_NOMEM, grid.all)) != CB_OK) goto out_free;
+    hpl_advise_huge(mat.a, (size_t)mat.lda * (size_t)mat.nq * sizeof(double));
     hpl_matrix_generate(&mat, &grid, t->seed);
 
     if ((st = CB_MPI(MPI_Barrier(grid.all))) != CB_OK) goto out_free;
