@@ -350,7 +350,7 @@ cb_status_t hpl_input_tests(const hpl_input_t *in, uint64_t seed, hpl_solver_t s
 void hpl_test_code(const hpl_test_t *t, char code[16])
 {
     static const char fact_letter[] = { 'L', 'C', 'R' };
-    snprintf(code, 16, "W%c%1d%1d%c%1d%c%1d", t->pmap == HPL_PMAP_ROW ? 'R' : 'C',
-             t->depth % 10, (int)t->bcast, fact_letter[t->rfact], t->ndiv % 10,
-             fact_letter[t->pfact], t->nbmin % 10);
+    /* netlib's "W%c%1d%c%c%1d%c%1d": numbers keep all their digits */
+    snprintf(code, 16, "W%c%d%d%c%d%c%d", t->pmap == HPL_PMAP_ROW ? 'R' : 'C', t->depth, (int)t->bcast,
+             fact_letter[t->rfact], t->ndiv, fact_letter[t->pfact], t->nbmin);
 }

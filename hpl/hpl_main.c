@@ -456,7 +456,6 @@ int main(int argc, char **argv)
             st = cb_agree(CB_ERR_INPUT, world);
         }
         if (st != CB_OK) goto out;
-        in.threshold = in.threshold;  /* HPL.dat's own threshold wins */
     }
     if ((st = hpl_input_tests(&in, (uint64_t)o.seed, (hpl_solver_t)o.solver, &tests, &n_tests)) != CB_OK) goto out;
 
@@ -501,10 +500,19 @@ int main(int argc, char **argv)
         }
     }
     if (st != CB_OK) goto out;
-    if (in.n_grids > 0 && cb_rank() == 0) {
-        int maxpq = 0;
-        for (int i = 0; i < n_tests; i++) if (tests[i].p * tests[i].q > maxpq) maxpq = tests[i].p * tests[i].q;
-        if (maxpq < nranks) cb_warn_root("the largest grid uses %d of the %d ranks; the others sit out", maxpq, nranks);
+    {
+        /* as netlib, a smaller grid leaves ranks idle, but a run where no grid
+         * uses every rank is a mistake (an HPL.dat for another machine) */
+        int maxpq = 0, mp_ = 0, mq_ = 0;
+        for (int i = 0; i < n_tests; i++)
+            if (tests[i].p * tests[i].q > maxpq) { maxpq = tests[i].p * tests[i].q; mp_ = tests[i].p; mq_ = tests[i].q; }
+        if (maxpq < nranks) {
+            if (cb_rank() == 0)
+                cb_error("%s:%d: no grid uses the %d ranks of the run (the largest is %d x %d): "
+                         "change Ps and Qs or run %d ranks", in.name, in.grid_line, nranks, mp_, mq_, maxpq);
+            st = cb_agree(CB_ERR_INPUT, world);
+            goto out;
+        }
     }
 
     /* ---- results, BLAS, netlib header */
