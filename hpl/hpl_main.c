@@ -521,6 +521,9 @@ int main(int argc, char **argv)
     st = cb_table_create(res, "/hpl/runs", hpl_columns, (int)(sizeof(hpl_columns) / sizeof(hpl_columns[0])),
                          sizeof(hpl_row_t), table_flags, &table);
     if ((st = cb_agree(st, world)) != CB_OK) goto out;
+    cb_table_set_str(table, "description",
+                     "one row per HPL test: netlib's T/V code and settings, time, Gflops = (2/3 N^3 + 3/2 N^2) / time, "
+                     "scaled residual and check, seconds per phase (max over ranks), DGEMM self-test rate");
     if (o.dgemm_seconds > 0.0) {
         if ((st = hpl_blas_selftest(world, o.dgemm_seconds, &blas)) != CB_OK) goto out;
     } else {
