@@ -13,6 +13,7 @@
 #endif
 #if defined(HAVE_IMMINTRIN_H) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
+#include <cpuid.h>
 #define LLM_X86 1
 #endif
 #include "llm.h"
@@ -313,15 +314,36 @@ static const llm_kernel_set_t llm_kernels_avx512 = { "avx512", dot_f32_avx512, d
 
 static const llm_kernel_set_t *llm_kernels = &llm_kernels_c;
 
+#ifdef LLM_X86
+/* AVX512-VNNI: CPUID leaf 7, ECX bit 11 (asked directly: not every
+ * compiler's __builtin_cpu_supports knows its name). */
+static int llm_cpu_has_vnni(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    return (c >> 11) & 1;
+}
+
+/* F16C: CPUID leaf 1, ECX bit 29. */
+static int llm_cpu_has_f16c(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    return (c >> 29) & 1;
+}
+#endif
+
 static int llm_cpu_has(llm_isa_t isa)
 {
 #ifdef LLM_X86
     __builtin_cpu_init();
     if (isa == LLM_ISA_AVX2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && llm_cpu_has_f16c();
     if (isa == LLM_ISA_AVX512)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+               __builtin_cpu_supports("avx512vl") && llm_cpu_has_vnni() &&
                llm_cpu_has(LLM_ISA_AVX2);
 #endif
     return isa == LLM_ISA_C;

@@ -49,7 +49,7 @@ cb_status_t llm_l2c_parse(const uint8_t *buf, size_t len, llm_desc_t *desc)
     if (dim <= 0 || dim > (1 << 16) || hidden <= 0 || hidden > (1 << 18) || n_layers <= 0 || n_layers > 1024 ||
         n_heads <= 0 || n_heads > dim || n_kv <= 0 || n_kv > n_heads || vocab <= 0 || vocab > (1 << 21) ||
         seq <= 0 || seq > (1 << 20) || dim % n_heads || n_heads % n_kv) {
-        cb_error("llama2.c: implausible header (dim %d, hidden %d, layers %d, heads %d, kv heads %d, vocab %lld, seq_len %d)",
+        cb_error("not a GGUF file, and not a llama2.c checkpoint: implausible header (dim %d, hidden %d, layers %d, heads %d, kv heads %d, vocab %lld, seq_len %d)",
                  dim, hidden, n_layers, n_heads, n_kv, (long long)vocab, seq);
         return CB_ERR_INPUT;
     }

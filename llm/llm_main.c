@@ -239,22 +239,25 @@ int main(int argc, char **argv)
     cb_status_t st = cb_mpi_init(&argc, &argv, "llm");
     if (st != CB_OK)
         return cb_status_exit_code(st);
+    if (argc >= 2 && !strcmp(argv[1], "generate"))
+        return cb_mpi_finalize(llm_cmd_generate(argc - 1, argv + 1));
+    if (argc >= 2 && !strcmp(argv[1], "inspect"))
+        return cb_mpi_finalize(llm_cmd_inspect(argc - 1, argv + 1));
+    if (argc >= 2 && !strcmp(argv[1], "bench"))
+        return cb_mpi_finalize(llm_cmd_bench(argc - 1, argv + 1));
+    /* The subcommands agree on their own outcome; what is left is decided here. */
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         if (cb_rank() == 0)
             usage(argc < 2 ? stderr : stdout);
-        st = argc < 2 ? CB_ERR_USAGE : CB_DONE;
-        if (argc < 2)
+        st = CB_DONE;
+        if (argc < 2) {
             cb_error("a command is needed: bench, generate or inspect");
+            st = CB_ERR_USAGE;
+        }
     } else if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
         if (cb_rank() == 0)
             printf("llm (clusterbench) %s\n", CB_VERSION);
         st = CB_DONE;
-    } else if (!strcmp(argv[1], "generate")) {
-        st = llm_cmd_generate(argc - 1, argv + 1);
-    } else if (!strcmp(argv[1], "inspect")) {
-        st = llm_cmd_inspect(argc - 1, argv + 1);
-    } else if (!strcmp(argv[1], "bench")) {
-        st = llm_cmd_bench(argc - 1, argv + 1);
     } else {
         cb_error("unknown command '%s' (bench, generate, inspect)", argv[1]);
         st = CB_ERR_USAGE;
