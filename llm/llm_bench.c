@@ -10,6 +10,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include <cblas.h>
 #include "llm.h"
 
 typedef struct {
@@ -33,6 +37,8 @@ typedef struct {
     double comm_frac;         /* share of the time spent in allreduce (rank 0) */
     double comm_us_per_tok;
     double compute_us_per_tok;
+    double roofline_ts;       /* --roofline: tokens/s the machine's bandwidth (tg) or sgemm rate (pp) allows */
+    double roofline_frac;     /* avg_ts / roofline_ts */
 } llm_bench_row_t;
 
 static const cb_column_t llm_bench_cols[] = {
@@ -54,6 +60,8 @@ static const cb_column_t llm_bench_cols[] = {
     CB_COLUMN(llm_bench_row_t, comm_frac, CB_COL_DOUBLE, "comm", "%.3f"),
     CB_COLUMN(llm_bench_row_t, comm_us_per_tok, CB_COL_DOUBLE, "comm(us/t)", "%.1f"),
     CB_COLUMN(llm_bench_row_t, compute_us_per_tok, CB_COL_DOUBLE, "comp(us/t)", "%.1f"),
+    CB_COLUMN(llm_bench_row_t, roofline_ts, CB_COL_DOUBLE, "roof(t/s)", "%.2f"),
+    CB_COLUMN(llm_bench_row_t, roofline_frac, CB_COL_DOUBLE, "of_roof", "%.3f"),
     CB_COLUMN(llm_bench_row_t, model_filename, CB_COL_STRING, "model_filename", "%s"),
     CB_COLUMN(llm_bench_row_t, n_batch, CB_COL_INT32, "n_batch", "%d"),
 };
@@ -76,6 +84,74 @@ static cb_status_t parse_list(const char *text, const char *what, int *v, int ma
     *n_p = n;
     return CB_OK;
 }
+
+/* ================================================================ roofline */
+
+/* The machine's limits, measured with every rank at once (each with its
+ * threads) and summed: memory read bandwidth over a buffer far larger than
+ * the caches, and the sgemm rate of BLAS at the shape of prompt processing
+ * (m tokens, a dim x dim weight). Collective. */
+static cb_status_t bench_roofline(int dim, int m, double *read_GBps_p, double *sgemm_Gflops_p)
+{
+    const size_t n = (size_t)64 << 20; /* 512 MiB of uint64 per rank */
+    uint64_t *buf = cb_alloc(n * sizeof(uint64_t), 0, "bandwidth buffer");
+    float *a = cb_alloc(sizeof(float) * (size_t)m * dim, 0, "sgemm operand");
+    float *b = cb_alloc(sizeof(float) * (size_t)dim * dim, 0, "sgemm operand");
+    float *c = cb_alloc(sizeof(float) * (size_t)m * dim, 0, "sgemm operand");
+    cb_status_t st = buf && a && b && c ? CB_OK : CB_ERR_NOMEM;
+    if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
+        goto cleanup;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        buf[i] = i;
+    for (size_t i = 0; i < (size_t)m * dim; i++)
+        a[i] = c[i] = 0.5f;
+    for (size_t i = 0; i < (size_t)dim * dim; i++)
+        b[i] = 0.25f;
+    double best = 1e30, sink = 0;
+    for (int rep = 0; rep < 4; rep++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = cb_now();
+        uint64_t s = 0;
+#pragma omp parallel for schedule(static) reduction(+ : s)
+        for (size_t i = 0; i < n; i++)
+            s += buf[i];
+        double t = cb_now() - t0;
+        sink += (double)s;
+        best = t < best ? t : best;
+    }
+    double bw = (double)(n * sizeof(uint64_t)) / best / 1e9;
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+    openblas_set_num_threads(threads);
+#endif
+    best = 1e30;
+    for (int rep = 0; rep < 4; rep++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = cb_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, dim, dim, 1.0f, a, dim, b, dim, 0.0f, c, dim);
+        double t = cb_now() - t0;
+        best = t < best ? t : best;
+    }
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+    openblas_set_num_threads(1);
+#endif
+    double gf = 2.0 * m * (double)dim * dim / best / 1e9 + 0 * sink * c[0];
+    st = CB_MPI(MPI_Allreduce(&bw, read_GBps_p, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+    if (st == CB_OK)
+        st = CB_MPI(MPI_Allreduce(&gf, sgemm_Gflops_p, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+cleanup:
+    cb_free(c);
+    cb_free(b);
+    cb_free(a);
+    cb_free(buf);
+    return st;
+}
+
+/* ================================================================ one run */
 
 /* One run of a test from an empty cache; returns the seconds on rank 0's
  * clock between barriers and the allreduce seconds within. Collective. */
@@ -107,7 +183,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
 {
     llm_model_opts_t mo = LLM_MODEL_OPTS_DEFAULT;
     const char *pp_text = "512", *tg_text = "128";
-    int reps = 5, batch = 512, no_warmup = 0;
+    int reps = 5, batch = 512, no_warmup = 0, roofline = 0;
     cb_opt_t opts[] = {
         LLM_MODEL_OPTS(mo),
         { "n-prompt", 'p', CB_OPT_STRING, &pp_text, "N,..", "prompt lengths to test (ppN; 0 for none)", 0, -1, NULL },
@@ -115,6 +191,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
         { "repetitions", 'r', CB_OPT_INT, &reps, "N", "measured repetitions of each test", 1, 1000, NULL },
         { "batch", 'b', CB_OPT_INT, &batch, "N", "prompt tokens per forward step", 1, 1 << 16, NULL },
         { "no-warmup", 0, CB_OPT_FLAG, &no_warmup, NULL, "skip the warm-up run", 0, -1, NULL },
+        { "roofline", 0, CB_OPT_FLAG, &roofline, NULL, "measure memory read bandwidth and sgemm rate, report each test's share of its bound", 0, -1, NULL },
         { 0 },
     };
     cb_cli_t cli = { "llm bench", "(-m FILE | --shape NAME) [options]",
@@ -188,6 +265,34 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
     if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
         goto cleanup;
     int wtype = desc.tensors[llm_desc_find(&desc, "blk.0.ffn_down.weight")].type;
+    /* What one token costs: every matrix is read once per decoded token (the
+     * embedding only for one row), and 2 flops per weight in a prompt. */
+    double tok_bytes = 0, tok_flops = 0;
+    for (int i = 0; i < desc.n_tensors; i++) {
+        const llm_tensor_t *t = &desc.tensors[i];
+        if (t->n_dims < 2)
+            continue;
+        double elems = (double)t->ne[0] * (double)t->ne[1];
+        int head = strcmp(t->name, "output.weight") == 0;
+        if (strcmp(t->name, "token_embd.weight") == 0) {
+            if (!desc.cfg.tied)
+                continue;
+            head = 1;
+        }
+        tok_bytes += (double)t->bytes;
+        if (!head) /* logits are computed for a prompt's last token only */
+            tok_flops += 2 * elems;
+    }
+    double read_GBps = 0, sgemm_Gflops = 0;
+    if (roofline) {
+        int m = n_pp > 0 && pp[0] > 0 ? pp[0] : 512;
+        if ((st = bench_roofline(desc.cfg.dim, m, &read_GBps, &sgemm_Gflops)) != CB_OK)
+            goto cleanup;
+        cb_results_comment(res, "roofline: memory read %.2f GB/s, sgemm %.1f Gflop/s (all ranks); a token reads %.1f MB of weights and costs %.2f Gflop",
+                           read_GBps, sgemm_Gflops, tok_bytes / 1e6, tok_flops / 1e9);
+        cb_results_set_double(res, "llm_read_GBps", read_GBps);
+        cb_results_set_double(res, "llm_sgemm_Gflops", sgemm_Gflops);
+    }
     cb_results_comment(res, "model %s: %s, %d layers, dim %d; %d ranks x %d threads; allreduce %s; kernels %s",
                        desc.source, llm_arch_names[desc.cfg.arch], desc.cfg.n_layers, desc.cfg.dim,
                        cb_nranks(), threads, llm_ar_names[mo.allreduce], llm_kernels_name());
@@ -235,6 +340,10 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             row.comm_frac = sec_sum > 0 ? comm_sum / sec_sum : 0;
             row.comm_us_per_tok = comm_sum / reps / (np_ + ng) * 1e6;
             row.compute_us_per_tok = (sec_sum - comm_sum) / reps / (np_ + ng) * 1e6;
+            if (roofline) {
+                row.roofline_ts = pass == 0 ? sgemm_Gflops * 1e9 / tok_flops : read_GBps * 1e9 / tok_bytes;
+                row.roofline_frac = row.avg_ts / row.roofline_ts;
+            }
             if ((st = cb_table_append(tab, &row)) != CB_OK)
                 break;
         }
