@@ -267,26 +267,43 @@ static cb_status_t create_file(cb_results_t *r, const char *program, const char 
     return CB_OK;
 }
 
-static void write_env(hid_t file)
+static void write_env_entry(hid_t group, const char *entry)
 {
     static const char *const prefixes[] = { "UCX_", "OMPI_", "OMP_", "OPENBLAS_", "SLURM_", "PMIX_RANK",
                                             "CLUSTERBENCH_", NULL };
-    extern char **environ;
+    for (int i = 0; prefixes[i]; i++) {
+        if (strncmp(entry, prefixes[i], strlen(prefixes[i])) != 0)
+            continue;
+        const char *eq = strchr(entry, '=');
+        if (!eq || eq - entry >= 256)
+            return;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - entry), entry);
+        write_attr_str(group, name, eq + 1);
+        return;
+    }
+}
+
+/* The environment the process was started with, from /proc/self/environ:
+ * libraries change their own (OpenBLAS sets OPENBLAS_CORETYPE when it picks a
+ * kernel), and that is not what the user asked for. */
+static void write_env(hid_t file)
+{
     hid_t group = H5Gcreate2(file, "env", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (group < 0)
         return;
-    for (char **e = environ; *e; e++) {
-        for (int i = 0; prefixes[i]; i++) {
-            if (strncmp(*e, prefixes[i], strlen(prefixes[i])) != 0)
-                continue;
-            const char *eq = strchr(*e, '=');
-            if (!eq || eq - *e >= 256)
-                break;
-            char name[256];
-            snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
-            write_attr_str(group, name, eq + 1);
-            break;
-        }
+    FILE *f = fopen("/proc/self/environ", "r");
+    if (f) {
+        char *entry = NULL;
+        size_t cap = 0;
+        while (getdelim(&entry, &cap, '\0', f) > 0)
+            write_env_entry(group, entry);
+        free(entry);
+        fclose(f);
+    } else {
+        extern char **environ;
+        for (char **e = environ; *e; e++)
+            write_env_entry(group, *e);
     }
     H5Gclose(group);
 }

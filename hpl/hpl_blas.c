@@ -1,0 +1,111 @@
+/* The BLAS hpl runs on: a short DGEMM self-test on every rank at once (the
+ * rate the run is judged against), the core type OpenBLAS chose, and a
+ * warning with the fix when that is far under what the CPU's vector units
+ * allow (OpenBLAS 0.3.21 runs AVX2 kernels on AMD Zen 5). */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hpl.h"
+
+#define ST_M 1024
+#define ST_K 256
+
+/* DP flops per cycle per core from the vector extensions, assuming two FMA
+ * pipes; 0 if unknown. */
+static double cpu_flops_per_cycle(double *mhz_p, int *avx512_p)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[8192];
+    double fpc = 0.0, mhz = 0.0;
+    *avx512_p = 0;
+    if (f == NULL) return 0.0;
+    while (fgets(line, sizeof(line), f)) {
+        if (mhz == 0.0 && strncmp(line, "cpu MHz", 7) == 0) {
+            const char *c = strchr(line, ':');
+            if (c) mhz = atof(c + 1);
+        }
+        if (fpc == 0.0 && strncmp(line, "flags", 5) == 0) {
+            if (strstr(line, " avx512f")) { fpc = 32.0; *avx512_p = 1; }
+            else if (strstr(line, " avx2") && strstr(line, " fma")) fpc = 16.0;
+            else if (strstr(line, " avx")) fpc = 8.0;
+            else fpc = 4.0;
+        }
+    }
+    fclose(f);
+    *mhz_p = mhz;
+    return fpc;
+}
+
+/* Core types whose OpenBLAS DGEMM kernels use AVX-512. */
+static int coretype_has_avx512(const char *ct)
+{
+    static const char *const k[] = { "skylakex", "cooperlake", "sapphirerapids", "zen4", "zen5", NULL };
+    char lower[64];
+    size_t i;
+    for (i = 0; ct[i] && i + 1 < sizeof(lower); i++) lower[i] = (char)(ct[i] | 0x20);
+    lower[i] = '\0';
+    for (int j = 0; k[j]; j++)
+        if (strstr(lower, k[j])) return 1;
+    return 0;
+}
+
+cb_status_t hpl_blas_selftest(MPI_Comm comm, double seconds, hpl_blas_info_t *info)
+{
+    cb_status_t st;
+    double *a = NULL, *b = NULL, *c = NULL;
+    memset(info, 0, sizeof(*info));
+    snprintf(info->coretype, sizeof(info->coretype), "%s", cb_blas_coretype());
+
+    a = cb_alloc((size_t)ST_M * ST_K * sizeof(double), 0, "DGEMM test A");
+    b = cb_alloc((size_t)ST_K * ST_M * sizeof(double), 0, "DGEMM test B");
+    c = cb_alloc((size_t)ST_M * ST_M * sizeof(double), 1, "DGEMM test C");
+    st = cb_agree(a && b && c ? CB_OK : CB_ERR_NOMEM, comm);
+    if (st != CB_OK) goto out;
+    for (size_t i = 0; i < (size_t)ST_M * ST_K; i++) {
+        a[i] = (double)(i % 17) * 0.01 - 0.08;
+        b[i] = (double)(i % 13) * 0.01 - 0.06;
+    }
+    /* warm up (threads, pages), then run for `seconds`, every rank together */
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, ST_M, ST_M, ST_K, -1.0, a, ST_M, b, ST_K, 1.0, c, ST_M);
+    if ((st = CB_MPI(MPI_Barrier(comm))) != CB_OK) goto out;
+    double t0 = cb_now(), el;
+    int reps = 0;
+    do {
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, ST_M, ST_M, ST_K, -1.0, a, ST_M, b, ST_K, 1.0, c,
+                    ST_M);
+        reps++;
+        el = cb_now() - t0;
+    } while (el < seconds && reps < 1000);
+    info->gflops_rank = 2.0 * ST_M * ST_M * ST_K * reps / el * 1e-9;
+
+    MPI_Comm host;
+    if ((st = CB_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &host))) != CB_OK) goto out;
+    double node = 0.0;
+    st = CB_MPI(MPI_Allreduce(&info->gflops_rank, &node, 1, MPI_DOUBLE, MPI_SUM, host));
+    MPI_Comm_free(&host);
+    if (st == CB_OK) st = CB_MPI(MPI_Allreduce(&node, &info->gflops_node, 1, MPI_DOUBLE, MPI_MAX, comm));
+    if (st == CB_OK) st = CB_MPI(MPI_Allreduce(&info->gflops_rank, &info->gflops_total, 1, MPI_DOUBLE, MPI_SUM, comm));
+    if (st != CB_OK) goto out;
+
+    double mhz = 0.0;
+    int avx512 = 0;
+    double fpc = cpu_flops_per_cycle(&mhz, &avx512);
+    info->peak_core = fpc * mhz * 1e-3;
+    int threads = 1;
+    const char *e = getenv("OPENBLAS_NUM_THREADS");
+    if (e && atoi(e) > 0) threads = atoi(e);
+    double per_thread = info->gflops_rank / threads;
+    if (avx512 && !coretype_has_avx512(info->coretype))
+        cb_warn_root("the BLAS runs its %s kernels on a CPU with AVX-512 (DGEMM %.1f Gflops per rank): "
+                     "set OPENBLAS_CORETYPE=SkylakeX (or use a BLAS that knows this CPU) for about twice that",
+                     info->coretype, info->gflops_rank);
+    else if (info->peak_core > 0 && per_thread < 0.5 * info->peak_core)
+        cb_warn_root("DGEMM reaches %.1f Gflops per thread, under half of the %.1f the vector units allow at "
+                     "%.0f MHz: check the BLAS (core type %s, OPENBLAS_CORETYPE) and the CPU binding",
+                     per_thread, info->peak_core, mhz, info->coretype);
+out:
+    cb_free(c);
+    cb_free(b);
+    cb_free(a);
+    return st;
+}

@@ -1,0 +1,158 @@
+/* microbench: the types every part shares. A benchmark is a row of the test
+ * table (mb_tests.c); a layer (MPI, UCX, local memory) is a backend, a table
+ * of functions; one engine (mb_engine.c) drives any test over its backend. */
+#ifndef MB_H
+#define MB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <mpi.h>
+#include "cb.h"
+
+#define MB_MAX_SIZE ((size_t)1 << 30) /* largest message: 1 GiB */
+#define MB_MAX_SETS 8                 /* transport sets in one --tls list */
+#define MB_NAME_LEN 64
+
+/* ------------------------------------------------------------- tests */
+
+typedef enum {
+    MB_LAYER_MPI = 0,  /* through MPI: the PML's (or osc's) transport */
+    MB_LAYER_UCX,      /* UCP directly, one context per --tls set */
+    MB_LAYER_LOCAL,    /* no communication: memory copies */
+    MB_LAYER_COUNT
+} mb_layer_t;
+
+typedef enum {
+    MB_METRIC_LAT = 0, /* samples are latencies: avg/min/p50/p99/max us */
+    MB_METRIC_BW,      /* samples are times of a window: MB/s and messages/s */
+} mb_metric_t;
+
+/* What a test does; each backend implements the operations of its layer. */
+typedef enum {
+    MB_OP_PINGPONG = 0, MB_OP_BW, MB_OP_BIBW, MB_OP_MSGRATE,
+    MB_OP_ALLREDUCE, MB_OP_BCAST, MB_OP_ALLGATHER, MB_OP_ALLTOALL,
+    MB_OP_REDUCE_SCATTER, MB_OP_BARRIER,
+    MB_OP_PUT_LAT, MB_OP_GET_LAT, MB_OP_PUT_BW, MB_OP_GET_BW, MB_OP_ATOMIC_LAT,
+    MB_OP_AM_LAT, MB_OP_MEMCPY,
+} mb_op_t;
+
+enum {
+    MB_TEST_PAIRS = 1 << 0, /* rank i talks to rank i + np/2: needs an even rank count */
+    MB_TEST_ALL = 1 << 1,   /* every rank takes part (collectives, message rate) */
+    MB_TEST_FIXED = 1 << 2, /* runs at min_size only, whatever the size range */
+};
+
+typedef struct {
+    const char *name;        /* selects the test on the command line: "latency" */
+    const char *description; /* one line, for --help and the HDF5 attribute */
+    mb_layer_t layer;
+    mb_op_t op;
+    mb_metric_t metric;
+    int flags;               /* MB_TEST_* */
+    size_t min_size;         /* smaller sizes of the range are skipped (bytes) */
+    size_t max_size;         /* larger sizes are skipped (bytes); 0: no limit */
+    size_t granule;          /* sizes are rounded down to a multiple of this (element size) */
+} mb_test_t;
+
+/* The table of tests, in the order `all` runs them. */
+extern const mb_test_t mb_tests[];
+extern const int mb_n_tests;
+/* The test called `name`, or NULL. Local. */
+const mb_test_t *mb_test_find(const char *name);
+
+/* ------------------------------------------------------------- parameters */
+
+/* What the command line asked for: identical on every rank. */
+typedef struct {
+    size_t min_size, max_size; /* -m MIN:MAX, bytes */
+    int iters;                 /* --iters: timed iterations per size; 0: scale with size */
+    int warmup;                /* --warmup: untimed iterations per size; -1: scale with size */
+    double time_per_size;      /* --time-per-size: seconds; 0: use iteration counts */
+    int window;                /* --window: messages in flight for bandwidth tests */
+    int validate;              /* --validate: fill with a pattern, check every received byte */
+    int corrupt;               /* --inject-corruption: flip one received byte (tests the check) */
+    int n_sets;                /* --tls: UCX transport sets */
+    char sets[MB_MAX_SETS][MB_NAME_LEN]; /* each "tcp", "posix+cma": '+' becomes ',' for UCX_TLS */
+    MPI_Comm comm;             /* the ranks of the run */
+    int rank, n_ranks;
+    int local_size;            /* ranks on this rank's host (for the memory check) */
+} mb_params_t;
+
+/* One call of a backend's run(): a test at one size, for `iters` iterations. */
+typedef struct {
+    size_t size;       /* bytes per message (per rank block for collectives) */
+    int iters;         /* iterations to time */
+    int window;        /* messages per iteration for windowed tests */
+    int validate;      /* check received bytes */
+    int corrupt;       /* flip one received byte before checking */
+    uint32_t seed;     /* pattern seed of this call: differs between calls */
+    int peer;          /* this rank's partner for pair tests, -1 if it has none */
+    int initiator;     /* 1 on the rank that starts and times a pair's exchange */
+} mb_run_t;
+
+/* ------------------------------------------------------------- backends */
+
+typedef struct {
+    const char *name;  /* "mpi", "ucx", "local" */
+    /* Open one instance: for UCX one context over transport set `set` (NULL
+     * elsewhere). Collective over params->comm; agrees on failure. */
+    cb_status_t (*open)(const mb_params_t *params, const char *set, void **inst_p);
+    /* What the instance runs over, as selected (not only as asked), into
+     * buf. Collective (may exchange with the peer). */
+    cb_status_t (*describe)(void *inst, char *buf, size_t len);
+    /* Run `test` at run->size for run->iters iterations, storing in
+     * samples[i] the seconds of iteration i on the ranks that measure and 0
+     * elsewhere, and in *msgs_p the messages one iteration moves (over all
+     * ranks). A failed --validate returns CB_ERR_CHECK. Collective over
+     * params->comm; every argument but samples matches on all ranks; the
+     * status is not agreed (the engine agrees). */
+    cb_status_t (*run)(void *inst, const mb_test_t *test, const mb_run_t *run,
+                       double *samples, double *msgs_p);
+    /* Release the instance. Collective. NULL is accepted. */
+    void (*close)(void *inst);
+} mb_backend_t;
+
+extern const mb_backend_t mb_backend_mpi;
+extern const mb_backend_t mb_backend_ucx;
+extern const mb_backend_t mb_backend_local;
+
+/* ------------------------------------------------------------- engine */
+
+/* Run `test` over every size of the range (and every transport set for UCX
+ * tests), appending one row per size to the table /microbench/<test> of
+ * `results`. Collective over params->comm; returns an agreed status. */
+cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test,
+                          cb_results_t *results);
+
+/* Check up front that `test` can run with `params` (rank count, sizes,
+ * memory). Local but deterministic: every rank reaches the same verdict. */
+cb_status_t mb_engine_check(const mb_params_t *params, const mb_test_t *test);
+
+/* The pair partner of `rank` among n ranks (i <-> i + n/2), or -1 when n is
+ * odd or 1. Local. */
+int mb_pair_peer(int rank, int n);
+
+/* ------------------------------------------------------------- patterns */
+
+/* Fill buf[0..size) with the pattern of (seed, offset). Local. */
+void mb_pattern_fill(void *buf, size_t size, uint32_t seed);
+/* Check buf[0..size) against the pattern of `seed`: CB_OK, or CB_ERR_CHECK
+ * with an error naming `what` and the first wrong byte. With `corrupt`, one
+ * byte is flipped first, so the check must fail (size > 0). Local. */
+cb_status_t mb_pattern_check(void *buf, size_t size, uint32_t seed, int corrupt, const char *what);
+/* The pattern byte at `offset` for `seed`. Local. */
+static inline uint8_t mb_pattern_byte(uint32_t seed, size_t offset)
+{
+    uint32_t x = seed * 2654435761u + (uint32_t)offset * 40503u + (uint32_t)(offset >> 16);
+    return (uint8_t)(x ^ (x >> 13) ^ (x >> 24));
+}
+
+/* ------------------------------------------------------------- UCX helpers */
+
+/* Open a UCP context over the transports UCX picks with this process's own
+ * environment (what Open MPI's UCX PML would pick), connect rank 0 to its
+ * pair peer and describe the transports the endpoint selected into buf.
+ * Collective over comm; on failure buf says why, status CB_OK. */
+cb_status_t mb_ucx_probe(MPI_Comm comm, char *buf, size_t len);
+
+#endif

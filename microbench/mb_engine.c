@@ -1,0 +1,460 @@
+/* The engine: runs any test of the table over its backend, size by size and
+ * transport set by transport set, times every iteration, reduces the samples
+ * to statistics and writes one row per size to /microbench/<test>. */
+#include "mb.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MB_ITER_BUDGET ((size_t)256 << 20) /* bytes one size moves by default */
+#define MB_MAX_ITERS 1000000               /* cap of --time-per-size */
+#define MB_MAX_BLOCKS MB_MAX_SETS
+
+/* ================================================================ sizes */
+
+int mb_pair_peer(int rank, int n)
+{
+    if (n < 2 || n % 2 != 0)
+        return -1;
+    return rank < n / 2 ? rank + n / 2 : rank - n / 2;
+}
+
+/* The sizes `test` runs at: powers of two from the range's minimum (0 first
+ * when asked) up to its maximum, which is always included; restricted to the
+ * test's limits and rounded to its granule. Returns the count. Local. */
+static int sizes_of(const mb_params_t *params, const mb_test_t *test, size_t *sizes, int cap)
+{
+    int n = 0;
+    if (test->flags & MB_TEST_FIXED) {
+        sizes[n++] = test->min_size;
+        return n;
+    }
+    size_t s = params->min_size;
+    for (;;) {
+        size_t t = s - s % (test->granule ? test->granule : 1);
+        int keep = t >= test->min_size && (test->max_size == 0 || t <= test->max_size);
+        if (keep && (n == 0 || sizes[n - 1] != t) && n < cap)
+            sizes[n++] = t;
+        if (s >= params->max_size)
+            break;
+        s = (s == 0) ? 1 : (s > params->max_size / 2 ? params->max_size : s * 2);
+    }
+    return n;
+}
+
+/* Bytes of buffers one rank needs for `test` at `size` (both directions,
+ * every slot of a window). Mirrors what the backends allocate. Local. */
+static size_t bytes_needed(const mb_params_t *params, const mb_test_t *test, size_t size)
+{
+    size_t w = (size_t)params->window, np = (size_t)params->n_ranks;
+    switch (test->op) {
+    case MB_OP_BW: case MB_OP_BIBW: case MB_OP_MSGRATE:
+        return cb_mul_size(size, 2 * w);
+    case MB_OP_ALLGATHER: case MB_OP_REDUCE_SCATTER:
+        return cb_mul_size(size, np + 1);
+    case MB_OP_ALLTOALL:
+        return cb_mul_size(size, 2 * np);
+    default:
+        return cb_mul_size(size, 2);
+    }
+}
+
+cb_status_t mb_engine_check(const mb_params_t *params, const mb_test_t *test)
+{
+    if ((test->flags & MB_TEST_PAIRS) && mb_pair_peer(0, params->n_ranks) < 0) {
+        cb_error("test %s: needs an even number of ranks (pairs i, i + np/2), not %d",
+                 test->name, params->n_ranks);
+        return CB_ERR_USAGE;
+    }
+    size_t sizes[128];
+    int n = sizes_of(params, test, sizes, 128);
+    if (n == 0)
+        return CB_OK; /* nothing in range: the engine says so and skips it */
+    unsigned long long avail = cb_mem_available_bytes();
+    if (avail == 0)
+        return CB_OK;
+    unsigned long long mine = avail / (unsigned long long)(params->local_size > 0 ? params->local_size : 1);
+    size_t need = bytes_needed(params, test, sizes[n - 1]);
+    if ((unsigned long long)need > mine / 2) {
+        size_t fit = 0;
+        for (int i = 0; i < n; i++)
+            if ((unsigned long long)bytes_needed(params, test, sizes[i]) <= mine / 2)
+                fit = sizes[i];
+        char a[32], b[32];
+        cb_error("test %s: size %s needs %zu MiB per rank, more than half of the %llu MiB "
+                 "available to each; the largest size that fits is %s",
+                 test->name, cb_format_size(sizes[n - 1], a, sizeof a), need >> 20, mine >> 20,
+                 cb_format_size(fit, b, sizeof b));
+        return CB_ERR_NOMEM;
+    }
+    return CB_OK;
+}
+
+/* Iterations for one size: --iters, or as many as move MB_ITER_BUDGET bytes
+ * (between 10 and 10000 messages or windows). Local. */
+static void counts_of(const mb_params_t *params, const mb_test_t *test, size_t size,
+                      int *iters_p, int *warmup_p)
+{
+    int iters = params->iters;
+    if (iters <= 0) {
+        size_t per_iter = size > 0 ? size : 1;
+        if (test->metric == MB_METRIC_BW && test->op != MB_OP_MEMCPY)
+            per_iter = cb_mul_size(per_iter, (size_t)params->window);
+        size_t n = MB_ITER_BUDGET / per_iter;
+        size_t hi = test->metric == MB_METRIC_BW ? 1000 : 10000;
+        iters = (int)(n < 10 ? 10 : n > hi ? hi : n);
+    }
+    int warmup = params->warmup;
+    if (warmup < 0)
+        warmup = iters / 10 > 1 ? iters / 10 : 1;
+    if (params->time_per_size > 0 && warmup < 2)
+        warmup = 2; /* the warm-up also estimates the time of one iteration */
+    *iters_p = iters;
+    *warmup_p = warmup;
+}
+
+/* ================================================================ rows */
+
+/* A row is an array of 8-byte slots, so that its columns can depend on the
+ * number of transport sets: size, iterations, a block of statistics per set,
+ * then a ratio per set after the first. */
+typedef union {
+    int64_t i;
+    double d;
+} slot_t;
+
+enum { LAT_AVG, LAT_MIN, LAT_P50, LAT_P99, LAT_MAX, LAT_N };
+enum { BW_AVG, BW_P50, BW_MAX, BW_MSGS, BW_N };
+
+typedef struct {
+    cb_column_t cols[2 + MB_MAX_BLOCKS * (LAT_N + 1)];
+    char names[2 + MB_MAX_BLOCKS * (LAT_N + 1)][2][96]; /* field name, title */
+    int n_cols;
+    int per_block; /* statistics columns per block */
+} layout_t;
+
+static void add_col(layout_t *l, const char *name, const char *title, cb_col_type_t type, const char *fmt)
+{
+    int c = l->n_cols++;
+    snprintf(l->names[c][0], sizeof l->names[c][0], "%s", name);
+    snprintf(l->names[c][1], sizeof l->names[c][1], "%s", title);
+    l->cols[c] = (cb_column_t){ l->names[c][0], l->names[c][1], type,
+                                (size_t)c * sizeof(slot_t), sizeof(slot_t), fmt, 0 };
+}
+
+/* Columns: OSU's names for one set; "<set> ..." blocks and ratios for more. */
+static void layout_build(layout_t *l, mb_metric_t metric, int n_blocks, char labels[][MB_NAME_LEN])
+{
+    static const char *lat_field[LAT_N] = { "lat_avg_us", "lat_min_us", "lat_p50_us", "lat_p99_us", "lat_max_us" };
+    static const char *lat_title[LAT_N] = { "Avg Latency(us)", "Min(us)", "P50(us)", "P99(us)", "Max(us)" };
+    static const char *bw_field[BW_N] = { "bw_MBps", "bw_p50_MBps", "bw_max_MBps", "msg_rate_per_s" };
+    static const char *bw_title[BW_N] = { "Bandwidth(MB/s)", "P50(MB/s)", "Max(MB/s)", "Messages/s" };
+    int lat = metric == MB_METRIC_LAT;
+    memset(l, 0, sizeof *l);
+    l->per_block = lat ? LAT_N : BW_N;
+    add_col(l, "size_B", "Size", CB_COL_INT64, NULL);
+    for (int b = 0; b < n_blocks; b++) {
+        for (int k = 0; k < l->per_block; k++) {
+            const char *f = lat ? lat_field[k] : bw_field[k], *t = lat ? lat_title[k] : bw_title[k];
+            char name[96], title[96];
+            if (n_blocks > 1) {
+                snprintf(name, sizeof name, "%.40s_%s", labels[b], f);
+                snprintf(title, sizeof title, "%.40s %s", labels[b], t);
+            } else {
+                snprintf(name, sizeof name, "%s", f);
+                snprintf(title, sizeof title, "%s", t);
+            }
+            add_col(l, name, title, CB_COL_DOUBLE, (!lat && k == BW_MSGS) ? "%.0f" : "%.2f");
+        }
+    }
+    for (int b = 1; b < n_blocks; b++) {
+        char name[96], title[96];
+        snprintf(name, sizeof name, "ratio_%.30s_over_%.30s", labels[b], labels[0]);
+        snprintf(title, sizeof title, "%.40s/%.40s", labels[b], labels[0]);
+        add_col(l, name, title, CB_COL_DOUBLE, "%.3f");
+    }
+    add_col(l, "iters", "Iterations", CB_COL_INT64, NULL);
+}
+
+/* A set's name as a field-name prefix: letters, digits and '_' only. */
+static void label_of(const char *set, char *label, size_t len)
+{
+    size_t i = 0;
+    for (; set[i] && i + 1 < len; i++) {
+        char c = set[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        label[i] = ok ? c : '_';
+    }
+    label[i] = '\0';
+}
+
+/* ================================================================ running */
+
+/* Run one block at one size: warm-up, iteration count, timed iterations, and
+ * the statistics into slots[0..per_block). Collective; agrees. */
+static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
+                            const mb_backend_t *backend, void *inst, size_t size,
+                            uint32_t seed, slot_t *slots, int *iters_p)
+{
+    cb_status_t st = CB_OK;
+    double *samples = NULL, *reduced = NULL;
+    int iters, warmup;
+    counts_of(params, test, size, &iters, &warmup);
+    int peer = mb_pair_peer(params->rank, params->n_ranks);
+    mb_run_t run = {
+        .size = size, .iters = warmup, .window = params->window, .validate = params->validate,
+        .corrupt = 0, .seed = seed, .peer = peer,
+        .initiator = peer >= 0 && params->rank < params->n_ranks / 2,
+    };
+    double msgs = 1.0;
+    int cap = warmup > iters ? warmup : iters;
+    if (params->time_per_size > 0)
+        cap = warmup;
+    samples = calloc((size_t)cap, sizeof *samples);
+    reduced = calloc((size_t)cap, sizeof *reduced);
+    st = (samples && reduced) ? CB_OK : CB_ERR_NOMEM;
+    if (st != CB_OK)
+        cb_error("cannot allocate %d samples", cap);
+    if ((st = cb_agree(st, params->comm)) != CB_OK)
+        goto out;
+
+    /* Warm-up: untimed for the result, but it estimates one iteration. */
+    if (warmup > 0) {
+        st = backend->run(inst, test, &run, samples, &msgs);
+        if ((st = cb_agree(st, params->comm)) != CB_OK)
+            goto out;
+    }
+    if (params->time_per_size > 0) {
+        st = CB_MPI(MPI_Allreduce(samples, reduced, warmup, MPI_DOUBLE, MPI_MAX, params->comm));
+        if ((st = cb_agree(st, params->comm)) != CB_OK)
+            goto out;
+        /* The median: the first iterations pay for connecting. */
+        cb_stats_t ws;
+        if ((st = cb_agree(cb_stats_compute(reduced, (size_t)warmup, &ws), params->comm)) != CB_OK)
+            goto out;
+        double each = ws.p50;
+        double n = each > 0 ? params->time_per_size / each : MB_MAX_ITERS;
+        iters = (int)(n < 1 ? 1 : n > MB_MAX_ITERS ? MB_MAX_ITERS : n);
+        /* Every rank computed the same from the same reduced samples. */
+        free(samples);
+        free(reduced);
+        samples = calloc((size_t)iters, sizeof *samples);
+        reduced = calloc((size_t)iters, sizeof *reduced);
+        st = (samples && reduced) ? CB_OK : CB_ERR_NOMEM;
+        if (st != CB_OK)
+            cb_error("cannot allocate %d samples", iters);
+        if ((st = cb_agree(st, params->comm)) != CB_OK)
+            goto out;
+    }
+
+    run.iters = iters;
+    run.seed = seed + 1;
+    run.corrupt = params->corrupt;
+    memset(samples, 0, (size_t)iters * sizeof *samples);
+    st = backend->run(inst, test, &run, samples, &msgs);
+    if ((st = cb_agree(st, params->comm)) != CB_OK)
+        goto out;
+    /* Samples are 0 on ranks that do not measure; the slowest rank counts. */
+    st = CB_MPI(MPI_Reduce(samples, reduced, iters, MPI_DOUBLE, MPI_MAX, 0, params->comm));
+    if ((st = cb_agree(st, params->comm)) != CB_OK)
+        goto out;
+
+    if (params->rank == 0) {
+        cb_stats_t s;
+        if (test->metric == MB_METRIC_LAT) {
+            st = cb_stats_compute(reduced, (size_t)iters, &s);
+            slots[LAT_AVG].d = s.mean * 1e6;
+            slots[LAT_MIN].d = s.min * 1e6;
+            slots[LAT_P50].d = s.p50 * 1e6;
+            slots[LAT_P99].d = s.p99 * 1e6;
+            slots[LAT_MAX].d = s.max * 1e6;
+        } else {
+            /* Per-iteration bandwidth for the spread; the average is bytes
+             * over total time, not a mean of rates. */
+            double total = 0, bytes = msgs * (double)size;
+            for (int i = 0; i < iters; i++) {
+                total += reduced[i];
+                reduced[i] = reduced[i] > 0 ? bytes / reduced[i] / 1e6 : 0;
+            }
+            st = cb_stats_compute(reduced, (size_t)iters, &s);
+            slots[BW_AVG].d = total > 0 ? bytes * iters / total / 1e6 : 0;
+            slots[BW_P50].d = s.p50;
+            slots[BW_MAX].d = s.max;
+            slots[BW_MSGS].d = total > 0 ? msgs * iters / total : 0;
+        }
+    }
+    st = cb_agree(st, params->comm);
+    *iters_p = iters;
+out:
+    free(samples);
+    free(reduced);
+    return st;
+}
+
+/* "0 (host-a) <-> 1 (host-b), ..." for pair tests, the host list otherwise.
+ * Collective (gathers host names); the text is meaningful on rank 0. */
+static cb_status_t pairs_text(const mb_params_t *params, const mb_test_t *test, char *buf, size_t len)
+{
+    int np = params->n_ranks;
+    char name[MPI_MAX_PROCESSOR_NAME] = { 0 };
+    snprintf(name, sizeof name, "%s", cb_hostname());
+    char *all = malloc((size_t)np * sizeof name);
+    cb_status_t st = all ? CB_OK : CB_ERR_NOMEM;
+    if (!all)
+        cb_error("cannot allocate host names of %d ranks", np);
+    if ((st = cb_agree(st, params->comm)) != CB_OK)
+        return st;
+    st = cb_agree(CB_MPI(MPI_Gather(name, (int)sizeof name, MPI_CHAR, all, (int)sizeof name,
+                                    MPI_CHAR, 0, params->comm)), params->comm);
+    if (st == CB_OK && params->rank == 0) {
+        size_t used = 0;
+        buf[0] = '\0';
+        int pairs = (test->flags & MB_TEST_PAIRS) != 0;
+        int n = pairs ? ((test->flags & MB_TEST_ALL) ? np / 2 : 1) : np;
+        for (int i = 0; i < n && used < len; i++) {
+            if (pairs)
+                used += (size_t)snprintf(buf + used, len - used, "%s%d (%s) <-> %d (%s)", i ? ", " : "",
+                                         i, all + (size_t)i * sizeof name, i + np / 2,
+                                         all + (size_t)(i + np / 2) * sizeof name);
+            else
+                used += (size_t)snprintf(buf + used, len - used, "%s%d (%s)", i ? ", " : "", i,
+                                         all + (size_t)i * sizeof name);
+        }
+    }
+    free(all);
+    return st;
+}
+
+static const mb_backend_t *backend_of(mb_layer_t layer)
+{
+    switch (layer) {
+    case MB_LAYER_UCX: return &mb_backend_ucx;
+    case MB_LAYER_LOCAL: return &mb_backend_local;
+    default: return &mb_backend_mpi;
+    }
+}
+
+cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_results_t *results)
+{
+    cb_status_t st = CB_OK;
+    const mb_backend_t *backend = backend_of(test->layer);
+    void *inst[MB_MAX_BLOCKS] = { 0 };
+    char labels[MB_MAX_BLOCKS][MB_NAME_LEN];
+    const char *sets[MB_MAX_BLOCKS];
+    char transport[1024] = "", hosts[1024] = "", path[128];
+    int n_blocks = 0, n_open = 0;
+    cb_table_t *table = NULL;
+    layout_t *layout = NULL;
+    slot_t *row = NULL;
+    size_t sizes[128];
+    int n_sizes = sizes_of(params, test, sizes, 128);
+
+    if (n_sizes == 0) {
+        char a[32], b[32];
+        cb_warn_root("%s: no size of %s:%s fits this test (%zu bytes at least): skipped", test->name,
+                     cb_format_size(params->min_size, a, sizeof a),
+                     cb_format_size(params->max_size, b, sizeof b), test->min_size);
+        return CB_OK;
+    }
+
+    /* The blocks of columns: one per UCX set, one and all cores for memcpy. */
+    if (test->layer == MB_LAYER_UCX) {
+        for (int i = 0; i < params->n_sets; i++) {
+            sets[n_blocks] = params->sets[i];
+            label_of(params->sets[i], labels[n_blocks++], MB_NAME_LEN);
+        }
+    } else if (test->layer == MB_LAYER_LOCAL) {
+        sets[n_blocks] = "one";
+        snprintf(labels[n_blocks++], MB_NAME_LEN, "one_core");
+        sets[n_blocks] = "all";
+        snprintf(labels[n_blocks++], MB_NAME_LEN, "all_%d", params->n_ranks);
+    } else {
+        sets[n_blocks] = NULL;
+        snprintf(labels[n_blocks++], MB_NAME_LEN, "mpi");
+    }
+
+    layout = calloc(1, sizeof *layout);
+    row = calloc(2 + MB_MAX_BLOCKS * (LAT_N + 1), sizeof *row);
+    st = (layout && row) ? CB_OK : CB_ERR_NOMEM;
+    if (st != CB_OK)
+        cb_error("cannot allocate the table layout");
+    if ((st = cb_agree(st, params->comm)) != CB_OK)
+        goto out_free;
+
+    for (n_open = 0; n_open < n_blocks; n_open++) {
+        st = backend->open(params, sets[n_open], &inst[n_open]);
+        if (st != CB_OK)
+            goto out_close;
+    }
+    for (int b = 0; b < n_blocks; b++) {
+        char desc[512] = "";
+        if ((st = backend->describe(inst[b], desc, sizeof desc)) != CB_OK)
+            goto out_close;
+        size_t used = strlen(transport);
+        snprintf(transport + used, sizeof transport - used, "%s%s", b ? "; " : "", desc);
+    }
+    if ((st = pairs_text(params, test, hosts, sizeof hosts)) != CB_OK)
+        goto out_close;
+
+    layout_build(layout, test->metric, n_blocks, labels);
+    snprintf(path, sizeof path, "/microbench/%s", test->name);
+    cb_results_comment(results, "%s: %s", test->name, test->description);
+    cb_results_comment(results, "transport: %s", transport);
+    cb_results_comment(results, "%s: %s", (test->flags & MB_TEST_PAIRS) ? "pairs" : "ranks", hosts);
+    if (test->metric == MB_METRIC_BW && test->op != MB_OP_MEMCPY)
+        cb_results_comment(results, "window: %d messages; MB/s = 10^6 bytes/s", params->window);
+    if (params->validate)
+        cb_results_comment(results, "validate: every received byte checked");
+    st = cb_table_create(results, path, layout->cols, layout->n_cols,
+                         (size_t)layout->n_cols * sizeof(slot_t), CB_TABLE_PRINT, &table);
+    if (st == CB_OK)
+        st = cb_table_set_str(table, "transport", transport);
+    if (st == CB_OK)
+        st = cb_table_set_str(table, "description", test->description);
+    if (st == CB_OK)
+        st = cb_table_set_str(table, (test->flags & MB_TEST_PAIRS) ? "pairs" : "ranks", hosts);
+    if (st == CB_OK && test->metric == MB_METRIC_BW)
+        st = cb_table_set_double(table, "window", test->op == MB_OP_MEMCPY ? 1 : params->window);
+    if (st == CB_OK)
+        st = cb_table_set_str(table, "validated", params->validate ? "yes" : "no");
+    /* The root attribute says what UCX selected under MPI, not only what was asked. */
+    if (st == CB_OK && test->layer == MB_LAYER_MPI && strstr(transport, "UCX selects"))
+        st = cb_results_set_str(results, "ucx_transports", transport);
+    if ((st = cb_agree(st, params->comm)) != CB_OK)
+        goto out_close;
+
+    for (int i = 0; i < n_sizes; i++) {
+        int iters = 0;
+        row[0].i = (int64_t)sizes[i];
+        for (int b = 0; b < n_blocks; b++) {
+            uint32_t seed = (uint32_t)(i * 7919 + b * 104729 + 17);
+            st = run_size(params, test, backend, inst[b], sizes[i], seed,
+                          row + 1 + b * layout->per_block, &iters);
+            if (st != CB_OK)
+                goto out_close;
+        }
+        int metric_col = test->metric == MB_METRIC_LAT ? LAT_P50 : BW_AVG;
+        for (int b = 1; b < n_blocks; b++) {
+            double base = row[1 + metric_col].d, mine = row[1 + b * layout->per_block + metric_col].d;
+            row[1 + n_blocks * layout->per_block + b - 1].d = base > 0 ? mine / base : 0;
+        }
+        row[layout->n_cols - 1].i = iters;
+        if ((st = cb_agree(cb_table_append(table, row), params->comm)) != CB_OK)
+            goto out_close;
+        cb_progress("%s: %zu bytes done", test->name, sizes[i]);
+    }
+    cb_progress_done();
+
+out_close:
+    if (table)
+        cb_table_close(table);
+    for (int b = n_open - 1; b >= 0; b--)
+        if (b < n_blocks)
+            backend->close(inst[b]);
+out_free:
+    free(row);
+    free(layout);
+    return st;
+}

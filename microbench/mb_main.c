@@ -1,0 +1,179 @@
+/* microbench: latency, bandwidth, collectives and one-sided RDMA over MPI and
+ * directly over UCX. This file holds the command line only: every check of the
+ * input happens here, on every rank alike, before any measurement starts. */
+#include "mb.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ================================================================ options */
+
+typedef struct {
+    const char *sizes;   /* -m MIN:MAX */
+    const char *tls;     /* --tls LIST */
+    int iters, warmup, window, validate, corrupt;
+    double time_per_size;
+} mb_cli_values_t;
+
+static const char *const epilog =
+    "Tests (or `all`): latency bw bibw msgrate | allreduce bcast allgather alltoall\n"
+    "  reduce_scatter barrier | put_lat get_lat put_bw get_bw acc_lat | ucx_tag_lat\n"
+    "  ucx_tag_bw ucx_put_lat ucx_get_lat ucx_put_bw ucx_get_bw ucx_atomic_lat\n"
+    "  ucx_am_lat | memcpy. Pair tests use rank i and rank i + np/2.\n"
+    "Examples:\n"
+    "  mpirun -np 2 microbench latency\n"
+    "  mpirun -np 2 microbench --tls tcp,posix+cma -m 8:4M ucx_tag_lat ucx_put_bw\n"
+    "  mpirun -np 4 microbench --validate allreduce alltoall\n";
+
+/* Split --tls into sets: "tcp,posix+cma" -> {"tcp", "posix+cma"}. "any"
+ * leaves UCX to choose (and honours UCX_TLS). Local; deterministic. */
+static cb_status_t tls_parse(const char *text, mb_params_t *params)
+{
+    params->n_sets = 0;
+    const char *p = text;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= MB_NAME_LEN) {
+            cb_error("--tls %s: %s", text, len ? "transport set name too long" : "empty transport set");
+            return CB_ERR_USAGE;
+        }
+        if (params->n_sets == MB_MAX_SETS) {
+            cb_error("--tls %s: at most %d transport sets", text, MB_MAX_SETS);
+            return CB_ERR_USAGE;
+        }
+        for (size_t i = 0; i < len; i++) {
+            char c = p[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '+' || c == '-')) {
+                cb_error("--tls %s: bad character '%c' (sets are UCX transport names joined by '+', "
+                         "separated by ',')", text, c);
+                return CB_ERR_USAGE;
+            }
+        }
+        memcpy(params->sets[params->n_sets], p, len);
+        params->sets[params->n_sets++][len] = '\0';
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    return CB_OK;
+}
+
+/* The tests named in argv[first..argc) ("all" adds every test). Local. */
+static cb_status_t tests_parse(int argc, char **argv, int first,
+                               const mb_test_t **tests, int cap, int *n_p)
+{
+    int n = 0;
+    if (first >= argc) {
+        cb_error("no test given: name one or more (or all); see --help");
+        return CB_ERR_USAGE;
+    }
+    for (int a = first; a < argc; a++) {
+        if (strcmp(argv[a], "all") == 0) {
+            for (int t = 0; t < mb_n_tests && n < cap; t++)
+                tests[n++] = &mb_tests[t];
+            continue;
+        }
+        const mb_test_t *t = mb_test_find(argv[a]);
+        if (!t) {
+            char list[1024];
+            size_t used = 0;
+            for (int i = 0; i < mb_n_tests && used < sizeof list; i++)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "", mb_tests[i].name);
+            cb_error("unknown test '%s': the tests are %s, all", argv[a], list);
+            return CB_ERR_USAGE;
+        }
+        if (n == cap) {
+            cb_error("too many tests (at most %d in one run)", cap);
+            return CB_ERR_USAGE;
+        }
+        tests[n++] = t;
+    }
+    *n_p = n;
+    return CB_OK;
+}
+
+/* ================================================================ main */
+
+int main(int argc, char **argv)
+{
+    cb_status_t st;
+    cb_results_t *results = NULL;
+    mb_params_t params;
+    cb_common_opts_t common = { 0 };
+    mb_cli_values_t v = { .sizes = "0:4M", .tls = "any", .iters = 0, .warmup = -1,
+                          .window = 64, .validate = 0, .corrupt = 0, .time_per_size = 0 };
+    const cb_opt_t opts[] = {
+        { "message-size", 'm', CB_OPT_STRING, &v.sizes, "MIN:MAX", "message sizes, powers of two from MIN to MAX (bytes; k, M, G suffixes)", 1, 0, NULL },
+        { "iters", 'i', CB_OPT_INT, &v.iters, "N", "timed iterations per size (0: scale down with size)", 0, 100000000, NULL },
+        { "warmup", 'w', CB_OPT_INT, &v.warmup, "N", "untimed iterations per size (-1: a tenth of the timed ones)", -1, 10000000, NULL },
+        { "time-per-size", 't', CB_OPT_DOUBLE, &v.time_per_size, "SECONDS", "time each size for about this long instead of a count (0: off)", 0, 3600, NULL },
+        { "window", 'W', CB_OPT_INT, &v.window, "N", "messages in flight per iteration of bandwidth tests", 1, 4096, NULL },
+        { "tls", 'x', CB_OPT_STRING, &v.tls, "LIST", "UCX transport sets for ucx_* tests, one context each: tcp,shm,posix+cma (any: UCX's choice)", 1, 0, NULL },
+        { "validate", 'c', CB_OPT_FLAG, &v.validate, NULL, "fill buffers with a pattern and check every received byte", 1, 0, NULL },
+        { "inject-corruption", 0, CB_OPT_FLAG, &v.corrupt, NULL, "with --validate: flip one received byte per size (proves the check fails)", 1, 0, NULL },
+        { NULL, 0, CB_OPT_END, NULL, NULL, NULL, 0, 0, NULL },
+    };
+    const cb_cli_t cli = {
+        "microbench", "[options] TEST... | all",
+        "Latency, bandwidth, message rate, collectives and one-sided RDMA, over MPI\n"
+        "and directly over UCX (UCP), with every iteration timed.",
+        opts, epilog,
+    };
+    const mb_test_t *tests[4 * 64];
+    int n_tests = 0, first = 1;
+
+    if (cb_mpi_init(&argc, &argv, "microbench") != CB_OK)
+        return cb_status_exit_code(CB_ERR_MPI);
+    memset(&params, 0, sizeof params);
+    params.comm = MPI_COMM_WORLD;
+    params.rank = cb_rank();
+    params.n_ranks = cb_nranks();
+
+    /* Every rank parses the same argv and reaches the same verdict; agree
+     * anyway, so that one line is printed and every rank exits. */
+    st = cb_options_parse(&cli, argc, argv, &common, &first);
+    if (st == CB_OK)
+        st = tests_parse(argc, argv, first, tests, (int)(sizeof tests / sizeof tests[0]), &n_tests);
+    if (st == CB_OK)
+        st = cb_parse_size_range(v.sizes, "--message-size", &params.min_size, &params.max_size);
+    if (st == CB_OK && (params.max_size > MB_MAX_SIZE || params.min_size > params.max_size)) {
+        cb_error("--message-size %s: sizes must satisfy 0 <= MIN <= MAX <= 1G", v.sizes);
+        st = CB_ERR_USAGE;
+    }
+    if (st == CB_OK)
+        st = tls_parse(v.tls, &params);
+    if (st == CB_OK && v.corrupt && !v.validate) {
+        cb_error("--inject-corruption needs --validate");
+        st = CB_ERR_USAGE;
+    }
+    if ((st = cb_agree(st, params.comm)) != CB_OK)
+        goto out;
+
+    params.iters = v.iters;
+    params.warmup = v.warmup;
+    params.time_per_size = v.time_per_size;
+    params.window = v.window;
+    params.validate = v.validate;
+    params.corrupt = v.corrupt;
+    {
+        int n_hosts = 1;
+        st = cb_agree(cb_mpi_hosts(params.comm, &n_hosts, NULL, &params.local_size), params.comm);
+        if (st != CB_OK)
+            goto out;
+    }
+    for (int t = 0; t < n_tests && st == CB_OK; t++)
+        st = mb_engine_check(&params, tests[t]);
+    if ((st = cb_agree(st, params.comm)) != CB_OK)
+        goto out;
+
+    st = cb_results_open("microbench", &common, argc, argv, params.comm, &results);
+    if (st != CB_OK)
+        goto out;
+    for (int t = 0; t < n_tests && st == CB_OK; t++)
+        st = mb_engine_run(&params, tests[t], results);
+
+out:
+    cb_results_close(results, st);
+    return cb_mpi_finalize(st);
+}

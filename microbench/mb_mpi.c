@@ -1,0 +1,214 @@
+/* The MPI backend: instance, buffers and point-to-point tests (ping-pong,
+ * windowed bandwidth both ways, message rate of every pair). Collectives and
+ * one-sided operations are in mb_mpi_coll.c and mb_mpi_rma.c. */
+#include "mb_mpi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAG_DATA 101
+#define TAG_ACK 102
+
+/* ================================================================ instance */
+
+static cb_status_t mpi_open(const mb_params_t *params, const char *set, void **inst_p)
+{
+    mb_mpi_t *m = calloc(1, sizeof *m);
+    cb_status_t st = m ? CB_OK : CB_ERR_NOMEM;
+    if (!m)
+        cb_error("cannot allocate the MPI backend");
+    if ((st = cb_agree(st, params->comm)) != CB_OK) {
+        free(m);
+        return st;
+    }
+    m->comm = params->comm;
+    m->rank = params->rank;
+    m->n_ranks = params->n_ranks;
+    *inst_p = m;
+    return CB_OK;
+}
+
+static void mpi_close(void *inst)
+{
+    mb_mpi_t *m = inst;
+    if (!m)
+        return;
+    free(m->reqs);
+    cb_free(m->rbuf);
+    cb_free(m->sbuf);
+    free(m);
+}
+
+/* "MPI pml ucx: UCX selected ..." or "MPI pml ob1". Collective. */
+static cb_status_t mpi_describe(void *inst, char *buf, size_t len)
+{
+    mb_mpi_t *m = inst;
+    cb_provenance_t *prov = calloc(1, sizeof *prov);
+    cb_status_t st = prov ? CB_OK : CB_ERR_NOMEM;
+    if (!prov)
+        cb_error("cannot allocate provenance");
+    if ((st = cb_agree(st, m->comm)) != CB_OK)
+        return st;
+    if ((st = cb_provenance_collect(m->comm, prov)) != CB_OK)
+        goto out;
+    /* Every rank runs the same PML; decide on rank 0's name. */
+    int ucx = strcmp(prov->mpi_pml, "ucx") == 0;
+    if ((st = cb_agree(CB_MPI(MPI_Bcast(&ucx, 1, MPI_INT, 0, m->comm)), m->comm)) != CB_OK)
+        goto out;
+    if (ucx) {
+        char sel[384] = "";
+        if ((st = mb_ucx_probe(m->comm, sel, sizeof sel)) != CB_OK)
+            goto out;
+        snprintf(buf, len, "MPI pml ucx, UCX selects %s", sel);
+    } else {
+        snprintf(buf, len, "MPI pml %s", prov->mpi_pml[0] ? prov->mpi_pml : "unknown");
+    }
+out:
+    free(prov);
+    return st;
+}
+
+cb_status_t mb_mpi_reserve(mb_mpi_t *m, size_t send, size_t recv, int reqs)
+{
+    cb_status_t st = CB_OK;
+    if (send > m->scap) {
+        cb_free(m->sbuf);
+        m->scap = 0;
+        if ((m->sbuf = cb_alloc(send, 1, "the send buffer")) != NULL)
+            m->scap = send;
+        else
+            st = CB_ERR_NOMEM;
+    }
+    if (st == CB_OK && recv > m->rcap) {
+        cb_free(m->rbuf);
+        m->rcap = 0;
+        if ((m->rbuf = cb_alloc(recv, 1, "the receive buffer")) != NULL)
+            m->rcap = recv;
+        else
+            st = CB_ERR_NOMEM;
+    }
+    if (st == CB_OK && reqs > m->n_reqs) {
+        MPI_Request *r = realloc(m->reqs, (size_t)reqs * sizeof *r);
+        if (r) {
+            m->reqs = r;
+            m->n_reqs = reqs;
+        } else {
+            cb_error("cannot allocate %d requests", reqs);
+            st = CB_ERR_NOMEM;
+        }
+    }
+    return cb_agree(st, m->comm);
+}
+
+/* ================================================================ point to point */
+
+/* Ping-pong between rank 0 and its peer; the peer echoes what it received,
+ * so that --validate checks the bytes after both directions. */
+static cb_status_t pingpong(mb_mpi_t *m, const mb_run_t *run, double *samples)
+{
+    cb_status_t st = CB_OK, bad = CB_OK;
+    int n = (int)run->size;
+    if (m->rank != 0 && m->rank != m->n_ranks / 2)
+        return CB_OK;
+    for (int i = 0; i < run->iters && st == CB_OK; i++) {
+        uint32_t seed = run->seed + (uint32_t)i;
+        if (run->initiator) {
+            if (run->validate)
+                mb_pattern_fill(m->sbuf, run->size, seed);
+            double t0 = cb_now();
+            st = CB_MPI(MPI_Send(m->sbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm));
+            if (st == CB_OK)
+                st = CB_MPI(MPI_Recv(m->rbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm, MPI_STATUS_IGNORE));
+            samples[i] = (cb_now() - t0) / 2;
+            if (run->validate && st == CB_OK)
+                mb_keep(&bad, mb_pattern_check(m->rbuf, run->size, seed, 0, "latency: echoed message"));
+        } else {
+            st = CB_MPI(MPI_Recv(m->rbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm, MPI_STATUS_IGNORE));
+            if (st == CB_OK)
+                st = CB_MPI(MPI_Send(m->rbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm));
+            if (run->validate && st == CB_OK)
+                mb_keep(&bad, mb_pattern_check(m->rbuf, run->size, seed, run->corrupt && i == 0,
+                                               "latency: received message"));
+        }
+    }
+    return st != CB_OK ? st : bad;
+}
+
+/* A window of sends from each initiator to its peer, then a zero-byte ack;
+ * `both`: the peer sends a window back at the same time (bibw). Pairs other
+ * than pair 0 take part only when `all_pairs` (msgrate). */
+static cb_status_t windowed(mb_mpi_t *m, const mb_run_t *run, int both, int all_pairs, double *samples)
+{
+    cb_status_t st = CB_OK, bad = CB_OK;
+    int n = (int)run->size, w = run->window;
+    int in_pair0 = m->rank == 0 || m->rank == m->n_ranks / 2;
+    if (run->peer < 0 || (!all_pairs && !in_pair0))
+        return CB_OK;
+    int sends = run->initiator || both, recvs = !run->initiator || both;
+    for (int i = 0; i < run->iters && st == CB_OK; i++) {
+        uint32_t seed = run->seed + (uint32_t)i;
+        int k = 0;
+        if (run->validate && sends)
+            mb_pattern_fill(m->sbuf, run->size, seed);
+        double t0 = cb_now();
+        if (recvs)
+            for (int j = 0; j < w && st == CB_OK; j++)
+                st = CB_MPI(MPI_Irecv(m->rbuf + (size_t)j * run->size, n, MPI_BYTE, run->peer,
+                                      TAG_DATA, m->comm, &m->reqs[k++]));
+        if (sends)
+            for (int j = 0; j < w && st == CB_OK; j++)
+                st = CB_MPI(MPI_Isend(m->sbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm, &m->reqs[k++]));
+        if (st == CB_OK)
+            st = CB_MPI(MPI_Waitall(k, m->reqs, MPI_STATUSES_IGNORE));
+        if (st == CB_OK && !both) {
+            if (run->initiator)
+                st = CB_MPI(MPI_Recv(NULL, 0, MPI_BYTE, run->peer, TAG_ACK, m->comm, MPI_STATUS_IGNORE));
+            else
+                st = CB_MPI(MPI_Send(NULL, 0, MPI_BYTE, run->peer, TAG_ACK, m->comm));
+        }
+        if (run->initiator)
+            samples[i] = cb_now() - t0;
+        if (run->validate && recvs && st == CB_OK)
+            for (int j = 0; j < w; j++)
+                mb_keep(&bad, mb_pattern_check(m->rbuf + (size_t)j * run->size, run->size, seed,
+                                               run->corrupt && i == 0 && j == w - 1, "bandwidth: received message"));
+    }
+    return st != CB_OK ? st : bad;
+}
+
+static cb_status_t mpi_run(void *inst, const mb_test_t *test, const mb_run_t *run,
+                           double *samples, double *msgs_p)
+{
+    mb_mpi_t *m = inst;
+    cb_status_t st;
+    size_t w = (size_t)run->window;
+    switch (test->op) {
+    case MB_OP_PINGPONG:
+        if ((st = mb_mpi_reserve(m, run->size, run->size, 0)) != CB_OK)
+            return st;
+        if ((st = CB_MPI(MPI_Barrier(m->comm))) != CB_OK)
+            return st;
+        *msgs_p = 1;
+        return pingpong(m, run, samples);
+    case MB_OP_BW: case MB_OP_BIBW: case MB_OP_MSGRATE: {
+        int both = test->op == MB_OP_BIBW, all = test->op == MB_OP_MSGRATE;
+        if ((st = mb_mpi_reserve(m, run->size, cb_mul_size(run->size, w), 2 * run->window)) != CB_OK)
+            return st;
+        if ((st = CB_MPI(MPI_Barrier(m->comm))) != CB_OK)
+            return st;
+        *msgs_p = (double)w * (both ? 2 : 1) * (all ? m->n_ranks / 2 : 1);
+        return windowed(m, run, both, all, samples);
+    }
+    case MB_OP_ALLREDUCE: case MB_OP_BCAST: case MB_OP_ALLGATHER: case MB_OP_ALLTOALL:
+    case MB_OP_REDUCE_SCATTER: case MB_OP_BARRIER:
+        return mb_mpi_coll_run(m, test, run, samples, msgs_p);
+    case MB_OP_PUT_LAT: case MB_OP_GET_LAT: case MB_OP_PUT_BW: case MB_OP_GET_BW: case MB_OP_ATOMIC_LAT:
+        return mb_mpi_rma_run(m, test, run, samples, msgs_p);
+    default:
+        cb_error("test %s: not an MPI operation", test->name);
+        return CB_ERR_INTERNAL;
+    }
+}
+
+const mb_backend_t mb_backend_mpi = { "mpi", mpi_open, mpi_describe, mpi_run, mpi_close };

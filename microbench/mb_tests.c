@@ -1,0 +1,52 @@
+/* The table of tests: every benchmark microbench runs is one row here, driven
+ * by the engine over the backend of its layer. Adding a test is adding a row
+ * (and the operation to its backend), never a new main(). */
+#include "mb.h"
+
+#include <string.h>
+
+#define KIB ((size_t)1024)
+
+/* name, description, layer, op, metric, flags, min size, max size (0: none),
+ * granule (sizes rounded down to a multiple) */
+const mb_test_t mb_tests[] = {
+    /* MPI point to point, between rank i and rank i + np/2 */
+    { "latency", "MPI ping-pong latency (half round trip), pair 0", MB_LAYER_MPI, MB_OP_PINGPONG, MB_METRIC_LAT, MB_TEST_PAIRS, 0, 0, 1 },
+    { "bw", "MPI bandwidth: a window of non-blocking sends, pair 0", MB_LAYER_MPI, MB_OP_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
+    { "bibw", "MPI bidirectional bandwidth: windows both ways at once, pair 0", MB_LAYER_MPI, MB_OP_BIBW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
+    { "msgrate", "MPI message rate: every pair sends a window at once (aggregate)", MB_LAYER_MPI, MB_OP_MSGRATE, MB_METRIC_BW, MB_TEST_PAIRS | MB_TEST_ALL, 1, 0, 1 },
+    /* MPI collectives over every rank: the slowest rank's time per call */
+    { "allreduce", "MPI_Allreduce of floats (sum), slowest rank per call", MB_LAYER_MPI, MB_OP_ALLREDUCE, MB_METRIC_LAT, MB_TEST_ALL, 4, 0, 4 },
+    { "bcast", "MPI_Bcast from rank 0, slowest rank per call", MB_LAYER_MPI, MB_OP_BCAST, MB_METRIC_LAT, MB_TEST_ALL, 1, 0, 1 },
+    { "allgather", "MPI_Allgather, size per rank, slowest rank per call", MB_LAYER_MPI, MB_OP_ALLGATHER, MB_METRIC_LAT, MB_TEST_ALL, 1, 0, 1 },
+    { "alltoall", "MPI_Alltoall, size per rank pair, slowest rank per call", MB_LAYER_MPI, MB_OP_ALLTOALL, MB_METRIC_LAT, MB_TEST_ALL, 1, 0, 1 },
+    { "reduce_scatter", "MPI_Reduce_scatter_block of floats (sum), size per rank, slowest rank per call", MB_LAYER_MPI, MB_OP_REDUCE_SCATTER, MB_METRIC_LAT, MB_TEST_ALL, 4, 0, 4 },
+    { "barrier", "MPI_Barrier, slowest rank per call", MB_LAYER_MPI, MB_OP_BARRIER, MB_METRIC_LAT, MB_TEST_ALL | MB_TEST_FIXED, 0, 0, 1 },
+    /* MPI-3 one-sided, passive target (MPI_Win_lock_all + flush), pair 0 */
+    { "put_lat", "MPI_Put + MPI_Win_flush latency, pair 0", MB_LAYER_MPI, MB_OP_PUT_LAT, MB_METRIC_LAT, MB_TEST_PAIRS, 1, 0, 1 },
+    { "get_lat", "MPI_Get + MPI_Win_flush latency, pair 0", MB_LAYER_MPI, MB_OP_GET_LAT, MB_METRIC_LAT, MB_TEST_PAIRS, 1, 0, 1 },
+    { "put_bw", "MPI_Put bandwidth: a window of puts, one flush, pair 0", MB_LAYER_MPI, MB_OP_PUT_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
+    { "get_bw", "MPI_Get bandwidth: a window of gets, one flush, pair 0", MB_LAYER_MPI, MB_OP_GET_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
+    { "acc_lat", "MPI_Fetch_and_op (atomic add of an int64) + flush latency, pair 0", MB_LAYER_MPI, MB_OP_ATOMIC_LAT, MB_METRIC_LAT, MB_TEST_PAIRS | MB_TEST_FIXED, 8, 8, 8 },
+    /* UCP directly; MPI only exchanges worker addresses and remote keys */
+    { "ucx_tag_lat", "UCP tag ping-pong latency (half round trip), pair 0", MB_LAYER_UCX, MB_OP_PINGPONG, MB_METRIC_LAT, MB_TEST_PAIRS, 0, 0, 1 },
+    { "ucx_tag_bw", "UCP tag bandwidth: a window of sends, pair 0", MB_LAYER_UCX, MB_OP_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
+    { "ucx_put_lat", "UCP put + flush latency on a registered remote buffer, pair 0", MB_LAYER_UCX, MB_OP_PUT_LAT, MB_METRIC_LAT, MB_TEST_PAIRS, 1, 0, 1 },
+    { "ucx_get_lat", "UCP get + flush latency on a registered remote buffer, pair 0", MB_LAYER_UCX, MB_OP_GET_LAT, MB_METRIC_LAT, MB_TEST_PAIRS, 1, 0, 1 },
+    { "ucx_put_bw", "UCP put bandwidth: a window of puts, one flush, pair 0", MB_LAYER_UCX, MB_OP_PUT_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
+    { "ucx_get_bw", "UCP get bandwidth: a window of gets, one flush, pair 0", MB_LAYER_UCX, MB_OP_GET_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
+    { "ucx_atomic_lat", "UCP atomic fetch-and-add (uint64) latency, pair 0", MB_LAYER_UCX, MB_OP_ATOMIC_LAT, MB_METRIC_LAT, MB_TEST_PAIRS | MB_TEST_FIXED, 8, 8, 8 },
+    { "ucx_am_lat", "UCP active message ping-pong latency (half round trip), pair 0", MB_LAYER_UCX, MB_OP_AM_LAT, MB_METRIC_LAT, MB_TEST_PAIRS, 0, 0, 1 },
+    /* local memory */
+    { "memcpy", "memcpy bandwidth of one core (rank 0) and of all ranks at once", MB_LAYER_LOCAL, MB_OP_MEMCPY, MB_METRIC_BW, MB_TEST_ALL, 1, 0, 1 },
+};
+
+const int mb_n_tests = (int)(sizeof mb_tests / sizeof mb_tests[0]);
+
+const mb_test_t *mb_test_find(const char *name)
+{
+    for (int i = 0; i < mb_n_tests; i++)
+        if (strcmp(mb_tests[i].name, name) == 0)
+            return &mb_tests[i];
+    return NULL;
+}

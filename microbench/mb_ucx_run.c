@@ -1,0 +1,263 @@
+/* The UCX tests between rank 0 and its pair peer: tag ping-pong and windowed
+ * bandwidth, put/get on the peer's registered buffer completed by a flush,
+ * atomic fetch-and-add, active-message ping-pong. */
+#include "mb_ucx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Keep the first failure: a failed check does not stop the exchange. */
+static inline void keep(cb_status_t *first, cb_status_t st)
+{
+    if (*first == CB_OK && st != CB_OK)
+        *first = st;
+}
+
+/* ================================================================ tag */
+
+static cb_status_t tag_pingpong(mb_ucx_t *u, const mb_run_t *run, double *samples)
+{
+    cb_status_t st = CB_OK, bad = CB_OK;
+    ucp_request_param_t p = { 0 };
+    for (int i = 0; i < run->iters && st == CB_OK; i++) {
+        uint32_t seed = run->seed + (uint32_t)i;
+        if (run->initiator) {
+            if (run->validate)
+                mb_pattern_fill(u->sbuf, run->size, seed);
+            double t0 = cb_now();
+            void *r = ucp_tag_recv_nbx(u->worker, u->rbuf, run->size, MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
+            st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p), "tag send");
+            keep(&st, mb_ucx_wait(u, r, "tag receive"));
+            samples[i] = (cb_now() - t0) / 2;
+            if (run->validate && st == CB_OK)
+                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_tag_lat: echoed message"));
+        } else {
+            void *r = ucp_tag_recv_nbx(u->worker, u->rbuf, run->size, MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
+            st = mb_ucx_wait(u, r, "tag receive");
+            if (st == CB_OK)
+                st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, u->rbuf, run->size, MB_UCX_TAG_DATA, &p), "tag send");
+            if (run->validate && st == CB_OK)
+                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, run->corrupt && i == 0,
+                                            "ucx_tag_lat: received message"));
+        }
+    }
+    return st != CB_OK ? st : bad;
+}
+
+static cb_status_t tag_bw(mb_ucx_t *u, const mb_run_t *run, void **reqs, double *samples)
+{
+    cb_status_t st = CB_OK, bad = CB_OK;
+    ucp_request_param_t p = { 0 };
+    int w = run->window;
+    for (int i = 0; i < run->iters && st == CB_OK; i++) {
+        uint32_t seed = run->seed + (uint32_t)i;
+        if (run->initiator) {
+            if (run->validate)
+                mb_pattern_fill(u->sbuf, run->size, seed);
+            double t0 = cb_now();
+            void *ack = ucp_tag_recv_nbx(u->worker, NULL, 0, MB_UCX_TAG_ACK, (ucp_tag_t)-1, &p);
+            for (int j = 0; j < w; j++)
+                reqs[j] = ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p);
+            for (int j = 0; j < w; j++)
+                keep(&st, mb_ucx_wait(u, reqs[j], "tag send"));
+            keep(&st, mb_ucx_wait(u, ack, "acknowledgement receive"));
+            samples[i] = cb_now() - t0;
+        } else {
+            for (int j = 0; j < w; j++)
+                reqs[j] = ucp_tag_recv_nbx(u->worker, u->rbuf + (size_t)j * run->size, run->size,
+                                           MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
+            for (int j = 0; j < w; j++)
+                keep(&st, mb_ucx_wait(u, reqs[j], "tag receive"));
+            if (st == CB_OK)
+                st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, NULL, 0, MB_UCX_TAG_ACK, &p), "acknowledgement send");
+            if (run->validate && st == CB_OK)
+                for (int j = 0; j < w; j++)
+                    keep(&bad, mb_pattern_check(u->rbuf + (size_t)j * run->size, run->size, seed,
+                                                run->corrupt && i == 0 && j == w - 1, "ucx_tag_bw: received message"));
+        }
+    }
+    return st != CB_OK ? st : bad;
+}
+
+/* ================================================================ active messages */
+
+static cb_status_t am_send(mb_ucx_t *u, const void *buf, size_t size)
+{
+    ucp_request_param_t p = { 0 };
+    return mb_ucx_wait(u, ucp_am_send_nbx(u->ep, MB_UCX_AM_ID, NULL, 0, buf, size, &p), "active message send");
+}
+
+/* Wait for the next active message and have its bytes in rbuf. */
+static cb_status_t am_wait(mb_ucx_t *u)
+{
+    while (!u->am_arrived)
+        ucp_worker_progress(u->worker);
+    u->am_arrived = 0;
+    if (!u->am_desc)
+        return CB_OK;
+    void *desc = u->am_desc;
+    u->am_desc = NULL;
+    if (u->am_length > u->rcap) {
+        ucp_am_data_release(u->worker, desc);
+        return CB_OK; /* the length check reports it */
+    }
+    ucp_request_param_t p = { 0 };
+    return mb_ucx_wait(u, ucp_am_recv_data_nbx(u->worker, desc, u->rbuf, u->am_length, &p),
+                       "active message rendezvous receive");
+}
+
+static cb_status_t am_pingpong(mb_ucx_t *u, const mb_run_t *run, double *samples)
+{
+    cb_status_t st = CB_OK, bad = CB_OK;
+    for (int i = 0; i < run->iters && st == CB_OK; i++) {
+        uint32_t seed = run->seed + (uint32_t)i;
+        if (run->initiator) {
+            if (run->validate)
+                mb_pattern_fill(u->sbuf, run->size, seed);
+            double t0 = cb_now();
+            st = am_send(u, u->sbuf, run->size);
+            if (st == CB_OK)
+                st = am_wait(u);
+            samples[i] = (cb_now() - t0) / 2;
+            if (run->validate && st == CB_OK)
+                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_am_lat: echoed message"));
+        } else {
+            st = am_wait(u);
+            if (st == CB_OK)
+                st = am_send(u, u->rbuf, run->size);
+            if (run->validate && st == CB_OK)
+                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, run->corrupt && i == 0,
+                                            "ucx_am_lat: received message"));
+        }
+        if (st == CB_OK && u->am_length != run->size) {
+            cb_error("ucx_am_lat: an active message of %zu bytes arrived, expected %zu", u->am_length, run->size);
+            keep(&bad, CB_ERR_CHECK);
+        }
+    }
+    return st != CB_OK ? st : bad;
+}
+
+/* ================================================================ RMA and atomics */
+
+/* The origin (rank 0) writes, reads or adds into the target's registered
+ * buffer; the target only progresses its worker. Collective (keys). */
+static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, void **reqs, double *samples)
+{
+    cb_status_t st, bad = CB_OK;
+    int atomic = test->op == MB_OP_ATOMIC_LAT, put = test->op == MB_OP_PUT_LAT || test->op == MB_OP_PUT_BW;
+    int w = (test->op == MB_OP_PUT_BW || test->op == MB_OP_GET_BW) ? run->window : 1;
+    int origin = u->active && run->initiator, target = u->active && !run->initiator;
+    size_t size = atomic ? sizeof(uint64_t) : run->size;
+    mb_ucx_mem_t mem;
+
+    if ((st = mb_ucx_mem_exchange(u, size, &mem)) != CB_OK)
+        return st;
+    uint8_t *buf = mem.addr; /* put source, get destination, or the target */
+    if (target && !put && !atomic)
+        mb_pattern_fill(buf, size, run->seed); /* what gets must fetch; the counter starts at 0 */
+    if ((st = mb_ucx_barrier(u)) != CB_OK)
+        goto out;
+    if (origin) {
+        ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_MEMH, .memh = mem.local };
+        ucp_request_param_t pf = { 0 };
+        for (int i = 0; i < run->iters && st == CB_OK; i++) {
+            uint32_t seed = run->seed + (uint32_t)i;
+            uint64_t one = 1, old = UINT64_MAX;
+            if (run->validate && put)
+                mb_pattern_fill(buf, size, seed);
+            double t0 = cb_now();
+            if (atomic) {
+                ucp_request_param_t pa = {
+                    .op_attr_mask = UCP_OP_ATTR_FIELD_DATATYPE | UCP_OP_ATTR_FIELD_REPLY_BUFFER,
+                    .datatype = ucp_dt_make_contig(sizeof(uint64_t)), .reply_buffer = &old,
+                };
+                st = mb_ucx_wait(u, ucp_atomic_op_nbx(u->ep, UCP_ATOMIC_OP_ADD, &one, 1, mem.remote_addr,
+                                                      mem.rkey, &pa), "atomic fetch-and-add");
+            } else {
+                for (int j = 0; j < w; j++)
+                    reqs[j] = put ? ucp_put_nbx(u->ep, buf, size, mem.remote_addr, mem.rkey, &p)
+                                  : ucp_get_nbx(u->ep, buf, size, mem.remote_addr, mem.rkey, &p);
+                st = mb_ucx_wait(u, ucp_ep_flush_nbx(u->ep, &pf), "flush");
+                for (int j = 0; j < w; j++)
+                    keep(&st, mb_ucx_wait(u, reqs[j], put ? "put" : "get"));
+            }
+            samples[i] = cb_now() - t0;
+            if (!run->validate || st != CB_OK)
+                continue;
+            if (atomic) {
+                if (run->corrupt && i == 0)
+                    old ^= 0x40;
+                if (old != (uint64_t)i) {
+                    cb_error("validation failed: %s: fetched %llu before add %d, expected %d",
+                             test->name, (unsigned long long)old, i + 1, i);
+                    keep(&bad, CB_ERR_CHECK);
+                }
+            } else if (!put) {
+                keep(&bad, mb_pattern_check(buf, size, run->seed, run->corrupt && i == 0, "ucx get: fetched bytes"));
+            }
+        }
+    }
+    /* The origin's flushes completed every write before the target looks. */
+    keep(&st, mb_ucx_barrier(u));
+    if (st == CB_OK && run->validate && target && run->iters > 0) {
+        if (put)
+            keep(&bad, mb_pattern_check(buf, size, run->seed + (uint32_t)(run->iters - 1), run->corrupt,
+                                        "ucx put: target buffer"));
+        else if (atomic && *(volatile uint64_t *)buf != (uint64_t)run->iters) {
+            cb_error("validation failed: %s: the counter is %llu after %d adds", test->name,
+                     (unsigned long long)*(volatile uint64_t *)buf, run->iters);
+            keep(&bad, CB_ERR_CHECK);
+        }
+    }
+out:
+    mb_ucx_mem_release(u, &mem);
+    return st != CB_OK ? st : bad;
+}
+
+/* ================================================================ dispatch */
+
+cb_status_t mb_ucx_run(void *inst, const mb_test_t *test, const mb_run_t *run,
+                       double *samples, double *msgs_p)
+{
+    mb_ucx_t *u = inst;
+    cb_status_t st;
+    int windowed = test->op == MB_OP_BW || test->op == MB_OP_PUT_BW || test->op == MB_OP_GET_BW;
+    size_t w = windowed ? (size_t)run->window : 1;
+    size_t size = test->op == MB_OP_ATOMIC_LAT ? sizeof(uint64_t) : run->size;
+    void **reqs = NULL;
+
+    int remote = test->op != MB_OP_PINGPONG && test->op != MB_OP_BW && test->op != MB_OP_AM_LAT;
+    /* RMA tests use memory UCX allocates for them; the others these buffers. */
+    if ((st = mb_ucx_reserve(u, remote ? 0 : size, remote ? 0 : test->op == MB_OP_BW ? cb_mul_size(size, w) : size)) != CB_OK)
+        return st;
+    reqs = calloc(w, sizeof *reqs);
+    st = reqs ? CB_OK : CB_ERR_NOMEM;
+    if (!reqs)
+        cb_error("cannot allocate %zu requests", w);
+    if ((st = cb_agree(st, u->comm)) != CB_OK)
+        return st;
+    *msgs_p = (double)w;
+    if ((st = mb_ucx_barrier(u)) != CB_OK)
+        goto out;
+    switch (test->op) {
+    case MB_OP_PINGPONG:
+        st = u->active ? tag_pingpong(u, run, samples) : CB_OK;
+        break;
+    case MB_OP_BW:
+        st = u->active ? tag_bw(u, run, reqs, samples) : CB_OK;
+        break;
+    case MB_OP_AM_LAT:
+        st = u->active ? am_pingpong(u, run, samples) : CB_OK;
+        break;
+    case MB_OP_PUT_LAT: case MB_OP_GET_LAT: case MB_OP_PUT_BW: case MB_OP_GET_BW: case MB_OP_ATOMIC_LAT:
+        st = rma(u, test, run, reqs, samples); /* collective: exchanges keys */
+        break;
+    default:
+        cb_error("test %s: not a UCX operation", test->name);
+        st = CB_ERR_INTERNAL;
+    }
+out:
+    free(reqs);
+    return st;
+}

@@ -1,0 +1,16 @@
+#!/bin/sh
+# The collectives at 2, 3 and 4 ranks with --validate (every result byte
+# checked), over the default PML; 4 ranks also run msgrate over 2 pairs.
+. "$top_srcdir/tests/microbench/lib.sh"
+for np in 2 3 4; do
+    mb_ok coll$np $np -m 0:16K --iters 4 --warmup 1 --validate -o "$tmp/coll$np.h5" \
+        allreduce bcast allgather alltoall reduce_scatter barrier
+    # 4 B .. 16 KiB for the float reductions (13 sizes), 1 B .. 16 KiB (15) otherwise
+    check_h5 "$tmp/coll$np.h5" --ranks $np allreduce=13 bcast=15 allgather=15 alltoall=15 \
+        reduce_scatter=13 barrier=1
+done
+# Pairs cross the middle: 0 <-> 2 and 1 <-> 3, both recorded.
+mb_ok pairs4 4 -m 1:1K --iters 4 --warmup 1 --window 4 --validate -o "$tmp/pairs4.h5" msgrate latency
+grep -q '^# pairs: 0 (.*) <-> 2 (.*), 1 (.*) <-> 3 (.*)' "$tmp/pairs4.out" || fail "msgrate pairs not 0<->2, 1<->3"
+check_h5 "$tmp/pairs4.h5" --ranks 4 msgrate=11 latency=11
+echo PASS

@@ -1,0 +1,50 @@
+#!/bin/sh
+# --delay-us: a 300 us one-way delay per link (netem, or the userspace relay where the
+# kernel has no netem) makes a TCP round trip between two emulated hosts at least 600 us
+# longer, and microbench's MPI latency (half a round trip) at least 300 us higher, than
+# on the plain bridge. Minimums over many round trips, so that a busy machine cannot
+# fake the difference.
+. "$(dirname "$0")/lib.sh"
+need_netns
+need_mpirun
+[ -x "$top_builddir/scripts/cluster/relay" ] || skip "scripts/cluster/relay is not built (make check builds it)"
+export CB_RELAY=$top_builddir/scripts/cluster/relay
+D=300
+
+# measure: TCP minimum round trip (us), then microbench latency (us) if it is built.
+measure() {
+    "$CLUSTER/exec" cbd1 "$PYTHON3" "$top_srcdir/tests/scripts/tcp_pingpong.py" serve 5601 &
+    server=$!
+    rtt=$("$CLUSTER/exec" cbd0 "$PYTHON3" "$top_srcdir/tests/scripts/tcp_pingpong.py" ping cbd1 5601 300) || fail "TCP ping-pong between cbd0 and cbd1"
+    wait $server
+    lat=""
+    if [ -x "$top_builddir/microbench/microbench" ]; then
+        need_python_h5py
+        "$CLUSTER/mpirun" -np 2 --map-by node --bind-to none "$top_builddir/microbench/microbench" \
+            -m 8:8 -o "$tmp/mb-$1.h5" latency > "$tmp/mb-$1.out" 2>&1 || { cat "$tmp/mb-$1.out" >&2; fail "microbench latency ($1)"; }
+        lat=$(h5check "$tmp/mb-$1.h5" --hosts 2 --latency-us) || fail "microbench results ($1)"
+    fi
+}
+
+cluster_up 2 --prefix cbd
+measure plain
+rtt0=$rtt; lat0=$lat
+"$CLUSTER/down" > /dev/null
+"$CLUSTER/up" 2 --prefix cbd --delay-us $D > "$tmp/up.log" 2>&1 || { cat "$tmp/up.log" >&2; fail "up --delay-us $D"; }
+mode=$(sed -n 's/^mode=//p' "$CB_CLUSTER_DIR/state")
+measure delayed
+rtt1=$rtt; lat1=$lat
+note "TCP round trip: $rtt0 us plain, $rtt1 us with $D us per link ($mode)"
+awk -v a="$rtt0" -v b="$rtt1" -v d=$D 'BEGIN { exit !(b - a >= 2 * d) }' || \
+    fail "round trip grew by $(awk -v a="$rtt0" -v b="$rtt1" 'BEGIN { print b - a }') us, expected at least $((2 * D))"
+if [ -n "$lat0" ]; then
+    note "microbench latency: $lat0 us plain, $lat1 us with $D us per link"
+    awk -v a="$lat0" -v b="$lat1" -v d=$D 'BEGIN { exit !(b - a >= d) }' || \
+        fail "microbench latency grew by $(awk -v a="$lat0" -v b="$lat1" 'BEGIN { print b - a }') us, expected at least $D"
+else
+    note "microbench/microbench not built: MPI latency not checked"
+fi
+"$CLUSTER/down" > /dev/null
+relay_left=$(pgrep -f -- "--pid-file $CB_CLUSTER_DIR/relay.pid" || true)
+[ -z "$relay_left" ] || fail "down left the relay running (pid $relay_left)"
+exit 0

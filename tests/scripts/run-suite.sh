@@ -1,0 +1,37 @@
+#!/bin/sh
+# scripts/run-suite on this machine with small sizes: every built program runs on two
+# ranks, writes a complete HDF5 file under --results, and the summary names it; a
+# program that is not built is skipped with its reason. --dry-run shows the commands.
+. "$(dirname "$0")/lib.sh"
+need_mpirun
+S=$top_srcdir/scripts
+
+"$S/run-suite" --dry-run --no-build --build "$top_builddir" --np 2 --results "$tmp/dry" > "$tmp/dry.out" 2>&1 || {
+    cat "$tmp/dry.out" >&2; fail "run-suite --dry-run"; }
+for p in hpl microbench llm; do
+    grep -q "^# run-suite: $p: .*mpirun.* -np 2 " "$tmp/dry.out" || { cat "$tmp/dry.out" >&2; fail "--dry-run does not show the $p command"; }
+done
+
+"$S/run-suite" --quick --no-build --build "$top_builddir" --np 2 --results "$tmp/res" \
+    --hpl-n 480 --llm-shape tiny-llama > "$tmp/out" 2>&1
+rc=$?
+n_built=0
+for p in hpl microbench llm; do
+    if [ -x "$top_builddir/$p/$p" ]; then
+        n_built=$((n_built + 1))
+        f=$(ls "$tmp"/res/$p-*.h5 2>/dev/null | head -n 1)
+        [ -n "$f" ] || { cat "$tmp/out" >&2; fail "run-suite wrote no $p results"; }
+        need_python_h5py
+        h5check "$f" --program $p --ranks 2 || { cat "$tmp/out" >&2; fail "run-suite: $p results"; }
+        grep -q "^# $p: complete, 2 ranks" "$tmp/out" || { cat "$tmp/out" >&2; fail "the summary does not show $p"; }
+    else
+        grep -q "skipping $p: " "$tmp/out" || { cat "$tmp/out" >&2; fail "run-suite did not say why it skipped $p"; }
+    fi
+done
+if [ $n_built -gt 0 ]; then
+    [ $rc = 0 ] || { cat "$tmp/out" >&2; fail "run-suite exited $rc"; }
+else
+    [ $rc != 0 ] || fail "run-suite with nothing built exited 0"
+fi
+note "$n_built programs ran through run-suite"
+exit 0
