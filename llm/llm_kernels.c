@@ -20,9 +20,12 @@
 
 typedef float (*llm_dot_fn)(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n);
 
+typedef void (*llm_deq_fn)(const void *row, float *y, int64_t n);
+
 typedef struct {
     const char *name;
     llm_dot_fn f32, f16, bf16, q8_0, q4_0;
+    llm_deq_fn deq_f16, deq_bf16, deq_q8_0, deq_q4_0; /* rows to float, for sgemm panels */
 } llm_kernel_set_t;
 
 const char *const llm_isa_names[] = { "auto", "c", "avx2", "avx512", NULL };
@@ -89,7 +92,18 @@ static float dot_q4_0_c(const void *row, const float *x, const llm_block_q8x_t *
     return s;
 }
 
-static const llm_kernel_set_t llm_kernels_c = { "c", dot_f32_c, dot_f16_c, dot_bf16_c, dot_q8_0_c, dot_q4_0_c };
+static void deq_f16_c(const void *row, float *y, int64_t n)
+{
+    const uint16_t *w = row;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = llm_f16_table[w[i]];
+}
+static void deq_bf16_c(const void *row, float *y, int64_t n) { llm_dequantize_row(LLM_BF16, row, y, n); }
+static void deq_q8_0_c(const void *row, float *y, int64_t n) { llm_dequantize_row(LLM_Q8_0, row, y, n); }
+static void deq_q4_0_c(const void *row, float *y, int64_t n) { llm_dequantize_row(LLM_Q4_0, row, y, n); }
+
+static const llm_kernel_set_t llm_kernels_c = { "c", dot_f32_c, dot_f16_c, dot_bf16_c, dot_q8_0_c, dot_q4_0_c,
+                                                deq_f16_c, deq_bf16_c, deq_q8_0_c, deq_q4_0_c };
 
 #ifdef LLM_X86
 /* ================================================================ AVX2 */
@@ -195,7 +209,55 @@ LLM_AVX2 static float dot_q4_0_avx2(const void *row, const float *x, const llm_b
     return hsum256(acc);
 }
 
-static const llm_kernel_set_t llm_kernels_avx2 = { "avx2", dot_f32_avx2, dot_f16_avx2, dot_bf16_avx2, dot_q8_0_avx2, dot_q4_0_avx2 };
+LLM_AVX2 static void deq_f16_avx2(const void *row, float *y, int64_t n)
+{
+    const uint16_t *w = row;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))));
+    for (; i < n; i++)
+        y[i] = llm_f16_table[w[i]];
+}
+
+LLM_AVX2 static void deq_bf16_avx2(const void *row, float *y, int64_t n)
+{
+    const uint16_t *w = row;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, bf16x8_avx2(w + i));
+    for (; i < n; i++)
+        y[i] = llm_bf16_to_fp32(w[i]);
+}
+
+LLM_AVX2 static void deq_q8_0_avx2(const void *row, float *y, int64_t n)
+{
+    const llm_block_q8_0_t *b = row;
+    for (int64_t i = 0; i < n / LLM_QK; i++, y += LLM_QK) {
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(b[i].d));
+        for (int j = 0; j < LLM_QK; j += 8) {
+            __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b[i].qs + j)));
+            _mm256_storeu_ps(y + j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
+        }
+    }
+}
+
+LLM_AVX2 static void deq_q4_0_avx2(const void *row, float *y, int64_t n)
+{
+    const llm_block_q4_0_t *b = row;
+    for (int64_t i = 0; i < n / LLM_QK; i++, y += LLM_QK) {
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(b[i].d));
+        __m256i q = q4_unpack_avx2(b[i].qs);
+        int8_t t[32];
+        _mm256_storeu_si256((__m256i *)t, q);
+        for (int j = 0; j < LLM_QK; j += 8) {
+            __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(t + j)));
+            _mm256_storeu_ps(y + j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(v)));
+        }
+    }
+}
+
+static const llm_kernel_set_t llm_kernels_avx2 = { "avx2", dot_f32_avx2, dot_f16_avx2, dot_bf16_avx2, dot_q8_0_avx2, dot_q4_0_avx2,
+                                                   deq_f16_avx2, deq_bf16_avx2, deq_q8_0_avx2, deq_q4_0_avx2 };
 
 /* ================================================================ AVX-512 */
 
@@ -307,7 +369,30 @@ LLM_AVX512 static float dot_q4_0_avx512(const void *row, const float *x, const l
     return s;
 }
 
-static const llm_kernel_set_t llm_kernels_avx512 = { "avx512", dot_f32_avx512, dot_f16_avx512, dot_bf16_avx512, dot_q8_0_avx512, dot_q4_0_avx512 };
+LLM_AVX512 static void deq_f16_avx512(const void *row, float *y, int64_t n)
+{
+    const uint16_t *w = row;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + i))));
+    for (; i < n; i++)
+        y[i] = llm_f16_table[w[i]];
+}
+
+LLM_AVX512 static void deq_q8_0_avx512(const void *row, float *y, int64_t n)
+{
+    const llm_block_q8_0_t *b = row;
+    for (int64_t i = 0; i < n / LLM_QK; i++, y += LLM_QK) {
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(b[i].d));
+        __m512i q0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b[i].qs));
+        __m512i q1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b[i].qs + 16)));
+        _mm512_storeu_ps(y, _mm512_mul_ps(d, _mm512_cvtepi32_ps(q0)));
+        _mm512_storeu_ps(y + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(q1)));
+    }
+}
+
+static const llm_kernel_set_t llm_kernels_avx512 = { "avx512", dot_f32_avx512, dot_f16_avx512, dot_bf16_avx512, dot_q8_0_avx512, dot_q4_0_avx512,
+                                                     deq_f16_avx512, deq_bf16_avx2, deq_q8_0_avx512, deq_q4_0_avx2 };
 #endif /* LLM_X86 */
 
 /* ================================================================ selection */
@@ -410,7 +495,7 @@ void llm_matvec(const llm_mat_t *w, const float *x, llm_block_q8x_t *xq, float *
         y[r] = dot(data + (size_t)r * rb, x, xq, cols);
 }
 
-#define LLM_PANEL 64 /* rows dequantized at a time per thread for sgemm */
+#define LLM_PANEL 128 /* rows dequantized at a time per thread for sgemm */
 
 static float **llm_panels;   /* (threads) buffers of LLM_PANEL * max_cols floats */
 static int llm_n_panels, llm_panel_cols;
@@ -467,8 +552,10 @@ void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
             t = omp_get_thread_num();
 #endif
             float *buf = llm_panels[t];
+            llm_deq_fn deq = w->type == LLM_F16 ? llm_kernels->deq_f16 : w->type == LLM_BF16 ? llm_kernels->deq_bf16
+                           : w->type == LLM_Q8_0 ? llm_kernels->deq_q8_0 : llm_kernels->deq_q4_0;
             for (int r = 0; r < nr; r++)
-                llm_dequantize_row(w->type, data + (size_t)(r0 + r) * w->row_bytes, buf + (size_t)r * cols, cols);
+                deq(data + (size_t)(r0 + r) * w->row_bytes, buf + (size_t)r * cols, cols);
             wp = buf;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, nr, cols, 1.0f,
