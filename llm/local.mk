@@ -40,3 +40,4 @@ TESTS += tests/llm/test_quant tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm
 EXTRA_DIST += tests/llm/equiv.sh tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
   tests/llm/gguf_write.py tests/llm/ref.py tests/llm/compare_logits.py tests/llm/fuzz/corpus
+dist_noinst_SCRIPTS += scripts/bench-llm
