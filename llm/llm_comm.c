@@ -34,6 +34,9 @@ cb_status_t llm_comm_create(MPI_Comm comm, int algo, int small_count, llm_comm_t
         return CB_ERR_NOMEM;
     c->comm = comm;
     c->algo = algo;
+    for (int s = 0; s < LLM_RD_MAX_STEPS; s++)
+        c->steps[s][0] = c->steps[s][1] = MPI_REQUEST_NULL;
+    c->fold_in[0] = c->fold_out[0] = MPI_REQUEST_NULL;
     MPI_Comm_rank(comm, &c->rank);
     MPI_Comm_size(comm, &c->np);
     if (algo == LLM_AR_RD && c->np > 1) {
@@ -137,14 +140,14 @@ void llm_comm_free(llm_comm_t *c)
 {
     if (!c)
         return;
-    for (int s = 0; s < c->n_steps; s++)
+    for (int s = 0; s < LLM_RD_MAX_STEPS; s++)
         for (int j = 0; j < 2; j++)
-            if (c->steps[s][j] != MPI_REQUEST_NULL && c->steps[s][j])
+            if (c->steps[s][j] != MPI_REQUEST_NULL)
                 MPI_Request_free(&c->steps[s][j]);
-    if (c->fold_role) {
+    if (c->fold_in[0] != MPI_REQUEST_NULL)
         MPI_Request_free(&c->fold_in[0]);
+    if (c->fold_out[0] != MPI_REQUEST_NULL)
         MPI_Request_free(&c->fold_out[0]);
-    }
     cb_free(c->in);
     cb_free(c->acc);
     cb_free(c);
