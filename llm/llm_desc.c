@@ -310,14 +310,26 @@ cb_status_t llm_desc_read(const llm_desc_t *desc, int t, int64_t r0, int64_t nr,
     size_t col_off = llm_type_bytes(ti->type, c0);
 
     if (desc->format == LLM_FMT_SYNTHETIC) {
-        float *tmp = cb_alloc(sizeof(float) * (size_t)nc, 0, "generator row");
-        if (!tmp)
-            return CB_ERR_NOMEM;
-        for (int64_t r = 0; r < nr; r++) {
-            llm_shape_values(desc, t, r0 + r, 1, c0, nc, tmp);
-            llm_quantize_row(ti->type, tmp, (char *)dst + (size_t)r * out_rb, nc);
+        /* Generated in parallel: a row's values depend on nothing else. */
+        int failed = 0;
+#pragma omp parallel reduction(| : failed)
+        {
+            float *tmp = malloc(sizeof(float) * (size_t)nc);
+            if (!tmp)
+                failed = 1;
+#pragma omp for schedule(static)
+            for (int64_t r = 0; r < nr; r++) {
+                if (!tmp)
+                    continue;
+                llm_shape_values(desc, t, r0 + r, 1, c0, nc, tmp);
+                llm_quantize_row(ti->type, tmp, (char *)dst + (size_t)r * out_rb, nc);
+            }
+            free(tmp);
         }
-        cb_free(tmp);
+        if (failed) {
+            cb_error("cannot allocate the generator's rows");
+            return CB_ERR_NOMEM;
+        }
         return CB_OK;
     }
 

@@ -157,7 +157,7 @@ static void llm_quantize_q8_0(const float *x, llm_block_q8_0_t *b, int64_t nb)
     for (int64_t i = 0; i < nb; i++, x += LLM_QK) {
         float amax = 0;
         for (int j = 0; j < LLM_QK; j++)
-            amax = fmaxf(amax, fabsf(x[j]));
+            amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
         float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
         b[i].d = llm_fp32_to_fp16(d);
         for (int j = 0; j < LLM_QK; j++)
@@ -231,7 +231,7 @@ void llm_quantize_row_q8x(const float *x, llm_block_q8x_t *b, int64_t n)
     for (int64_t i = 0; i < n / LLM_QK; i++, x += LLM_QK) {
         float amax = 0;
         for (int j = 0; j < LLM_QK; j++)
-            amax = fmaxf(amax, fabsf(x[j]));
+            amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
         float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
         b[i].d = d;
         for (int j = 0; j < LLM_QK; j++)
