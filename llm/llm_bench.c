@@ -85,6 +85,19 @@ static cb_status_t parse_list(const char *text, const char *what, int *v, int ma
     return CB_OK;
 }
 
+/* llama-bench's markdown row (its columns, plus ranks and allreduce). Local. */
+static void bench_markdown(const llm_bench_row_t *r, int header)
+{
+    if (header) {
+        printf("| model | size | params | backend | ranks | threads | allreduce | test | t/s |\n");
+        printf("| --- | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: |\n");
+    }
+    printf("| %s | %.2f GiB | %.2f M | CPU (%s) | %d | %d | %s | %s | %.2f ± %.2f |\n", r->model_type,
+           (double)r->model_size / (1 << 30), (double)r->model_n_params / 1e6, r->kernels, r->n_ranks, r->n_threads,
+           r->allreduce, r->test, r->avg_ts, r->stddev_ts);
+    fflush(stdout);
+}
+
 /* ================================================================ roofline */
 
 /* The machine's limits, measured with every rank at once (each with its
@@ -183,7 +196,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
 {
     llm_model_opts_t mo = LLM_MODEL_OPTS_DEFAULT;
     const char *pp_text = "512", *tg_text = "128";
-    int reps = 5, batch = 512, no_warmup = 0, roofline = 0;
+    int reps = 5, batch = 512, no_warmup = 0, roofline = 0, markdown = 0;
     cb_opt_t opts[] = {
         LLM_MODEL_OPTS(mo),
         { "n-prompt", 'p', CB_OPT_STRING, &pp_text, "N,..", "prompt lengths to test (ppN; 0 for none)", 0, -1, NULL },
@@ -191,6 +204,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
         { "repetitions", 'r', CB_OPT_INT, &reps, "N", "measured repetitions of each test", 1, 1000, NULL },
         { "batch", 'b', CB_OPT_INT, &batch, "N", "prompt tokens per forward step", 1, 1 << 16, NULL },
         { "no-warmup", 0, CB_OPT_FLAG, &no_warmup, NULL, "skip the warm-up run", 0, -1, NULL },
+        { "markdown", 0, CB_OPT_FLAG, &markdown, NULL, "print llama-bench's markdown table instead of --format's (HDF5 unchanged)", 0, -1, NULL },
         { "roofline", 0, CB_OPT_FLAG, &roofline, NULL, "measure memory read bandwidth and sgemm rate, report each test's share of its bound", 0, -1, NULL },
         { 0 },
     };
@@ -198,7 +212,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
                      "Prompt processing (ppN) and generation (tgN) speed in tokens/s, as llama-bench.",
                      opts, "example: mpirun -np 2 llm bench --shape qwen3-8b --layers 4 --type q8_0 -p 128 -n 32" };
     cb_common_opts_t common = { 0 };
-    int first = 0, pp[16], n_pp = 0, tg[16], n_tg = 0;
+    int first = 0, pp[16], n_pp = 0, tg[16], n_tg = 0, n_rows = 0;
     llm_desc_t desc;
     llm_weights_t *w = NULL;
     llm_comm_t *comm = NULL;
@@ -259,7 +273,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
         params += (uint64_t)(desc.tensors[i].ne[0] * desc.tensors[i].ne[1]);
     }
     st = cb_table_create(res, "/llm/bench", llm_bench_cols, (int)(sizeof llm_bench_cols / sizeof llm_bench_cols[0]),
-                         sizeof(llm_bench_row_t), CB_TABLE_PRINT, &tab);
+                         sizeof(llm_bench_row_t), markdown ? CB_TABLE_NO_PRINT : CB_TABLE_PRINT, &tab);
     if (st == CB_OK)
         st = cb_results_set_int(res, "threads_per_rank", threads);
     if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
@@ -346,6 +360,8 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             }
             if ((st = cb_table_append(tab, &row)) != CB_OK)
                 break;
+            if (markdown && cb_rank() == 0)
+                bench_markdown(&row, n_rows++ == 0);
         }
     }
     st = cb_agree(st, MPI_COMM_WORLD);

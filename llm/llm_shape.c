@@ -32,7 +32,9 @@ static const llm_shape_t llm_shapes[] = {
     SHAPE("qwen3-4b", LLM_ARCH_QWEN3, 2560, 9728, 36, 32, 8, 128, 151936, 40960, 1000000.0f, 1, 0),
     SHAPE("qwen3-8b", LLM_ARCH_QWEN3, 4096, 12288, 36, 32, 8, 128, 151936, 40960, 1000000.0f, 0, 0),
     SHAPE("qwen3-32b", LLM_ARCH_QWEN3, 5120, 25600, 64, 64, 8, 128, 151936, 40960, 1000000.0f, 0, 0),
-    /* Small shapes for tests: every split from 1 to 4 ranks, GQA, uneven np = 3. */
+    /* Small shapes for tests: every split from 1 to 4 ranks, GQA, uneven np = 3
+     * ("tiny" is tiny-llama; the last three rows are the architectures' defaults). */
+    SHAPE("tiny", LLM_ARCH_LLAMA, 64, 128, 2, 4, 2, 32, 256, 256, 10000.0f, 0, 0),
     SHAPE("tiny-llama", LLM_ARCH_LLAMA, 64, 128, 2, 4, 2, 32, 256, 256, 10000.0f, 0, 0),
     SHAPE("tiny-qwen2", LLM_ARCH_QWEN2, 64, 128, 2, 4, 2, 32, 256, 256, 1000000.0f, 0, 1),
     SHAPE("tiny-qwen3", LLM_ARCH_QWEN3, 64, 128, 2, 4, 2, 32, 256, 256, 1000000.0f, 0, 0),
