@@ -7,7 +7,8 @@ need_netns
 need_mpirun
 cluster_up 4 --prefix cbm
 hostfile=$CB_CLUSTER_DIR/hostfile
-mpirun="$CLUSTER/mpirun -np 4 --map-by node --oversubscribe --bind-to none"
+# Bounded: a test must never hang the suite.
+mpirun="timeout -k 5 120 $CLUSTER/mpirun -np 4 --map-by node --oversubscribe --bind-to none"
 
 # The cluster itself, with no program of ours: four ranks, four host names.
 names=$($mpirun hostname 2>"$tmp/err" | sort | tr '\n' ' ') || { cat "$tmp/err" >&2; fail "mpirun hostname"; }
@@ -35,16 +36,16 @@ else
 fi
 if [ -x "$top_builddir/microbench/microbench" ]; then
     mb=$top_builddir/microbench/microbench
-    run_on_hosts microbench-ob1 "$mb" -m 8:4K latency allreduce
+    run_on_hosts microbench-ob1 "$mb" -m 8:4K --iters 50 latency allreduce
     # The same over Open MPI's UCX PML (UCX's tcp between hosts), as the suite runs it.
     (
         . "$top_srcdir/scripts/common.sh"
         cb_ucx_env
-        run_on_hosts microbench-ucx "$mb" -m 8:4K latency put_lat
+        run_on_hosts microbench-ucx "$mb" -m 8:4K --iters 50 latency put_lat
     ) || exit 1
     ran=$((ran + 1))  # the UCX run counted in its subshell
     # run-suite across the emulated cluster's hostfile.
-    "$top_srcdir/scripts/run-suite" --hosts "$hostfile" --np 4 --parts microbench --quick \
+    timeout -k 5 240 "$top_srcdir/scripts/run-suite" --hosts "$hostfile" --np 4 --parts microbench --quick \
         --no-build --build "$top_builddir" --results "$tmp/suite" > "$tmp/suite.out" 2>&1 || {
         cat "$tmp/suite.out" >&2; fail "run-suite --hosts $hostfile"; }
     grep -q "4 ranks on 4 host(s)" "$tmp/suite.out" || { cat "$tmp/suite.out" >&2; fail "run-suite summary does not show 4 hosts"; }
