@@ -36,8 +36,9 @@ cb_job_program() {
 # over TCP printed "Endpoint timeout" at MPI_Finalize in every run of 4 ranks (2 to 6
 # lines; none with 2 ranks, none under mpirun), the output and exit code being right.
 # Open MPI's UCX PML closes its endpoints and then waits in a PMIx fence; UCX reports a
-# TCP connection closed by its peer as an endpoint timeout, so the lines are ranks that
-# left the fence and exited while others were still flushing their closes. With the
+# TCP connection closed by its peer as an endpoint timeout, so the lines are most likely
+# ranks that left the fence and exited while others were still flushing their closes
+# (not proven: a hypothesis that fits every observation). With the
 # ring fence they did not appear in any of 7 runs: it is the default here, and
 # SLURM_PMIX_FENCE in the environment overrides it.
 cb_job_srun() {
