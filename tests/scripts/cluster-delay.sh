@@ -13,9 +13,9 @@ D=300
 
 # measure: TCP minimum round trip (us), then microbench latency (us) if it is built.
 measure() {
-    timeout -k 5 60 "$CLUSTER/exec" cbd1 "$PYTHON3" "$top_srcdir/tests/scripts/tcp_pingpong.py" serve 5601 &
+    timeout -k 5 60 "$CLUSTER/exec" "${P}1" "$PYTHON3" "$top_srcdir/tests/scripts/tcp_pingpong.py" serve 5601 &
     server=$!
-    rtt=$(timeout -k 5 60 "$CLUSTER/exec" cbd0 "$PYTHON3" "$top_srcdir/tests/scripts/tcp_pingpong.py" ping cbd1 5601 300) || fail "TCP ping-pong between cbd0 and cbd1"
+    rtt=$(timeout -k 5 60 "$CLUSTER/exec" "${P}0" "$PYTHON3" "$top_srcdir/tests/scripts/tcp_pingpong.py" ping "${P}1" 5601 300) || fail "TCP ping-pong between ${P}0 and ${P}1"
     wait $server
     lat=""
     if [ -x "$top_builddir/microbench/microbench" ]; then
@@ -26,11 +26,12 @@ measure() {
     fi
 }
 
-cluster_up 2 --prefix cbd
+P=$(unique_prefix d)
+cluster_up 2 --prefix "$P"
 measure plain
 rtt0=$rtt; lat0=$lat
 "$CLUSTER/down" > /dev/null
-"$CLUSTER/up" 2 --prefix cbd --delay-us $D > "$tmp/up.log" 2>&1 || { cat "$tmp/up.log" >&2; fail "up --delay-us $D"; }
+"$CLUSTER/up" 2 --prefix "$P" --delay-us $D > "$tmp/up.log" 2>&1 || { cat "$tmp/up.log" >&2; fail "up --delay-us $D"; }
 mode=$(sed -n 's/^mode=//p' "$CB_CLUSTER_DIR/state")
 measure delayed
 rtt1=$rtt; lat1=$lat

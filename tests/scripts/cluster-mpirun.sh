@@ -5,14 +5,15 @@
 . "$(dirname "$0")/lib.sh"
 need_netns
 need_mpirun
-cluster_up 4 --prefix cbm
+P=$(unique_prefix m)
+cluster_up 4 --prefix "$P"
 hostfile=$CB_CLUSTER_DIR/hostfile
 # Bounded: a test must never hang the suite.
 mpirun="timeout -k 5 120 $CLUSTER/mpirun -np 4 --map-by node --oversubscribe --bind-to none"
 
 # The cluster itself, with no program of ours: four ranks, four host names.
 names=$($mpirun hostname 2>"$tmp/err" | sort | tr '\n' ' ') || { cat "$tmp/err" >&2; fail "mpirun hostname"; }
-[ "$names" = "cbm0 cbm1 cbm2 cbm3 " ] || fail "ranks ran on '$names', expected cbm0 cbm1 cbm2 cbm3"
+[ "$names" = "${P}0 ${P}1 ${P}2 ${P}3 " ] || fail "ranks ran on '$names', expected ${P}0 ${P}1 ${P}2 ${P}3"
 note "mpirun hostname: $names"
 
 ran=0
@@ -45,7 +46,7 @@ if [ -x "$top_builddir/microbench/microbench" ]; then
     ) || exit 1
     ran=$((ran + 1))  # the UCX run counted in its subshell
     # run-suite across the emulated cluster's hostfile.
-    timeout -k 5 240 "$top_srcdir/scripts/run-suite" --hosts "$hostfile" --np 4 --parts microbench --quick \
+    timeout -k 5 240 "$top_srcdir/scripts/run-suite" --hosts "$hostfile" --np 4 --parts microbench --quick --mb-iters 20 \
         --no-build --build "$top_builddir" --results "$tmp/suite" > "$tmp/suite.out" 2>&1 || {
         cat "$tmp/suite.out" >&2; fail "run-suite --hosts $hostfile"; }
     grep -q "4 ranks on 4 host(s)" "$tmp/suite.out" || { cat "$tmp/suite.out" >&2; fail "run-suite summary does not show 4 hosts"; }

@@ -13,7 +13,7 @@ for p in hpl microbench llm; do
 done
 
 timeout -k 5 240 "$S/run-suite" --quick --no-build --build "$top_builddir" --np 2 --results "$tmp/res" \
-    --hpl-n 480 --llm-shape tiny-llama > "$tmp/out" 2>&1
+    --hpl-n 480 --llm-shape tiny-llama --mb-iters 20 > "$tmp/out" 2>&1
 rc=$?
 n_built=0
 for p in hpl microbench llm; do

@@ -1,5 +1,5 @@
 # tests/scripts/slurm-jobs.sh: sourced by slurm-1host.sh and slurm-4hosts.sh with
-# NODES, TASKS_PER_NODE and PREFIX set. Starts Slurm on an emulated cluster of NODES
+# NODES, TASKS_PER_NODE and PREFIX_LETTERS set. Starts Slurm on an emulated cluster of NODES
 # hosts, submits each scripts/slurm/*.sbatch, waits, and checks every job: a built
 # program's job completes with an HDF5 file whose ranks sit on NODES hosts; a program
 # that is not built fails its job with a clear message, and suite.sbatch skips it.
@@ -7,6 +7,7 @@
 need_netns
 need_slurm
 need_python_h5py
+PREFIX=$(unique_prefix "$PREFIX_LETTERS")
 cluster_up "$NODES" --prefix "$PREFIX"
 "$CLUSTER/slurm-up" > "$tmp/slurm-up.log" 2>&1 || { cat "$tmp/slurm-up.log" >&2; fail "slurm-up"; }
 ranks=$((NODES * TASKS_PER_NODE))
