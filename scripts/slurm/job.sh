@@ -98,6 +98,6 @@ cb_job_run_llm() {
         cb_job_srun "$llm" bench -o "$out" -m "$CB_LLM_MODEL" ${CB_LLM_ARGS:-}
     else
         # shellcheck disable=SC2086
-        cb_job_srun "$llm" bench -o "$out" --shape "${CB_LLM_SHAPE:-tiny}" ${CB_LLM_ARGS:-}
+        cb_job_srun "$llm" bench -o "$out" --shape "${CB_LLM_SHAPE:-llama-3.2-1b}" ${CB_LLM_ARGS:-}
     fi
 }

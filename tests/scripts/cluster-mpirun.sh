@@ -55,7 +55,7 @@ else
     note "microbench/microbench not built: not run"
 fi
 if [ -x "$top_builddir/llm/llm" ]; then
-    run_on_hosts llm "$top_builddir/llm/llm" bench --shape tiny-llama
+    run_on_hosts llm "$top_builddir/llm/llm" bench --shape tiny-llama -p 16 -n 8 -r 1
 else
     note "llm/llm not built: not run"
 fi

@@ -19,7 +19,7 @@ mkdir -p "$jobs"
 ids=""
 for j in hpl microbench llm suite; do
     id=$(cd "$jobs" && "$CLUSTER/exec" "${PREFIX}0" env CB_ROOT="$top_srcdir" CB_BUILDDIR="$top_builddir" \
-        CB_RESULTS="$jobs/results" CB_HPL_N=384 CB_HPL_NB=32 CB_LLM_SHAPE=tiny-llama \
+        CB_RESULTS="$jobs/results" CB_HPL_N=384 CB_HPL_NB=32 CB_LLM_SHAPE=tiny-llama CB_LLM_ARGS="-p 16 -n 8 -r 1" \
         CB_MICROBENCH_ARGS="-m 8:1K --iters 50 --tls tcp,shm latency put_lat ucx_put_lat" UCX_NET_DEVICES=eth0 \
         OMPI_MCA_mpi_yield_when_idle=1 \
         sbatch --parsable -N "$NODES" --ntasks-per-node="$TASKS_PER_NODE" --time=5 \
