@@ -50,8 +50,8 @@ cb_job_srun() {
 # $CB_RESULTS/X-$CB_JOBID.h5. The CB_X_ARGS variables replace the default arguments.
 
 # HPL: HPL.dat in the submit folder if there is one (netlib's convention); otherwise N
-# sized to half of the first node's memory times the nodes (at most CB_HPL_N_MAX) and
-# the squarest P x Q grid of the tasks.
+# from CB_HPL_N, or sized by hpl itself to CB_HPL_MEM_FRACTION (default 0.5) of each
+# node's memory, on the grid hpl picks for the task count.
 cb_job_run_hpl() {
     hpl=$(cb_job_program hpl) || return 1
     out="$CB_RESULTS/hpl-$CB_JOBID.h5"
@@ -62,18 +62,8 @@ cb_job_run_hpl() {
         echo "# hpl: using ${SLURM_SUBMIT_DIR:-.}/HPL.dat"
         (cd "${SLURM_SUBMIT_DIR:-.}" && cb_job_srun "$hpl" -o "$out")
     else
-        ntasks=${SLURM_NTASKS:-1}
-        p=1
-        while [ $(((p + 1) * (p + 1))) -le "$ntasks" ]; do p=$((p + 1)); done
-        while [ $((ntasks % p)) -ne 0 ]; do p=$((p - 1)); done
-        q=$((ntasks / p))
-        nb=${CB_HPL_NB:-192}
-        mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
-        n=$(awk -v m="$mem_kb" -v nodes="${SLURM_JOB_NUM_NODES:-1}" -v nb="$nb" -v max="${CB_HPL_N_MAX:-200000}" \
-            'BEGIN { n = sqrt(0.5 * m * 1024 * nodes / 8); if (n > max) n = max; n = int(n / nb) * nb; if (n < nb) n = nb; print n }')
-        n=${CB_HPL_N:-$n}
-        echo "# hpl: N=$n NB=$nb P=$p Q=$q"
-        cb_job_srun "$hpl" -o "$out" -N "$n" --nb "$nb" -P "$p" -Q "$q"
+        cb_job_srun "$hpl" -o "$out" -N "${CB_HPL_N:-auto}" --nb "${CB_HPL_NB:-192}" \
+            --mem-fraction "${CB_HPL_MEM_FRACTION:-0.5}"
     fi
 }
 
