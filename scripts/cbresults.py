@@ -73,6 +73,21 @@ def rate_fields(names):
     for f in names:
         if f.startswith("ratio_"):
             continue
-        if f == "gflops" or f.endswith("_tps") or f == "bw_MBps" or f.endswith("_bw_MBps"):
+        if (f == "gflops" or f.endswith("_tps") or f == "avg_ts" or f == "bw_MBps"
+                or f.endswith("_bw_MBps")):
             out.append(f)
     return out
+
+
+def row_groups(rows):
+    """Rows split by their "test" field (llm bench: pp512, tg128), as (label, rows);
+    one unlabelled group when there is no such field."""
+    names = rows.dtype.names or ()
+    if "test" not in names or rows.dtype["test"].kind not in "SUO":
+        return [("", rows)]
+    labels = []
+    for t in rows["test"]:
+        t = text(t)
+        if t not in labels:
+            labels.append(t)
+    return [(t, rows[np.array([text(x) == t for x in rows["test"]])]) for t in labels]

@@ -18,6 +18,7 @@ expect_fail() {
 expect_fail "unknown option" "$S/run-suite" --bogus
 expect_fail "not a program" "$S/run-suite" --parts hpl,nonsense
 expect_fail "not a positive number" "$S/run-suite" --np 0
+expect_fail "not a positive number" "$S/run-suite" --mb-iters many
 expect_fail "no such readable file" "$S/run-suite" --hosts "$tmp/nonexistent"
 printf '# nobody\n\n' > "$tmp/empty-hosts"
 expect_fail "names no host" "$S/run-suite" --hosts "$tmp/empty-hosts"
@@ -62,12 +63,11 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null 2>&1 && ip netns add "cbbad$$"
     fi
     expect_fail "no emulated cluster is up" "$S/cluster/slurm-up"
     # A host name that is taken: refused before anything is built, nothing left.
-    exec 9>/tmp/clusterbench-scripts-tests.lock
-    flock -w 600 9 || fail "lock"
-    ip netns add cbbad1
-    at_exit "ip netns del cbbad1 2>/dev/null"
-    expect_fail "exists already" "$S/cluster/up" 2 --prefix cbbad
-    ! ip netns list | grep -q '^cbbad0' || fail "up left namespace cbbad0 behind"
+    P=$(unique_prefix bb)
+    ip netns add "${P}1"
+    at_exit "ip netns del ${P}1 2>/dev/null"
+    expect_fail "exists already" "$S/cluster/up" 2 --prefix "$P"
+    ! ip netns list | grep -q "^${P}0" || fail "up left namespace ${P}0 behind"
     [ ! -e "$CB_CLUSTER_DIR/state" ] || fail "up left its state behind"
     # Slurm missing: hide its commands.
     mkdir -p "$tmp/bin"

@@ -13,24 +13,25 @@ D=300
 
 # measure: TCP minimum round trip (us), then microbench latency (us) if it is built.
 measure() {
-    "$CLUSTER/exec" cbd1 "$PYTHON3" "$top_srcdir/tests/scripts/tcp_pingpong.py" serve 5601 &
+    timeout -k 5 60 "$CLUSTER/exec" "${P}1" "$PYTHON3" "$top_srcdir/tests/scripts/tcp_pingpong.py" serve 5601 &
     server=$!
-    rtt=$("$CLUSTER/exec" cbd0 "$PYTHON3" "$top_srcdir/tests/scripts/tcp_pingpong.py" ping cbd1 5601 300) || fail "TCP ping-pong between cbd0 and cbd1"
+    rtt=$(timeout -k 5 60 "$CLUSTER/exec" "${P}0" "$PYTHON3" "$top_srcdir/tests/scripts/tcp_pingpong.py" ping "${P}1" 5601 300) || fail "TCP ping-pong between ${P}0 and ${P}1"
     wait $server
     lat=""
     if [ -x "$top_builddir/microbench/microbench" ]; then
         need_python_h5py
-        "$CLUSTER/mpirun" -np 2 --map-by node --bind-to none "$top_builddir/microbench/microbench" \
-            -m 8:8 -o "$tmp/mb-$1.h5" latency > "$tmp/mb-$1.out" 2>&1 || { cat "$tmp/mb-$1.out" >&2; fail "microbench latency ($1)"; }
+        timeout -k 5 120 "$CLUSTER/mpirun" -np 2 --map-by node --bind-to none "$top_builddir/microbench/microbench" \
+            -m 8:8 --iters 200 -o "$tmp/mb-$1.h5" latency > "$tmp/mb-$1.out" 2>&1 || { cat "$tmp/mb-$1.out" >&2; fail "microbench latency ($1)"; }
         lat=$(h5check "$tmp/mb-$1.h5" --hosts 2 --latency-us) || fail "microbench results ($1)"
     fi
 }
 
-cluster_up 2 --prefix cbd
+P=$(unique_prefix d)
+cluster_up 2 --prefix "$P"
 measure plain
 rtt0=$rtt; lat0=$lat
 "$CLUSTER/down" > /dev/null
-"$CLUSTER/up" 2 --prefix cbd --delay-us $D > "$tmp/up.log" 2>&1 || { cat "$tmp/up.log" >&2; fail "up --delay-us $D"; }
+"$CLUSTER/up" 2 --prefix "$P" --delay-us $D > "$tmp/up.log" 2>&1 || { cat "$tmp/up.log" >&2; fail "up --delay-us $D"; }
 mode=$(sed -n 's/^mode=//p' "$CB_CLUSTER_DIR/state")
 measure delayed
 rtt1=$rtt; lat1=$lat

@@ -12,8 +12,8 @@ for p in hpl microbench llm; do
     grep -q "^# run-suite: $p: .*mpirun.* -np 2 " "$tmp/dry.out" || { cat "$tmp/dry.out" >&2; fail "--dry-run does not show the $p command"; }
 done
 
-"$S/run-suite" --quick --no-build --build "$top_builddir" --np 2 --results "$tmp/res" \
-    --hpl-n 480 --llm-shape tiny-llama > "$tmp/out" 2>&1
+timeout -k 5 240 "$S/run-suite" --quick --no-build --build "$top_builddir" --np 2 --results "$tmp/res" \
+    --hpl-n 480 --llm-shape tiny-llama --mb-iters 20 > "$tmp/out" 2>&1
 rc=$?
 n_built=0
 for p in hpl microbench llm; do
