@@ -153,6 +153,12 @@ typedef struct {
 /* Local storage for N, NB on `grid` (no allocation). Local. */
 void hpl_matrix_shape(int64_t n, int nb, int align, const hpl_grid_t *grid, hpl_matrix_t *mat);
 
+/* Ask the kernel for transparent huge pages over the 2 MiB-aligned part of
+ * [ptr, ptr+bytes), before it is first touched: the DGEMM packing and the
+ * row swaps stride across columns, one TLB entry per column with 4 KiB
+ * pages. Local; a no-op where unsupported. */
+void hpl_advise_huge(void *ptr, size_t bytes);
+
 /* Bytes this rank needs for a run of the given test (matrix, panels, work). Local. */
 size_t hpl_matrix_bytes(const hpl_test_t *t, int myrow, int mycol);
 

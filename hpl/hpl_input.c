@@ -117,7 +117,11 @@ static cb_status_t dat_int(const dat_t *d, int ln, int i, const char *what, long
     char *end;
     errno = 0;
     long long v = strtoll(tok, &end, 10);
-    if (end == tok || *end != '\0' || errno == ERANGE) {
+    if (end != tok && *end == '\0' && errno == ERANGE) {
+        cb_error("%s:%d: %s: %s is out of range [%lld, %lld]", d->name, ln, what, printable(tok), min, max);
+        return CB_ERR_INPUT;
+    }
+    if (end == tok || *end != '\0') {
         if (i == 0) cb_error("%s:%d: %s: '%s' is not an integer", d->name, ln, what, printable(tok));
         else cb_error("%s:%d: %s: value %d: '%s' is not an integer", d->name, ln, what, i + 1, printable(tok));
         return CB_ERR_INPUT;
@@ -346,7 +350,7 @@ cb_status_t hpl_input_tests(const hpl_input_t *in, uint64_t seed, hpl_solver_t s
 void hpl_test_code(const hpl_test_t *t, char code[16])
 {
     static const char fact_letter[] = { 'L', 'C', 'R' };
-    snprintf(code, 16, "W%c%1d%1d%c%1d%c%1d", t->pmap == HPL_PMAP_ROW ? 'R' : 'C',
-             t->depth % 10, (int)t->bcast, fact_letter[t->rfact], t->ndiv % 10,
-             fact_letter[t->pfact], t->nbmin % 10);
+    /* netlib's "W%c%1d%c%c%1d%c%1d": numbers keep all their digits */
+    snprintf(code, 16, "W%c%d%d%c%d%c%d", t->pmap == HPL_PMAP_ROW ? 'R' : 'C', t->depth, (int)t->bcast,
+             fact_letter[t->rfact], t->ndiv, fact_letter[t->pfact], t->nbmin);
 }

@@ -49,11 +49,13 @@ cb_status_t hpl_lu_solve(hpl_matrix_t *mat, const hpl_grid_t *grid, const hpl_te
 
     for (int i = 0; i < HPL_T_COUNT; i++) times[i] = 0.0;
     memset(pan, 0, sizeof(pan));
-    if ((st = hpl_panel_alloc(&pan[0], mat)) != CB_OK) goto out;
-    if ((st = hpl_panel_alloc(&pan[1], mat)) != CB_OK) goto out_pan0;
+    /* workspace for the whole run, agreed on before any rank communicates */
+    st = hpl_panel_alloc(&pan[0], mat);
+    if (st == CB_OK) st = hpl_panel_alloc(&pan[1], mat);
     pwork = cb_alloc(hpl_panel_work_doubles(nb) * sizeof(double), 0, "panel work");
     uwork = cb_alloc(cb_mul_size(hpl_update_work_doubles(nb, nq, grid->p), sizeof(double)), 0, "update work");
-    if (pwork == NULL || uwork == NULL) { st = CB_ERR_NOMEM; goto out_work; }
+    if (st == CB_OK && (pwork == NULL || uwork == NULL)) st = CB_ERR_NOMEM;
+    if ((st = cb_agree(st, grid->all)) != CB_OK) goto out_work;
 
     /* chunks small enough to progress the broadcast, large enough for DGEMM */
     int64_t chunk = nq > 0 ? nq : 1;
@@ -132,8 +134,6 @@ out_work:
     cb_free(uwork);
     cb_free(pwork);
     hpl_panel_free(&pan[1]);
-out_pan0:
     hpl_panel_free(&pan[0]);
-out:
     return st;
 }

@@ -238,6 +238,7 @@ static cb_status_t run_test(run_ctx_t *rc, const hpl_test_t *t, MPI_Comm world)
     mat.a = cb_alloc(cb_mul_size(cb_mul_size((size_t)mat.lda, (size_t)mat.nq), sizeof(double)), 0, "matrix");
     x = cb_alloc((size_t)t->n * sizeof(double), 0, "solution");
     if ((st = cb_agree(mat.a && x ? CB_OK : CB_ERR_NOMEM, grid.all)) != CB_OK) goto out_free;
+    hpl_advise_huge(mat.a, (size_t)mat.lda * (size_t)mat.nq * sizeof(double));
     hpl_matrix_generate(&mat, &grid, t->seed);
 
     if ((st = CB_MPI(MPI_Barrier(grid.all))) != CB_OK) goto out_free;
@@ -455,7 +456,6 @@ int main(int argc, char **argv)
             st = cb_agree(CB_ERR_INPUT, world);
         }
         if (st != CB_OK) goto out;
-        in.threshold = in.threshold;  /* HPL.dat's own threshold wins */
     }
     if ((st = hpl_input_tests(&in, (uint64_t)o.seed, (hpl_solver_t)o.solver, &tests, &n_tests)) != CB_OK) goto out;
 
@@ -500,10 +500,19 @@ int main(int argc, char **argv)
         }
     }
     if (st != CB_OK) goto out;
-    if (in.n_grids > 0 && cb_rank() == 0) {
-        int maxpq = 0;
-        for (int i = 0; i < n_tests; i++) if (tests[i].p * tests[i].q > maxpq) maxpq = tests[i].p * tests[i].q;
-        if (maxpq < nranks) cb_warn_root("the largest grid uses %d of the %d ranks; the others sit out", maxpq, nranks);
+    {
+        /* as netlib, a smaller grid leaves ranks idle, but a run where no grid
+         * uses every rank is a mistake (an HPL.dat for another machine) */
+        int maxpq = 0, mp_ = 0, mq_ = 0;
+        for (int i = 0; i < n_tests; i++)
+            if (tests[i].p * tests[i].q > maxpq) { maxpq = tests[i].p * tests[i].q; mp_ = tests[i].p; mq_ = tests[i].q; }
+        if (maxpq < nranks) {
+            if (cb_rank() == 0)
+                cb_error("%s:%d: no grid uses the %d ranks of the run (the largest is %d x %d): "
+                         "change Ps and Qs or run %d ranks", in.name, in.grid_line, nranks, mp_, mq_, maxpq);
+            st = cb_agree(CB_ERR_INPUT, world);
+            goto out;
+        }
     }
 
     /* ---- results, BLAS, netlib header */
@@ -512,6 +521,9 @@ int main(int argc, char **argv)
     st = cb_table_create(res, "/hpl/runs", hpl_columns, (int)(sizeof(hpl_columns) / sizeof(hpl_columns[0])),
                          sizeof(hpl_row_t), table_flags, &table);
     if ((st = cb_agree(st, world)) != CB_OK) goto out;
+    cb_table_set_str(table, "description",
+                     "one row per HPL test: netlib's T/V code and settings, time, Gflops = (2/3 N^3 + 3/2 N^2) / time, "
+                     "scaled residual and check, seconds per phase (max over ranks), DGEMM self-test rate");
     if (o.dgemm_seconds > 0.0) {
         if ((st = hpl_blas_selftest(world, o.dgemm_seconds, &blas)) != CB_OK) goto out;
     } else {

@@ -1,8 +1,22 @@
 /* The matrix: local storage of the block-cyclic [A | b], what a run needs in
  * memory, and the grid-independent random generator (a 64-bit LCG whose
  * stream is jumped to each local block, so any P x Q sees the same system). */
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "hpl.h"
+
+void hpl_advise_huge(void *ptr, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t start = ((uintptr_t)ptr + huge - 1) & ~(huge - 1);
+    uintptr_t end = ((uintptr_t)ptr + bytes) & ~(huge - 1);
+    if (end > start) (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)ptr; (void)bytes;
+#endif
+}
 
 /* ================================================================ shape */
 

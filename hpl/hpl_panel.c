@@ -16,7 +16,9 @@ cb_status_t hpl_panel_alloc(hpl_panel_t *pan, const hpl_matrix_t *mat)
     size_t nb = (size_t)mat->nb;
     size_t doubles = nb + nb * nb + (size_t)mat->mp * nb + 8;
     pan->storage = cb_alloc(cb_mul_size(doubles, sizeof(double)), 0, "panel");
-    return pan->storage ? CB_OK : CB_ERR_NOMEM;
+    if (pan->storage == NULL) return CB_ERR_NOMEM;
+    hpl_advise_huge(pan->storage, doubles * sizeof(double));
+    return CB_OK;
 }
 
 void hpl_panel_free(hpl_panel_t *pan)

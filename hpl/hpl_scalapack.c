@@ -27,7 +27,10 @@ cb_status_t hpl_scalapack_solve(hpl_matrix_t *mat, const hpl_grid_t *grid, doubl
     int64_t lcb = hpl_g2l(n64, nb, q);
     int desca[9], descb[9];
     int *ipiv = cb_alloc((size_t)(mat->mp + nb) * sizeof(int), 0, "ScaLAPACK pivots");
-    if (ipiv == NULL) return CB_ERR_NOMEM;
+    if ((st = cb_agree(ipiv ? CB_OK : CB_ERR_NOMEM, grid->all)) != CB_OK) {
+        cb_free(ipiv);
+        return st;
+    }
 
     /* BLACS numbers the grid as MPI_COMM_WORLD's first P*Q ranks, as hpl_grid does */
     Cblacs_get(0, 0, &ctxt);

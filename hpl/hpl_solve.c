@@ -19,7 +19,7 @@ cb_status_t hpl_solve_upper(const hpl_matrix_t *mat, const hpl_grid_t *grid, dou
 
     acc = cb_alloc((size_t)(mat->mp + 1) * sizeof(double), 1, "solve partial sums");
     r = cb_alloc((size_t)(nb + 1) * sizeof(double), 0, "solve block");
-    if (acc == NULL || r == NULL) { st = CB_ERR_NOMEM; goto out; }
+    if ((st = cb_agree(acc && r ? CB_OK : CB_ERR_NOMEM, grid->all)) != CB_OK) goto out;
     memset(x, 0, (size_t)n * sizeof(double));
 
     for (int k = npan - 1; k >= 0 && st == CB_OK; k--) {

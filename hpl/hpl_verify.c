@@ -20,7 +20,7 @@ cb_status_t hpl_verify(hpl_matrix_t *mat, const hpl_grid_t *grid, uint64_t seed,
     hpl_matrix_generate(mat, grid, seed);
     xl = cb_alloc((size_t)(nqa + 1) * sizeof(double), 0, "verification x");
     rv = cb_alloc((size_t)(2 * mp + 2) * sizeof(double), 1, "verification rows");
-    if (xl == NULL || rv == NULL) { st = CB_ERR_NOMEM; goto out; }
+    if ((st = cb_agree(xl && rv ? CB_OK : CB_ERR_NOMEM, grid->all)) != CB_OK) goto out;
     double *ax = rv, *rowsum = rv + mp + 1;
 
     for (int64_t j = 0; j < nqa; j++) xl[j] = x[hpl_l2g(j, nb, mycol, q)];

@@ -6,7 +6,7 @@ hpl_hpl_SOURCES = \
   hpl/hpl_solve.c hpl/hpl_verify.c hpl/hpl_blas.c hpl/hpl_scalapack.c
 hpl_hpl_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS) $(HDF5_CFLAGS)
 hpl_hpl_LDADD = $(CB_LIBS) $(SCALAPACK_LIBS) $(BLAS_LIBS) -lm
-dist_noinst_DATA += hpl/HPL.dat
+dist_noinst_DATA += hpl/HPL.dat hpl/README.md
 
 # tests: MPI scripts through tests/launch
 HPL_TESTS = tests/hpl/grids.sh tests/hpl/variants.sh tests/hpl/check.sh tests/hpl/bad-input.sh \

@@ -1,1 +1,43 @@
-# llm: see ../shared/DESIGN.md; filled in by the llm issue.
+# llm/: the tensor-parallel transformer (see ../shared/DESIGN.md).
+noinst_LIBRARIES += llm/libllm.a
+llm_libllm_a_SOURCES = llm/llm.h llm/llm_quant.c llm/llm_kernels.c llm/llm_gguf.c llm/llm_l2c.c \
+  llm/llm_desc.c llm/llm_shape.c llm/llm_shard.c llm/llm_comm.c llm/llm_forward.c \
+  llm/llm_sample.c llm/llm_model.c llm/llm_bench.c
+llm_libllm_a_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
+llm_libllm_a_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
+LLM_LIBS = llm/libllm.a $(CB_LIBS)
+
+bin_PROGRAMS += llm/llm
+llm_llm_SOURCES = llm/llm_main.c
+llm_llm_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
+llm_llm_LDFLAGS = $(OPENMP_CFLAGS)
+llm_llm_LDADD = $(LLM_LIBS)
+
+# Tests (tests/llm/): kernels and types in C, the parsers' fuzz corpus, and MPI
+# scripts: rank-count equivalence and the numpy reference per architecture,
+# the pinned stories260K continuation, bad input.
+check_PROGRAMS += tests/llm/test_quant tests/llm/fuzz_replay
+tests_llm_test_quant_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
+tests_llm_test_quant_LDFLAGS = $(OPENMP_CFLAGS)
+tests_llm_test_quant_LDADD = $(LLM_LIBS)
+tests_llm_fuzz_replay_SOURCES = tests/llm/fuzz_gguf.c
+tests_llm_fuzz_replay_CPPFLAGS = $(AM_CPPFLAGS) -DLLM_FUZZ_REPLAY
+tests_llm_fuzz_replay_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
+tests_llm_fuzz_replay_LDFLAGS = $(OPENMP_CFLAGS)
+tests_llm_fuzz_replay_LDADD = $(LLM_LIBS)
+if ENABLE_FUZZERS
+# libFuzzer: configure with OMPI_CC=clang --enable-fuzzers, then
+#   tests/llm/fuzz_gguf -max_total_time=300 $(srcdir)/tests/llm/fuzz/corpus
+check_PROGRAMS += tests/llm/fuzz_gguf
+tests_llm_fuzz_gguf_SOURCES = tests/llm/fuzz_gguf.c $(llm_libllm_a_SOURCES)
+tests_llm_fuzz_gguf_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
+tests_llm_fuzz_gguf_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS) -fsanitize=fuzzer,address
+tests_llm_fuzz_gguf_LDFLAGS = $(OPENMP_CFLAGS) -fsanitize=fuzzer,address
+tests_llm_fuzz_gguf_LDADD = $(CB_LIBS)
+endif
+TESTS += tests/llm/test_quant tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
+  tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh
+EXTRA_DIST += tests/llm/equiv.sh tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
+  tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
+  tests/llm/gguf_write.py tests/llm/ref.py tests/llm/compare_logits.py tests/llm/fuzz/corpus
+dist_noinst_SCRIPTS += scripts/bench-llm

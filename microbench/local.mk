@@ -4,7 +4,7 @@
 bin_PROGRAMS += microbench/microbench
 microbench_microbench_SOURCES = \
   microbench/mb.h microbench/mb_main.c microbench/mb_engine.c microbench/mb_tests.c \
-  microbench/mb_pattern.c \
+  microbench/mb_pattern.c microbench/mb_clock.c \
   microbench/mb_mpi.h microbench/mb_mpi.c microbench/mb_mpi_coll.c microbench/mb_mpi_rma.c \
   microbench/mb_ucx.h microbench/mb_ucx.c microbench/mb_ucx_run.c \
   microbench/mb_local.c
@@ -17,3 +17,6 @@ MB_TESTS = tests/microbench/latency.sh tests/microbench/p2p.sh tests/microbench/
   tests/microbench/format.sh
 TESTS += $(MB_TESTS)
 EXTRA_DIST += tests/microbench/check_h5.py tests/microbench/lib.sh $(MB_TESTS)
+
+# The benchmark against ucx_perftest and OSU's figures (a script, not a test).
+dist_noinst_SCRIPTS += scripts/bench-microbench

@@ -71,6 +71,7 @@ typedef struct {
     int window;                /* --window: messages in flight for bandwidth tests */
     int validate;              /* --validate: fill with a pattern, check every received byte */
     int corrupt;               /* --inject-corruption: flip one received byte (tests the check) */
+    int shared_recv;           /* --shared-recv: a window's receives share one buffer (as OSU) */
     int n_sets;                /* --tls: UCX transport sets */
     char sets[MB_MAX_SETS][MB_NAME_LEN]; /* each "tcp", "posix+cma": '+' becomes ',' for UCX_TLS */
     MPI_Comm comm;             /* the ranks of the run */
@@ -85,6 +86,7 @@ typedef struct {
     int window;        /* messages per iteration for windowed tests */
     int validate;      /* check received bytes */
     int corrupt;       /* flip one received byte before checking */
+    int slots;         /* receive buffers of a window: `window`, or 1 with --shared-recv */
     uint32_t seed;     /* pattern seed of this call: differs between calls */
     int peer;          /* this rank's partner for pair tests, -1 if it has none */
     int initiator;     /* 1 on the rank that starts and times a pair's exchange */
@@ -116,6 +118,33 @@ extern const mb_backend_t mb_backend_mpi;
 extern const mb_backend_t mb_backend_ucx;
 extern const mb_backend_t mb_backend_local;
 
+/* ------------------------------------------------------------- clock */
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#define MB_HAVE_TSC 1
+#else
+#define MB_HAVE_TSC 0
+#endif
+
+extern uint64_t mb_tsc_start;
+extern double mb_tsc_seconds_per_tick;
+
+/* Choose and calibrate the clock (about 20 ms); describe it into desc.
+ * Local; call once before any measurement. */
+void mb_clock_init(char *desc, size_t len);
+
+/* Seconds from an arbitrary origin: the invariant TSC when there is one,
+ * else cb_now(). Local. */
+static inline double mb_now(void)
+{
+#if MB_HAVE_TSC
+    if (mb_tsc_seconds_per_tick > 0)
+        return (double)(__rdtsc() - mb_tsc_start) * mb_tsc_seconds_per_tick;
+#endif
+    return cb_now();
+}
+
 /* ------------------------------------------------------------- engine */
 
 /* Run `test` over every size of the range (and every transport set for UCX
@@ -128,9 +157,22 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test,
  * memory). Local but deterministic: every rank reaches the same verdict. */
 cb_status_t mb_engine_check(const mb_params_t *params, const mb_test_t *test);
 
+/* A barrier; with `idle` this rank sleeps between polls instead of spinning,
+ * leaving the cores of an oversubscribed host to the ranks being measured.
+ * Collective over comm (every rank calls it, idle or not). */
+cb_status_t mb_barrier(MPI_Comm comm, int idle);
+
 /* The pair partner of `rank` among n ranks (i <-> i + n/2), or -1 when n is
  * odd or 1. Local. */
 int mb_pair_peer(int rank, int n);
+
+/* Keep the first failure: a check that fails does not stop an exchange
+ * (the peer would hang); it is reported when the exchange ends. Local. */
+static inline void mb_keep_first(cb_status_t *first, cb_status_t st)
+{
+    if (*first == CB_OK && st != CB_OK)
+        *first = st;
+}
 
 /* ------------------------------------------------------------- patterns */
 

@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MB_ITER_BUDGET ((size_t)256 << 20) /* bytes one size moves by default */
 #define MB_MAX_ITERS 1000000               /* cap of --time-per-size */
+#define MB_PROBE_ITERS 3                   /* iterations that size the default counts */
+#define MB_DEFAULT_SECONDS 1.0             /* default counts take about this long at most */
 #define MB_MAX_BLOCKS MB_MAX_SETS
 
 /* ================================================================ sizes */
@@ -51,7 +54,7 @@ static size_t bytes_needed(const mb_params_t *params, const mb_test_t *test, siz
     size_t w = (size_t)params->window, np = (size_t)params->n_ranks;
     switch (test->op) {
     case MB_OP_BW: case MB_OP_BIBW: case MB_OP_MSGRATE:
-        return cb_mul_size(size, 2 * w);
+        return cb_mul_size(size, params->shared_recv ? 2 : w + 1);
     case MB_OP_ALLGATHER: case MB_OP_REDUCE_SCATTER:
         return cb_mul_size(size, np + 1);
     case MB_OP_ALLTOALL:
@@ -78,10 +81,9 @@ cb_status_t mb_engine_check(const mb_params_t *params, const mb_test_t *test)
     unsigned long long mine = avail / (unsigned long long)(params->local_size > 0 ? params->local_size : 1);
     size_t need = bytes_needed(params, test, sizes[n - 1]);
     if ((unsigned long long)need > mine / 2) {
-        size_t fit = 0;
-        for (int i = 0; i < n; i++)
-            if ((unsigned long long)bytes_needed(params, test, sizes[i]) <= mine / 2)
-                fit = sizes[i];
+        size_t fit = sizes[n - 1];
+        while (fit > 0 && (unsigned long long)bytes_needed(params, test, fit) > mine / 2)
+            fit /= 2;
         char a[32], b[32];
         cb_error("test %s: size %s needs %zu MiB per rank, more than half of the %llu MiB "
                  "available to each; the largest size that fits is %s",
@@ -192,68 +194,116 @@ static void label_of(const char *set, char *label, size_t len)
 
 /* ================================================================ running */
 
-/* Run one block at one size: warm-up, iteration count, timed iterations, and
- * the statistics into slots[0..per_block). Collective; agrees. */
+cb_status_t mb_barrier(MPI_Comm comm, int idle)
+{
+    /* Every rank must call the same collective: MPI_Ibarrier everywhere. */
+    MPI_Request req;
+    int done = 0;
+    cb_status_t st = CB_MPI(MPI_Ibarrier(comm, &req));
+    while (st == CB_OK && !done) {
+        st = CB_MPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+        if (!done && idle) {
+            struct timespec pause = { 0, 200000 }; /* 0.2 ms */
+            nanosleep(&pause, NULL);
+        }
+    }
+    return st;
+}
+
+/* The barrier after a run: ranks with nothing to do in a pair test (and all
+ * but rank 0 in memcpy's one-core block) wait idle. Collective. */
+static cb_status_t barrier_idle(const mb_params_t *params, const mb_test_t *test)
+{
+    int in_pair0 = params->rank == 0 || params->rank == params->n_ranks / 2;
+    int idle = (test->flags & MB_TEST_PAIRS) && !(test->flags & MB_TEST_ALL) && !in_pair0;
+    if (test->layer == MB_LAYER_LOCAL)
+        idle = params->rank != 0;
+    return mb_barrier(params->comm, idle);
+}
+
+/* Run `n` untimed iterations and return the median time of one (the
+ * slowest rank's), the same on every rank. Collective; agrees. */
+static cb_status_t estimate(const mb_params_t *params, const mb_test_t *test,
+                            const mb_backend_t *backend, void *inst, mb_run_t *run, int n,
+                            double *each_p)
+{
+    double *samples = calloc((size_t)n, sizeof *samples), *reduced = calloc((size_t)n, sizeof *reduced);
+    double msgs = 1.0;
+    cb_stats_t s;
+    cb_status_t st = (samples && reduced) ? CB_OK : CB_ERR_NOMEM;
+    if (st != CB_OK)
+        cb_error("cannot allocate %d samples", n);
+    if ((st = cb_agree(st, params->comm)) != CB_OK)
+        goto out;
+    run->iters = n;
+    st = backend->run(inst, test, run, samples, &msgs);
+    run->seed += (uint32_t)n; /* later runs use fresh patterns: stale bytes fail */
+    mb_keep_first(&st, barrier_idle(params, test));
+    if ((st = cb_agree(st, params->comm)) != CB_OK)
+        goto out;
+    st = CB_MPI(MPI_Allreduce(samples, reduced, n, MPI_DOUBLE, MPI_MAX, params->comm));
+    /* The median: the first iterations pay for connecting. */
+    if (st == CB_OK)
+        st = cb_stats_compute(reduced, (size_t)n, &s);
+    if ((st = cb_agree(st, params->comm)) == CB_OK)
+        *each_p = s.p50;
+out:
+    free(samples);
+    free(reduced);
+    return st;
+}
+
+/* Run one block at one size: iteration counts, warm-up, timed iterations,
+ * and the statistics into slots[0..per_block). Collective; agrees. */
 static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
                             const mb_backend_t *backend, void *inst, size_t size,
                             uint32_t seed, slot_t *slots, int *iters_p)
 {
     cb_status_t st = CB_OK;
-    double *samples = NULL, *reduced = NULL;
+    double *samples = NULL, *reduced = NULL, msgs = 1.0, each = 0;
     int iters, warmup;
     counts_of(params, test, size, &iters, &warmup);
     int peer = mb_pair_peer(params->rank, params->n_ranks);
     mb_run_t run = {
         .size = size, .iters = warmup, .window = params->window, .validate = params->validate,
-        .corrupt = 0, .seed = seed, .peer = peer,
+        .corrupt = 0, .slots = params->shared_recv ? 1 : params->window, .seed = seed, .peer = peer,
         .initiator = peer >= 0 && params->rank < params->n_ranks / 2,
     };
-    double msgs = 1.0;
-    int cap = warmup > iters ? warmup : iters;
-    if (params->time_per_size > 0)
-        cap = warmup;
-    samples = calloc((size_t)cap, sizeof *samples);
-    reduced = calloc((size_t)cap, sizeof *reduced);
+
+    if (params->time_per_size > 0) {
+        /* As many iterations as fill the time, from the warm-up's median. */
+        if ((st = estimate(params, test, backend, inst, &run, warmup, &each)) != CB_OK)
+            return st;
+        double n = each > 0 ? params->time_per_size / each : MB_MAX_ITERS;
+        iters = (int)(n < 1 ? 1 : n > MB_MAX_ITERS ? MB_MAX_ITERS : n);
+        warmup = 0; /* done */
+    } else if (params->iters <= 0) {
+        /* Default counts, bounded in time: on a slow or crowded network the
+         * count by size alone could take hours. A few iterations tell. */
+        if ((st = estimate(params, test, backend, inst, &run, MB_PROBE_ITERS, &each)) != CB_OK)
+            return st;
+        double fit = each > 0 ? MB_DEFAULT_SECONDS / each : iters;
+        if (fit < iters)
+            iters = fit < 10 ? 10 : (int)fit;
+        if (params->warmup < 0 && warmup > iters / 10)
+            warmup = iters / 10 > 1 ? iters / 10 : 1;
+    }
+    if (warmup > 0 && (st = estimate(params, test, backend, inst, &run, warmup, &each)) != CB_OK)
+        return st;
+
+    samples = calloc((size_t)iters, sizeof *samples);
+    reduced = calloc((size_t)iters, sizeof *reduced);
     st = (samples && reduced) ? CB_OK : CB_ERR_NOMEM;
     if (st != CB_OK)
-        cb_error("cannot allocate %d samples", cap);
+        cb_error("cannot allocate %d samples", iters);
     if ((st = cb_agree(st, params->comm)) != CB_OK)
         goto out;
 
-    /* Warm-up: untimed for the result, but it estimates one iteration. */
-    if (warmup > 0) {
-        st = backend->run(inst, test, &run, samples, &msgs);
-        if ((st = cb_agree(st, params->comm)) != CB_OK)
-            goto out;
-    }
-    if (params->time_per_size > 0) {
-        st = CB_MPI(MPI_Allreduce(samples, reduced, warmup, MPI_DOUBLE, MPI_MAX, params->comm));
-        if ((st = cb_agree(st, params->comm)) != CB_OK)
-            goto out;
-        /* The median: the first iterations pay for connecting. */
-        cb_stats_t ws;
-        if ((st = cb_agree(cb_stats_compute(reduced, (size_t)warmup, &ws), params->comm)) != CB_OK)
-            goto out;
-        double each = ws.p50;
-        double n = each > 0 ? params->time_per_size / each : MB_MAX_ITERS;
-        iters = (int)(n < 1 ? 1 : n > MB_MAX_ITERS ? MB_MAX_ITERS : n);
-        /* Every rank computed the same from the same reduced samples. */
-        free(samples);
-        free(reduced);
-        samples = calloc((size_t)iters, sizeof *samples);
-        reduced = calloc((size_t)iters, sizeof *reduced);
-        st = (samples && reduced) ? CB_OK : CB_ERR_NOMEM;
-        if (st != CB_OK)
-            cb_error("cannot allocate %d samples", iters);
-        if ((st = cb_agree(st, params->comm)) != CB_OK)
-            goto out;
-    }
-
     run.iters = iters;
-    run.seed = seed + 1;
     run.corrupt = params->corrupt;
     memset(samples, 0, (size_t)iters * sizeof *samples);
     st = backend->run(inst, test, &run, samples, &msgs);
+    mb_keep_first(&st, barrier_idle(params, test));
     if ((st = cb_agree(st, params->comm)) != CB_OK)
         goto out;
     /* Samples are 0 on ranks that do not measure; the slowest rank counts. */
@@ -335,6 +385,9 @@ static const mb_backend_t *backend_of(mb_layer_t layer)
     default: return &mb_backend_mpi;
     }
 }
+
+/* What UCX selected over the whole run, for the root attribute. */
+static char ucx_selected[2048];
 
 cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_results_t *results)
 {
@@ -419,9 +472,14 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
         st = cb_table_set_double(table, "window", test->op == MB_OP_MEMCPY ? 1 : params->window);
     if (st == CB_OK)
         st = cb_table_set_str(table, "validated", params->validate ? "yes" : "no");
-    /* The root attribute says what UCX selected under MPI, not only what was asked. */
-    if (st == CB_OK && test->layer == MB_LAYER_MPI && strstr(transport, "UCX selects"))
-        st = cb_results_set_str(results, "ucx_transports", transport);
+    /* The root attribute says what UCX selected (directly, or under MPI's
+     * UCX PML), not only what was asked: every distinct selection of the run. */
+    if (st == CB_OK && (test->layer == MB_LAYER_UCX || strstr(transport, "UCX selects"))
+        && !strstr(ucx_selected, transport)) {
+        size_t used = strlen(ucx_selected);
+        snprintf(ucx_selected + used, sizeof ucx_selected - used, "%s%s", used ? "; " : "", transport);
+        st = cb_results_set_str(results, "ucx_transports", ucx_selected);
+    }
     if ((st = cb_agree(st, params->comm)) != CB_OK)
         goto out_close;
 

@@ -81,13 +81,12 @@ static cb_status_t local_run(void *inst, const mb_test_t *test, const mb_run_t *
             continue;
         if (run->validate)
             mb_pattern_fill(l->src, run->size, seed);
-        double t0 = cb_now();
+        double t0 = mb_now();
         memcpy(l->dst, l->src, run->size);
         __asm__ __volatile__("" ::: "memory"); /* the copy happens here, not later */
-        samples[i] = cb_now() - t0;
+        samples[i] = mb_now() - t0;
         if (run->validate)
-            if (mb_pattern_check(l->dst, run->size, seed, run->corrupt && i == 0, "memcpy: copy") != CB_OK && bad == CB_OK)
-                bad = CB_ERR_CHECK;
+            mb_keep_first(&bad, mb_pattern_check(l->dst, run->size, seed, run->corrupt && i == 0, "memcpy: copy"));
     }
     return st != CB_OK ? st : bad;
 }

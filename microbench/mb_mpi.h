@@ -12,6 +12,9 @@ typedef struct {
     size_t scap, rcap;       /* their sizes in bytes */
     MPI_Request *reqs;       /* 2 * window requests */
     int n_reqs;
+    size_t max_size;         /* largest size of the run (bytes): the window's */
+    MPI_Win win;             /* one-sided tests' window, made at their first run */
+    uint8_t *win_base;       /* its memory on this rank (max_size bytes on the target) */
 } mb_mpi_t;
 
 /* Grow the buffers to at least `send` and `recv` bytes and the requests to
@@ -23,13 +26,5 @@ cb_status_t mb_mpi_coll_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *
                             double *samples, double *msgs_p);
 cb_status_t mb_mpi_rma_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *run,
                            double *samples, double *msgs_p);
-
-/* Keep the first failure of a run: validation failures do not stop the
- * exchange (the peer would hang), they are reported at its end. */
-static inline void mb_keep(cb_status_t *first, cb_status_t st)
-{
-    if (*first == CB_OK && st != CB_OK)
-        *first = st;
-}
 
 #endif

@@ -132,11 +132,11 @@ cb_status_t mb_mpi_coll_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *
         uint32_t seed = run->seed + (uint32_t)i;
         if (run->validate)
             coll_fill(m, test, run->size, seed);
-        double t0 = cb_now();
+        double t0 = mb_now();
         st = coll_call(m, test, run->size);
-        samples[i] = cb_now() - t0;
+        samples[i] = mb_now() - t0;
         if (run->validate && st == CB_OK)
-            mb_keep(&bad, coll_check(m, test, run->size, seed, run->corrupt && i == 0));
+            mb_keep_first(&bad, coll_check(m, test, run->size, seed, run->corrupt && i == 0));
     }
     return st != CB_OK ? st : bad;
 }

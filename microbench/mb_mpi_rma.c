@@ -32,36 +32,46 @@ cb_status_t mb_mpi_rma_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *r
     int target = m->n_ranks / 2, origin = m->rank == 0;
     int n = (int)run->size, w = test->op == MB_OP_PUT_BW || test->op == MB_OP_GET_BW ? run->window : 1;
     int atomic = test->op == MB_OP_ATOMIC_LAT, put = test->op == MB_OP_PUT_LAT || test->op == MB_OP_PUT_BW;
-    uint8_t *base = NULL;
-    MPI_Win win = MPI_WIN_NULL;
-    MPI_Aint win_size = m->rank == target ? (MPI_Aint)run->size : 0;
 
     if ((st = mb_mpi_reserve(m, run->size, run->size, 0)) != CB_OK)
         return st;
-    st = CB_MPI(MPI_Win_allocate(win_size, 1, MPI_INFO_NULL, m->comm, &base, &win));
-    if ((st = cb_agree(st, m->comm)) != CB_OK)
-        return st;
+    /* One window for every size of the test (creating one per size costs
+     * more than the sizes' measurements over some transports). */
+    if (m->win == MPI_WIN_NULL) {
+        size_t cap = m->max_size > sizeof(int64_t) ? m->max_size : sizeof(int64_t);
+        MPI_Aint win_size = m->rank == target ? (MPI_Aint)cap : 0;
+        st = CB_MPI(MPI_Win_allocate(win_size, 1, MPI_INFO_NULL, m->comm, &m->win_base, &m->win));
+        if (st != CB_OK)
+            m->win = MPI_WIN_NULL;
+        if ((st = cb_agree(st, m->comm)) != CB_OK)
+            return st;
+    }
+    MPI_Win win = m->win;
+    uint8_t *base = m->win_base;
     if (m->rank == target) {
         /* gets read a known pattern; the atomic counts from 0 */
+        st = CB_MPI(MPI_Win_lock(MPI_LOCK_EXCLUSIVE, target, 0, win));
         if (atomic)
             *(int64_t *)base = 0;
         else if (!put)
             mb_pattern_fill(base, run->size, run->seed);
+        mb_keep_first(&st, CB_MPI(MPI_Win_unlock(target, win)));
     }
     *msgs_p = w;
-    if ((st = CB_MPI(MPI_Barrier(m->comm))) != CB_OK)
-        goto out_free;
+    mb_keep_first(&st, CB_MPI(MPI_Barrier(m->comm)));
+    if (st != CB_OK)
+        return st;
     if (!origin)
         goto out_check;
 
     if ((st = CB_MPI(MPI_Win_lock_all(0, win))) != CB_OK)
-        goto out_free;
+        goto out_check;
     for (int i = 0; i < run->iters && st == CB_OK; i++) {
         uint32_t seed = run->seed + (uint32_t)i;
         int64_t one = 1, old = -1;
         if (run->validate && put)
             mb_pattern_fill(m->sbuf, run->size, seed);
-        double t0 = cb_now();
+        double t0 = mb_now();
         for (int j = 0; j < w && st == CB_OK; j++) {
             if (atomic)
                 st = CB_MPI(MPI_Fetch_and_op(&one, &old, MPI_INT64_T, target, 0, MPI_SUM, win));
@@ -72,7 +82,7 @@ cb_status_t mb_mpi_rma_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *r
         }
         if (st == CB_OK)
             st = CB_MPI(MPI_Win_flush(target, win));
-        samples[i] = cb_now() - t0;
+        samples[i] = mb_now() - t0;
         if (!run->validate || st != CB_OK)
             continue;
         if (atomic) {
@@ -81,19 +91,17 @@ cb_status_t mb_mpi_rma_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *r
             if (old != i) {
                 cb_error("validation failed: %s: fetched %lld before add %d, expected %d",
                          test->name, (long long)old, i + 1, i);
-                mb_keep(&bad, CB_ERR_CHECK);
+                mb_keep_first(&bad, CB_ERR_CHECK);
             }
         } else if (!put) {
-            mb_keep(&bad, mb_pattern_check(m->rbuf, run->size, run->seed, run->corrupt && i == 0,
+            mb_keep_first(&bad, mb_pattern_check(m->rbuf, run->size, run->seed, run->corrupt && i == 0,
                                            "get: fetched bytes"));
         }
     }
-    mb_keep(&st, CB_MPI(MPI_Win_unlock_all(win)));
+    mb_keep_first(&st, CB_MPI(MPI_Win_unlock_all(win)));
 
 out_check:
     if (run->validate && put)
-        mb_keep(&bad, check_target(m, win, base, run, target));
-out_free:
-    mb_keep(&st, CB_MPI(MPI_Win_free(&win)));
+        mb_keep_first(&bad, check_target(m, win, base, run, target));
     return st != CB_OK ? st : bad;
 }

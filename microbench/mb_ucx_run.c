@@ -7,38 +7,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Keep the first failure: a failed check does not stop the exchange. */
-static inline void keep(cb_status_t *first, cb_status_t st)
-{
-    if (*first == CB_OK && st != CB_OK)
-        *first = st;
-}
-
 /* ================================================================ tag */
 
 static cb_status_t tag_pingpong(mb_ucx_t *u, const mb_run_t *run, double *samples)
 {
     cb_status_t st = CB_OK, bad = CB_OK;
     ucp_request_param_t p = { 0 };
+    double t0 = mb_now(); /* one clock read per iteration, as in mb_mpi.c */
     for (int i = 0; i < run->iters && st == CB_OK; i++) {
         uint32_t seed = run->seed + (uint32_t)i;
         if (run->initiator) {
-            if (run->validate)
+            if (run->validate) {
                 mb_pattern_fill(u->sbuf, run->size, seed);
-            double t0 = cb_now();
+                t0 = mb_now();
+            }
             void *r = ucp_tag_recv_nbx(u->worker, u->rbuf, run->size, MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
             st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p), "tag send");
-            keep(&st, mb_ucx_wait(u, r, "tag receive"));
-            samples[i] = (cb_now() - t0) / 2;
+            mb_keep_first(&st, mb_ucx_wait(u, r, "tag receive"));
+            double t1 = mb_now();
+            samples[i] = (t1 - t0) / 2;
+            t0 = t1;
             if (run->validate && st == CB_OK)
-                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_tag_lat: echoed message"));
+                mb_keep_first(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_tag_lat: echoed message"));
         } else {
             void *r = ucp_tag_recv_nbx(u->worker, u->rbuf, run->size, MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
             st = mb_ucx_wait(u, r, "tag receive");
             if (st == CB_OK)
                 st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, u->rbuf, run->size, MB_UCX_TAG_DATA, &p), "tag send");
             if (run->validate && st == CB_OK)
-                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, run->corrupt && i == 0,
+                mb_keep_first(&bad, mb_pattern_check(u->rbuf, run->size, seed, run->corrupt && i == 0,
                                             "ucx_tag_lat: received message"));
         }
     }
@@ -55,26 +52,27 @@ static cb_status_t tag_bw(mb_ucx_t *u, const mb_run_t *run, void **reqs, double 
         if (run->initiator) {
             if (run->validate)
                 mb_pattern_fill(u->sbuf, run->size, seed);
-            double t0 = cb_now();
+            double t0 = mb_now();
             void *ack = ucp_tag_recv_nbx(u->worker, NULL, 0, MB_UCX_TAG_ACK, (ucp_tag_t)-1, &p);
             for (int j = 0; j < w; j++)
                 reqs[j] = ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p);
             for (int j = 0; j < w; j++)
-                keep(&st, mb_ucx_wait(u, reqs[j], "tag send"));
-            keep(&st, mb_ucx_wait(u, ack, "acknowledgement receive"));
-            samples[i] = cb_now() - t0;
+                mb_keep_first(&st, mb_ucx_wait(u, reqs[j], "tag send"));
+            mb_keep_first(&st, mb_ucx_wait(u, ack, "acknowledgement receive"));
+            samples[i] = mb_now() - t0;
         } else {
             for (int j = 0; j < w; j++)
-                reqs[j] = ucp_tag_recv_nbx(u->worker, u->rbuf + (size_t)j * run->size, run->size,
+                reqs[j] = ucp_tag_recv_nbx(u->worker, u->rbuf + (size_t)(j % run->slots) * run->size, run->size,
                                            MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
             for (int j = 0; j < w; j++)
-                keep(&st, mb_ucx_wait(u, reqs[j], "tag receive"));
+                mb_keep_first(&st, mb_ucx_wait(u, reqs[j], "tag receive"));
             if (st == CB_OK)
                 st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, NULL, 0, MB_UCX_TAG_ACK, &p), "acknowledgement send");
             if (run->validate && st == CB_OK)
-                for (int j = 0; j < w; j++)
-                    keep(&bad, mb_pattern_check(u->rbuf + (size_t)j * run->size, run->size, seed,
-                                                run->corrupt && i == 0 && j == w - 1, "ucx_tag_bw: received message"));
+                for (int j = 0; j < run->slots; j++)
+                    mb_keep_first(&bad, mb_pattern_check(u->rbuf + (size_t)j * run->size, run->size, seed,
+                                                         run->corrupt && i == 0 && j == run->slots - 1,
+                                                         "ucx_tag_bw: received message"));
         }
     }
     return st != CB_OK ? st : bad;
@@ -110,29 +108,33 @@ static cb_status_t am_wait(mb_ucx_t *u)
 static cb_status_t am_pingpong(mb_ucx_t *u, const mb_run_t *run, double *samples)
 {
     cb_status_t st = CB_OK, bad = CB_OK;
+    double t0 = mb_now(); /* one clock read per iteration */
     for (int i = 0; i < run->iters && st == CB_OK; i++) {
         uint32_t seed = run->seed + (uint32_t)i;
         if (run->initiator) {
-            if (run->validate)
+            if (run->validate) {
                 mb_pattern_fill(u->sbuf, run->size, seed);
-            double t0 = cb_now();
+                t0 = mb_now();
+            }
             st = am_send(u, u->sbuf, run->size);
             if (st == CB_OK)
                 st = am_wait(u);
-            samples[i] = (cb_now() - t0) / 2;
+            double t1 = mb_now();
+            samples[i] = (t1 - t0) / 2;
+            t0 = t1;
             if (run->validate && st == CB_OK)
-                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_am_lat: echoed message"));
+                mb_keep_first(&bad, mb_pattern_check(u->rbuf, run->size, seed, 0, "ucx_am_lat: echoed message"));
         } else {
             st = am_wait(u);
             if (st == CB_OK)
                 st = am_send(u, u->rbuf, run->size);
             if (run->validate && st == CB_OK)
-                keep(&bad, mb_pattern_check(u->rbuf, run->size, seed, run->corrupt && i == 0,
+                mb_keep_first(&bad, mb_pattern_check(u->rbuf, run->size, seed, run->corrupt && i == 0,
                                             "ucx_am_lat: received message"));
         }
         if (st == CB_OK && u->am_length != run->size) {
             cb_error("ucx_am_lat: an active message of %zu bytes arrived, expected %zu", u->am_length, run->size);
-            keep(&bad, CB_ERR_CHECK);
+            mb_keep_first(&bad, CB_ERR_CHECK);
         }
     }
     return st != CB_OK ? st : bad;
@@ -161,12 +163,15 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
     if (origin) {
         ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_MEMH, .memh = mem.local };
         ucp_request_param_t pf = { 0 };
+        double t0 = mb_now(); /* one clock read per iteration */
         for (int i = 0; i < run->iters && st == CB_OK; i++) {
             uint32_t seed = run->seed + (uint32_t)i;
             uint64_t one = 1, old = UINT64_MAX;
-            if (run->validate && put)
-                mb_pattern_fill(buf, size, seed);
-            double t0 = cb_now();
+            if (run->validate) {
+                if (put)
+                    mb_pattern_fill(buf, size, seed);
+                t0 = mb_now();
+            }
             if (atomic) {
                 ucp_request_param_t pa = {
                     .op_attr_mask = UCP_OP_ATTR_FIELD_DATATYPE | UCP_OP_ATTR_FIELD_REPLY_BUFFER,
@@ -180,9 +185,11 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
                                   : ucp_get_nbx(u->ep, buf, size, mem.remote_addr, mem.rkey, &p);
                 st = mb_ucx_wait(u, ucp_ep_flush_nbx(u->ep, &pf), "flush");
                 for (int j = 0; j < w; j++)
-                    keep(&st, mb_ucx_wait(u, reqs[j], put ? "put" : "get"));
+                    mb_keep_first(&st, mb_ucx_wait(u, reqs[j], put ? "put" : "get"));
             }
-            samples[i] = cb_now() - t0;
+            double t1 = mb_now();
+            samples[i] = t1 - t0;
+            t0 = t1;
             if (!run->validate || st != CB_OK)
                 continue;
             if (atomic) {
@@ -191,23 +198,23 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
                 if (old != (uint64_t)i) {
                     cb_error("validation failed: %s: fetched %llu before add %d, expected %d",
                              test->name, (unsigned long long)old, i + 1, i);
-                    keep(&bad, CB_ERR_CHECK);
+                    mb_keep_first(&bad, CB_ERR_CHECK);
                 }
             } else if (!put) {
-                keep(&bad, mb_pattern_check(buf, size, run->seed, run->corrupt && i == 0, "ucx get: fetched bytes"));
+                mb_keep_first(&bad, mb_pattern_check(buf, size, run->seed, run->corrupt && i == 0, "ucx get: fetched bytes"));
             }
         }
     }
     /* The origin's flushes completed every write before the target looks. */
-    keep(&st, mb_ucx_barrier(u));
+    mb_keep_first(&st, mb_ucx_barrier(u));
     if (st == CB_OK && run->validate && target && run->iters > 0) {
         if (put)
-            keep(&bad, mb_pattern_check(buf, size, run->seed + (uint32_t)(run->iters - 1), run->corrupt,
+            mb_keep_first(&bad, mb_pattern_check(buf, size, run->seed + (uint32_t)(run->iters - 1), run->corrupt,
                                         "ucx put: target buffer"));
         else if (atomic && *(volatile uint64_t *)buf != (uint64_t)run->iters) {
             cb_error("validation failed: %s: the counter is %llu after %d adds", test->name,
                      (unsigned long long)*(volatile uint64_t *)buf, run->iters);
-            keep(&bad, CB_ERR_CHECK);
+            mb_keep_first(&bad, CB_ERR_CHECK);
         }
     }
 out:
@@ -229,7 +236,7 @@ cb_status_t mb_ucx_run(void *inst, const mb_test_t *test, const mb_run_t *run,
 
     int remote = test->op != MB_OP_PINGPONG && test->op != MB_OP_BW && test->op != MB_OP_AM_LAT;
     /* RMA tests use memory UCX allocates for them; the others these buffers. */
-    if ((st = mb_ucx_reserve(u, remote ? 0 : size, remote ? 0 : test->op == MB_OP_BW ? cb_mul_size(size, w) : size)) != CB_OK)
+    if ((st = mb_ucx_reserve(u, remote ? 0 : size, remote ? 0 : test->op == MB_OP_BW ? cb_mul_size(size, (size_t)run->slots) : size)) != CB_OK)
         return st;
     reqs = calloc(w, sizeof *reqs);
     st = reqs ? CB_OK : CB_ERR_NOMEM;

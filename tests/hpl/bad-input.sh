@@ -27,6 +27,7 @@ bad 19 '19s/2 /1 /' 'bad19.dat:19: NDIVs: 1 is out of range'
 bad 25 '25s/1 /3 /' 'bad25.dat:25: DEPTHs (0 or 1): 3 is out of range'
 bad 26 '26s/2 /9 /' 'bad26.dat:26: SWAP'
 bad 31 '31d' 'bad31.dat:31: file ends after 30 lines'
+bad 11 '12s/2 /1 /' 'bad11.dat:11: no grid uses the 2 ranks of the run (the largest is 1 x 1)'
 bad 13 '13s/16.0/sixteen/' "bad13.dat:13: threshold: 'sixteen' is not a number"
 printf 'HPL\0dat\n' > nul.dat
 expect_error 1 'nul.dat: contains NUL bytes' --dat nul.dat

@@ -9,6 +9,10 @@ for np in 2 3 4; do
     check_h5 "$tmp/coll$np.h5" --ranks $np allreduce=13 bcast=15 allgather=15 alltoall=15 \
         reduce_scatter=13 barrier=1
 done
+# and over Open MPI's UCX PML (tcp) at 3 ranks
+UCX_TLS=tcp mb_ok coll3-ucx 3 --ucx -m 0:4K --iters 4 --warmup 1 --validate -o "$tmp/coll3u.h5" \
+    allreduce bcast allgather alltoall reduce_scatter barrier
+check_h5 "$tmp/coll3u.h5" --ranks 3 allreduce=11 bcast=13 allgather=13 alltoall=13 reduce_scatter=11 barrier=1
 # Pairs cross the middle: 0 <-> 2 and 1 <-> 3, both recorded.
 mb_ok pairs4 4 -m 1:1K --iters 4 --warmup 1 --window 4 --validate -o "$tmp/pairs4.h5" msgrate latency
 grep -q '^# pairs: 0 (.*) <-> 2 (.*), 1 (.*) <-> 3 (.*)' "$tmp/pairs4.out" || fail "msgrate pairs not 0<->2, 1<->3"

@@ -1,0 +1,318 @@
+/* llm: a tensor-parallel transformer (Llama, Qwen2, Qwen3) over MPI.
+ * The types every llm_ file shares: tensor types, the model description read
+ * from a file or made up (--shape), the shard plan, weights and run state. */
+#ifndef LLM_H
+#define LLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <mpi.h>
+#include "cb.h"
+
+/* ================================================================ tensor types */
+
+/* ggml's numbering, as stored in GGUF. */
+typedef enum {
+    LLM_F32 = 0,
+    LLM_F16 = 1,
+    LLM_Q4_0 = 2,
+    LLM_Q8_0 = 8,
+    LLM_BF16 = 30,
+} llm_type_t;
+
+#define LLM_QK 32 /* elements per Q8_0 / Q4_0 block */
+
+typedef struct { uint16_t d; int8_t qs[LLM_QK]; } llm_block_q8_0_t;      /* 34 bytes */
+typedef struct { uint16_t d; uint8_t qs[LLM_QK / 2]; } llm_block_q4_0_t; /* 18 bytes */
+/* An activation vector quantized for the integer dot products (float scale). */
+typedef struct { float d; int8_t qs[LLM_QK]; } llm_block_q8x_t;
+
+/* Name ("Q8_0") of a ggml type id, "type N" for ids this program does not know. */
+const char *llm_type_name(int type);
+/* 1 if `type` is one this program computes with. */
+int llm_type_supported(int type);
+/* Type from its name (case-insensitive), or -1. */
+int llm_type_from_name(const char *name);
+/* Elements per block and bytes per block of a supported type. */
+int llm_type_block(int type);
+size_t llm_type_block_bytes(int type);
+/* Bytes of n elements (n a multiple of the block), or SIZE_MAX. */
+size_t llm_type_bytes(int type, int64_t n);
+
+float llm_fp16_to_fp32(uint16_t h);
+uint16_t llm_fp32_to_fp16(float f);
+float llm_bf16_to_fp32(uint16_t h);
+uint16_t llm_fp32_to_bf16(float f);
+
+/* Convert n elements (a multiple of the block) between float and `type`. Local. */
+void llm_quantize_row(int type, const float *x, void *dst, int64_t n);
+void llm_dequantize_row(int type, const void *src, float *y, int64_t n);
+/* Quantize an activation row (n a multiple of LLM_QK) for Q8_0/Q4_0 dots. */
+void llm_quantize_row_q8x(const float *x, llm_block_q8x_t *dst, int64_t n);
+
+/* ================================================================ kernels */
+
+/* A local shard of a weight matrix: `rows` rows of `cols` elements, row-major,
+ * in `type` (ggml layout: a row is one output unit). */
+typedef struct {
+    int type;
+    int rows, cols;
+    size_t row_bytes;
+    void *data;        /* rows * row_bytes, or NULL when rows == 0 */
+} llm_mat_t;
+
+typedef enum { LLM_ISA_AUTO = 0, LLM_ISA_C, LLM_ISA_AVX2, LLM_ISA_AVX512 } llm_isa_t;
+extern const char *const llm_isa_names[]; /* "auto", "c", "avx2", "avx512", NULL */
+
+/* Select the kernels: the best the CPU has for AUTO; CB_ERR_UNSUPPORTED if the
+ * CPU lacks the one asked for. Local; call before any product. */
+cb_status_t llm_kernels_select(llm_isa_t isa);
+const char *llm_kernels_name(void);
+
+/* Dot product of one weight row (n elements of `type`) with x; `xq` is x
+ * quantized by llm_quantize_row_q8x (used for Q8_0 and Q4_0 only). Local. */
+float llm_dot_row(int type, const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n);
+
+/* y[0..w->rows) = W x, threads over rows. `xq` is scratch of cols/LLM_QK
+ * blocks. Local. */
+void llm_matvec(const llm_mat_t *w, const float *x, llm_block_q8x_t *xq, float *y);
+/* Y (b x w->rows, leading dimension ldy) = X (b x w->cols) W^T: sgemm on
+ * panels of rows dequantized into per-thread buffers. Local. */
+void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy);
+/* Elements per thread-local panel buffer llm_matmul needs for `cols`. */
+size_t llm_matmul_scratch(int cols);
+cb_status_t llm_kernels_init_scratch(int max_cols);
+void llm_kernels_free_scratch(void);
+
+/* ================================================================ model description */
+
+typedef enum { LLM_ARCH_LLAMA = 0, LLM_ARCH_QWEN2, LLM_ARCH_QWEN3 } llm_arch_t;
+extern const char *const llm_arch_names[]; /* "llama", "qwen2", "qwen3", NULL */
+
+typedef struct {
+    int arch;           /* llm_arch_t */
+    int dim;            /* embedding width */
+    int hidden;         /* FFN intermediate width */
+    int n_layers;
+    int n_heads;        /* query heads */
+    int n_kv_heads;     /* key/value heads (GQA: divides n_heads) */
+    int head_dim;
+    int vocab;
+    int ctx;            /* trained context length */
+    float rope_theta;
+    float norm_eps;
+    int rope_neox;      /* 1: rotate halves (Qwen), 0: interleaved pairs (GGUF llama, llama2.c) */
+    int qk_norm;        /* Qwen3: RMSNorm of each q and k head */
+    int qkv_bias;       /* Qwen2: biases on q, k, v */
+    int tied;           /* the output head is token_embd */
+} llm_config_t;
+
+#define LLM_NAME_MAX 64 /* GGML_MAX_NAME: tensor names are shorter */
+
+typedef struct {
+    char name[LLM_NAME_MAX];
+    int type;           /* ggml type id (maybe one we do not support) */
+    int n_dims;
+    int64_t ne[4];      /* ggml order: ne[0] is the row length */
+    uint64_t offset;    /* absolute file offset of the data */
+    uint64_t bytes;     /* 0 when the type is unknown */
+} llm_tensor_t;
+
+enum { LLM_KV_INT, LLM_KV_FLOAT, LLM_KV_BOOL, LLM_KV_STRING, LLM_KV_ARRAY };
+
+typedef struct {
+    char *key;
+    int kind;           /* LLM_KV_* */
+    int gguf_type;      /* GGUF value type (element type for arrays) */
+    int64_t i;          /* INT, BOOL */
+    double f;           /* FLOAT */
+    char *s;            /* STRING (NUL-terminated copy) */
+    uint64_t n;         /* ARRAY: element count */
+} llm_kv_t;
+
+typedef enum { LLM_FMT_GGUF = 0, LLM_FMT_LLAMA2C, LLM_FMT_SYNTHETIC } llm_format_t;
+
+typedef struct {
+    int format;                  /* llm_format_t */
+    char source[512];            /* file path or shape description */
+    uint64_t file_size;
+    int version;                 /* GGUF version */
+    llm_kv_t *kv; int n_kv;      /* GGUF metadata */
+    llm_tensor_t *tensors; int n_tensors;
+    uint64_t seed;               /* SYNTHETIC: weights seed */
+    llm_config_t cfg;            /* filled by llm_desc_config */
+} llm_desc_t;
+
+/* Parse a GGUF file image (buf[0..len), len == the file size). Checks every
+ * count, length and offset against len; CB_ERR_INPUT with a held error on a
+ * malformed file. Local. Free with llm_desc_free. */
+cb_status_t llm_gguf_parse(const uint8_t *buf, size_t len, llm_desc_t *desc);
+/* Parse a llama2.c checkpoint image (only its header is read; the size must
+ * match). Local. */
+cb_status_t llm_l2c_parse(const uint8_t *buf, size_t len, llm_desc_t *desc);
+/* Open a model file (GGUF by its magic, else llama2.c) and parse it. Local. */
+cb_status_t llm_desc_open(const char *path, llm_desc_t *desc);
+/* Derive and check desc->cfg from metadata and tensors: architecture,
+ * dimensions, every tensor present with its shape and a supported type. Local. */
+cb_status_t llm_desc_config(llm_desc_t *desc);
+void llm_desc_free(llm_desc_t *desc);
+int llm_desc_find(const llm_desc_t *desc, const char *name);
+const llm_kv_t *llm_desc_kv(const llm_desc_t *desc, const char *key);
+/* Read rows [r0, r0+nr) x elements [c0, c0+nc) of tensor t into dst (row
+ * pitch: the bytes of nc elements), from the file or the generator. Local. */
+cb_status_t llm_desc_read(const llm_desc_t *desc, int t, int64_t r0, int64_t nr,
+                          int64_t c0, int64_t nc, void *dst);
+
+/* Synthetic models: `shape` is a preset name or "ARCH:key=value,..."; every
+ * 2-D weight in `type`; n_layers > 0 cuts the depth. Local. */
+cb_status_t llm_shape_desc(const char *shape, int type, int n_layers, uint64_t seed, llm_desc_t *desc);
+void llm_shape_list(void *out /* FILE* */);
+/* The generator's values for rows [r0,r0+nr) x [c0,c0+nc) of tensor t, as floats. */
+void llm_shape_values(const llm_desc_t *desc, int t, int64_t r0, int64_t nr,
+                      int64_t c0, int64_t nc, float *dst);
+
+/* ================================================================ sharding */
+
+/* Which part of the model one rank holds (Megatron split). */
+typedef struct {
+    int rank, np;
+    int h0, h1;     /* query heads [h0, h1) */
+    int kv0, kv1;   /* KV heads this rank computes (replicated when np > n_kv_heads) */
+    int f0, f1;     /* FFN intermediate units [f0, f1) (block-aligned) */
+    int v0, v1;     /* vocabulary rows [v0, v1) of token_embd and output */
+} llm_shard_t;
+
+/* The plan of `rank` among `np`; CB_ERR_UNSUPPORTED (held error) when the
+ * model cannot be split so. Local, deterministic. */
+cb_status_t llm_shard_plan(const llm_desc_t *desc, int rank, int np, llm_shard_t *sh);
+/* Bytes of weights, and of KV cache for `ctx` positions and activations for
+ * `batch` tokens, that the rank of `sh` needs. Local. */
+size_t llm_shard_weight_bytes(const llm_desc_t *desc, const llm_shard_t *sh);
+size_t llm_shard_run_bytes(const llm_config_t *cfg, const llm_shard_t *sh, int ctx, int batch);
+
+typedef struct {
+    float *attn_norm;   /* (dim) */
+    float *ffn_norm;    /* (dim) */
+    float *q_norm;      /* (head_dim) Qwen3, else NULL */
+    float *k_norm;      /* (head_dim) Qwen3, else NULL */
+    float *bq;          /* (nq_loc * head_dim) Qwen2 bias rows of this rank, else NULL */
+    float *bk, *bv;     /* (nkv_loc * head_dim) */
+    llm_mat_t wq;       /* (nq_loc * head_dim, dim): rows of this rank's heads */
+    llm_mat_t wk, wv;   /* (nkv_loc * head_dim, dim) */
+    llm_mat_t wo;       /* (dim, nq_loc * head_dim): this rank's columns */
+    llm_mat_t wg, wu;   /* (hid_loc, dim): gate and up rows */
+    llm_mat_t wd;       /* (dim, hid_loc): down columns */
+} llm_layer_t;
+
+typedef struct {
+    llm_config_t cfg;
+    llm_shard_t sh;
+    llm_mat_t tok;      /* (voc_loc, dim): rows [v0, v1) of token_embd */
+    llm_mat_t out;      /* (voc_loc, dim): output rows; shares tok's data when tied */
+    float *out_norm;    /* (dim) */
+    llm_layer_t *layers;/* (n_layers) */
+    size_t bytes;       /* weight bytes held by this rank */
+} llm_weights_t;
+
+/* Load this rank's shard. Local (every rank reads only its own rows). */
+cb_status_t llm_weights_load(const llm_desc_t *desc, const llm_shard_t *sh, llm_weights_t **w_p);
+void llm_weights_free(llm_weights_t *w);
+
+/* ================================================================ communication */
+
+typedef enum { LLM_AR_MPI = 0, LLM_AR_RD } llm_ar_t;
+extern const char *const llm_ar_names[]; /* "mpi", "rd", NULL */
+
+typedef struct llm_comm llm_comm_t;
+
+/* Sum-allreduce over `comm` with algorithm `algo`; `small_count` is the
+ * message (floats) the alternative algorithms keep persistent buffers for.
+ * Collective over comm. */
+cb_status_t llm_comm_create(MPI_Comm comm, int algo, int small_count, llm_comm_t **comm_p);
+/* In-place sum of buf[0..count) over the ranks; every rank gets the same bits.
+ * Collective; count must match. */
+cb_status_t llm_comm_allreduce(llm_comm_t *c, float *buf, int count);
+double llm_comm_seconds(const llm_comm_t *c); /* time spent in allreduce so far */
+void llm_comm_reset_time(llm_comm_t *c);
+MPI_Comm llm_comm_mpi(const llm_comm_t *c);
+void llm_comm_free(llm_comm_t *c);
+
+/* ================================================================ forward pass */
+
+typedef struct llm_run llm_run_t;
+
+/* Run state for `ctx` positions and batches of up to `batch` tokens.
+ * Collective over the communicator of `comm` only through later calls. */
+cb_status_t llm_run_create(const llm_weights_t *w, llm_comm_t *comm, int ctx, int batch, llm_run_t **run_p);
+void llm_run_free(llm_run_t *run);
+int llm_run_ctx(const llm_run_t *run);
+
+/* Feed tokens[0..n) at positions pos..pos+n-1 (in batches); afterwards the
+ * rank's shard of the last position's logits is ready. Collective: same
+ * tokens, n and pos on every rank. */
+cb_status_t llm_forward(llm_run_t *run, const int *tokens, int n, int pos);
+/* Greedy next token: argmax over the whole vocabulary (lowest id on ties),
+ * the same on every rank. Collective. */
+cb_status_t llm_argmax(llm_run_t *run, int *token_p);
+/* Gather the full logits to rank 0 (`logits` of vocab floats there; may be
+ * NULL elsewhere). Collective. */
+cb_status_t llm_logits_gather(llm_run_t *run, float *logits);
+
+/* ================================================================ sampling */
+
+typedef struct {
+    float temperature;   /* 0: greedy */
+    float top_p;         /* 1: off */
+    uint64_t state;      /* xorshift state, from the seed */
+} llm_sampler_t;
+
+void llm_sampler_init(llm_sampler_t *s, float temperature, float top_p, uint64_t seed);
+/* Choose a token from logits[0..n) (modified: softmax in place). Local. */
+int llm_sample(llm_sampler_t *s, float *logits, int n, int *scratch_idx);
+
+/* ================================================================ subcommands */
+
+/* Each parses its own options and returns the status main agrees on.
+ * Collective over MPI_COMM_WORLD. */
+cb_status_t llm_cmd_generate(int argc, char **argv);
+cb_status_t llm_cmd_inspect(int argc, char **argv);
+cb_status_t llm_cmd_bench(int argc, char **argv);
+
+/* Shared by the subcommands: the model options. */
+typedef struct {
+    const char *model;    /* -m FILE */
+    const char *shape;    /* --shape NAME */
+    int type;             /* --type index into llm_type_choices */
+    int layers;           /* --layers N (0: all) */
+    long long seed;       /* --weights-seed */
+    int ctx;              /* --ctx N */
+    int isa;              /* --isa */
+    int allreduce;        /* --allreduce */
+} llm_model_opts_t;
+
+extern const char *const llm_type_choices[]; /* "f32","f16","bf16","q8_0","q4_0",NULL */
+extern const int llm_type_choice_ids[];
+
+#define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0 }
+/* The model options every subcommand takes, as rows of its cb_opt_t table
+ * (a macro because a table is a static initializer). */
+#define LLM_MODEL_OPTS(mo) \
+    { "model", 'm', CB_OPT_STRING, &(mo).model, "FILE", "GGUF file or llama2.c checkpoint", 0, -1, NULL }, \
+    { "shape", 0, CB_OPT_STRING, &(mo).shape, "NAME", "synthetic model: a preset (--list-shapes) or ARCH:dim=..,ffn=..,layers=..,heads=..,kv=..,head_dim=..,vocab=..", 0, -1, NULL }, \
+    { "type", 0, CB_OPT_CHOICE, &(mo).type, "TYPE", "weight type of a synthetic model", 0, -1, llm_type_choices }, \
+    { "layers", 0, CB_OPT_INT, &(mo).layers, "N", "keep the first N layers of a synthetic model (0: all)", 0, 1024, NULL }, \
+    { "weights-seed", 0, CB_OPT_INT64, &(mo).seed, "N", "seed of a synthetic model's weights", 0, 9e18, NULL }, \
+    { "ctx", 'c', CB_OPT_INT, &(mo).ctx, "N", "context (KV cache) length (0: the model's, at most 4096)", 0, 1 << 24, NULL }, \
+    { "isa", 0, CB_OPT_CHOICE, &(mo).isa, "ISA", "kernels: auto, c, avx2, avx512", 0, -1, llm_isa_names }, \
+    { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce) or rd (recursive doubling, persistent)", 0, -1, llm_ar_names }
+
+/* Open (file) or make (shape) the description, configured. Local. */
+cb_status_t llm_model_describe(const llm_model_opts_t *mo, llm_desc_t *desc);
+/* Describe, plan, check memory, load and build the run state, agreeing at
+ * each step. Collective over MPI_COMM_WORLD. */
+cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *desc,
+                            llm_weights_t **w_p, llm_comm_t **comm_p, llm_run_t **run_p);
+/* Parse "1,2,3" or "1 2 3" into tokens (each < vocab). Local. */
+cb_status_t llm_parse_tokens(const char *text, int vocab, int **tokens_p, int *n_p);
+
+#endif

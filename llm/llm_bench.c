@@ -1,0 +1,379 @@
+/* llm bench: llama-bench's tests (ppN: a prompt of N tokens in one pass;
+ * tgN: N tokens generated one at a time from an empty cache), a warm-up,
+ * then -r repetitions with the KV cache cleared between them; tokens/s mean
+ * and standard deviation, and each token's time split between compute and
+ * communication. Rows go to /llm/bench in the HDF5 file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stddef.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include <cblas.h>
+#include "llm.h"
+
+typedef struct {
+    char model_filename[96];  /* file, or the synthetic shape */
+    char model_type[48];      /* "qwen3 4096x4L Q8_0" */
+    int64_t model_size;       /* bytes of weights in all */
+    int64_t model_n_params;
+    int32_t n_ranks;
+    int32_t n_threads;        /* per rank */
+    int32_t n_batch;
+    char allreduce[8];
+    char kernels[8];
+    char test[16];            /* pp512, tg128 */
+    int32_t n_prompt;
+    int32_t n_gen;
+    int32_t reps;
+    double avg_ns;            /* per test run */
+    double stddev_ns;
+    double avg_ts;            /* tokens per second */
+    double stddev_ts;
+    double comm_frac;         /* share of the time spent in allreduce (rank 0) */
+    double comm_us_per_tok;
+    double compute_us_per_tok;
+    double roofline_ts;       /* --roofline: tokens/s the machine's bandwidth (tg) or sgemm rate (pp) allows */
+    double roofline_frac;     /* avg_ts / roofline_ts */
+} llm_bench_row_t;
+
+static const cb_column_t llm_bench_cols[] = {
+    CB_COLUMN(llm_bench_row_t, model_type, CB_COL_STRING, "model", "%s"),
+    CB_COLUMN(llm_bench_row_t, model_size, CB_COL_INT64, "size(B)", "%lld"),
+    CB_COLUMN(llm_bench_row_t, model_n_params, CB_COL_INT64, "params", "%lld"),
+    CB_COLUMN(llm_bench_row_t, n_ranks, CB_COL_INT32, "ranks", "%d"),
+    CB_COLUMN(llm_bench_row_t, n_threads, CB_COL_INT32, "threads", "%d"),
+    CB_COLUMN(llm_bench_row_t, allreduce, CB_COL_STRING, "allreduce", "%s"),
+    CB_COLUMN(llm_bench_row_t, kernels, CB_COL_STRING, "isa", "%s"),
+    CB_COLUMN(llm_bench_row_t, test, CB_COL_STRING, "test", "%s"),
+    CB_COLUMN(llm_bench_row_t, n_prompt, CB_COL_INT32, "n_prompt", "%d"),
+    CB_COLUMN(llm_bench_row_t, n_gen, CB_COL_INT32, "n_gen", "%d"),
+    CB_COLUMN(llm_bench_row_t, reps, CB_COL_INT32, "reps", "%d"),
+    CB_COLUMN(llm_bench_row_t, avg_ts, CB_COL_DOUBLE, "t/s", "%.2f"),
+    CB_COLUMN(llm_bench_row_t, stddev_ts, CB_COL_DOUBLE, "sd(t/s)", "%.2f"),
+    CB_COLUMN(llm_bench_row_t, avg_ns, CB_COL_DOUBLE, "avg_ns", "%.0f"),
+    CB_COLUMN(llm_bench_row_t, stddev_ns, CB_COL_DOUBLE, "sd_ns", "%.0f"),
+    CB_COLUMN(llm_bench_row_t, comm_frac, CB_COL_DOUBLE, "comm", "%.3f"),
+    CB_COLUMN(llm_bench_row_t, comm_us_per_tok, CB_COL_DOUBLE, "comm(us/t)", "%.1f"),
+    CB_COLUMN(llm_bench_row_t, compute_us_per_tok, CB_COL_DOUBLE, "comp(us/t)", "%.1f"),
+    CB_COLUMN(llm_bench_row_t, roofline_ts, CB_COL_DOUBLE, "roof(t/s)", "%.2f"),
+    CB_COLUMN(llm_bench_row_t, roofline_frac, CB_COL_DOUBLE, "of_roof", "%.3f"),
+    CB_COLUMN(llm_bench_row_t, model_filename, CB_COL_STRING, "model_filename", "%s"),
+    CB_COLUMN(llm_bench_row_t, n_batch, CB_COL_INT32, "n_batch", "%d"),
+};
+
+/* "512,1024" into a list of counts. */
+static cb_status_t parse_list(const char *text, const char *what, int *v, int max_n, int *n_p)
+{
+    int n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 0 || x > (1 << 20) || n >= max_n || (*end && *end != ',')) {
+            cb_error("%s: '%s' is not a list of token counts", what, text);
+            return CB_ERR_USAGE;
+        }
+        v[n++] = (int)x;
+        p = *end ? end + 1 : end;
+    }
+    *n_p = n;
+    return CB_OK;
+}
+
+/* llama-bench's markdown row (its columns, plus ranks and allreduce). Local. */
+static void bench_markdown(const llm_bench_row_t *r, int header)
+{
+    if (header) {
+        printf("| model | size | params | backend | ranks | threads | allreduce | test | t/s |\n");
+        printf("| --- | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: |\n");
+    }
+    printf("| %s | %.2f GiB | %.2f M | CPU (%s) | %d | %d | %s | %s | %.2f ± %.2f |\n", r->model_type,
+           (double)r->model_size / (1 << 30), (double)r->model_n_params / 1e6, r->kernels, r->n_ranks, r->n_threads,
+           r->allreduce, r->test, r->avg_ts, r->stddev_ts);
+    fflush(stdout);
+}
+
+/* ================================================================ roofline */
+
+/* The machine's limits, measured with every rank at once (each with its
+ * threads) and summed: memory read bandwidth over a buffer far larger than
+ * the caches, and the sgemm rate of BLAS at the shape of prompt processing
+ * (m tokens, a dim x dim weight). Collective. */
+static cb_status_t bench_roofline(int dim, int m, double *read_GBps_p, double *sgemm_Gflops_p)
+{
+    const size_t n = (size_t)64 << 20; /* 512 MiB of uint64 per rank */
+    uint64_t *buf = cb_alloc(n * sizeof(uint64_t), 0, "bandwidth buffer");
+    float *a = cb_alloc(sizeof(float) * (size_t)m * dim, 0, "sgemm operand");
+    float *b = cb_alloc(sizeof(float) * (size_t)dim * dim, 0, "sgemm operand");
+    float *c = cb_alloc(sizeof(float) * (size_t)m * dim, 0, "sgemm operand");
+    cb_status_t st = buf && a && b && c ? CB_OK : CB_ERR_NOMEM;
+    if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
+        goto cleanup;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        buf[i] = i;
+    for (size_t i = 0; i < (size_t)m * dim; i++)
+        a[i] = c[i] = 0.5f;
+    for (size_t i = 0; i < (size_t)dim * dim; i++)
+        b[i] = 0.25f;
+    double best = 1e30, sink = 0;
+    for (int rep = 0; rep < 4; rep++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = cb_now();
+        uint64_t s = 0;
+#pragma omp parallel for schedule(static) reduction(+ : s)
+        for (size_t i = 0; i < n; i++)
+            s += buf[i];
+        double t = cb_now() - t0;
+        sink += (double)s;
+        best = t < best ? t : best;
+    }
+    double bw = (double)(n * sizeof(uint64_t)) / best / 1e9;
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+    openblas_set_num_threads(threads);
+#endif
+    best = 1e30;
+    for (int rep = 0; rep < 4; rep++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = cb_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, dim, dim, 1.0f, a, dim, b, dim, 0.0f, c, dim);
+        double t = cb_now() - t0;
+        best = t < best ? t : best;
+    }
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+    openblas_set_num_threads(1);
+#endif
+    double gf = 2.0 * m * (double)dim * dim / best / 1e9 + 0 * sink * c[0];
+    st = CB_MPI(MPI_Allreduce(&bw, read_GBps_p, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+    if (st == CB_OK)
+        st = CB_MPI(MPI_Allreduce(&gf, sgemm_Gflops_p, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+cleanup:
+    cb_free(c);
+    cb_free(b);
+    cb_free(a);
+    cb_free(buf);
+    return st;
+}
+
+/* ================================================================ one run */
+
+/* One run of a test from an empty cache; returns the seconds on rank 0's
+ * clock between barriers and the allreduce seconds within. Collective. */
+static cb_status_t bench_once(llm_run_t *run, llm_comm_t *comm, const int *prompt, int n_prompt, int n_gen,
+                              double *sec_p, double *comm_p)
+{
+    cb_status_t st = CB_MPI(MPI_Barrier(MPI_COMM_WORLD));
+    llm_comm_reset_time(comm);
+    double t0 = cb_now();
+    int tok = prompt[0];
+    if (st == CB_OK && n_prompt > 0) {
+        st = llm_forward(run, prompt, n_prompt, 0);
+        if (st == CB_OK)
+            st = llm_argmax(run, &tok);
+    }
+    for (int i = 0; i < n_gen && st == CB_OK; i++) {
+        st = llm_forward(run, &tok, 1, n_prompt + i);
+        if (st == CB_OK)
+            st = llm_argmax(run, &tok);
+    }
+    if (st == CB_OK)
+        st = CB_MPI(MPI_Barrier(MPI_COMM_WORLD));
+    *sec_p = cb_now() - t0;
+    *comm_p = llm_comm_seconds(comm);
+    return st;
+}
+
+cb_status_t llm_cmd_bench(int argc, char **argv)
+{
+    llm_model_opts_t mo = LLM_MODEL_OPTS_DEFAULT;
+    const char *pp_text = "512", *tg_text = "128";
+    int reps = 5, batch = 512, no_warmup = 0, roofline = 0, markdown = 0;
+    cb_opt_t opts[] = {
+        LLM_MODEL_OPTS(mo),
+        { "n-prompt", 'p', CB_OPT_STRING, &pp_text, "N,..", "prompt lengths to test (ppN; 0 for none)", 0, -1, NULL },
+        { "n-gen", 'n', CB_OPT_STRING, &tg_text, "N,..", "generation lengths to test (tgN; 0 for none)", 0, -1, NULL },
+        { "repetitions", 'r', CB_OPT_INT, &reps, "N", "measured repetitions of each test", 1, 1000, NULL },
+        { "batch", 'b', CB_OPT_INT, &batch, "N", "prompt tokens per forward step", 1, 1 << 16, NULL },
+        { "no-warmup", 0, CB_OPT_FLAG, &no_warmup, NULL, "skip the warm-up run", 0, -1, NULL },
+        { "markdown", 0, CB_OPT_FLAG, &markdown, NULL, "print llama-bench's markdown table instead of --format's (HDF5 unchanged)", 0, -1, NULL },
+        { "roofline", 0, CB_OPT_FLAG, &roofline, NULL, "measure memory read bandwidth and sgemm rate, report each test's share of its bound", 0, -1, NULL },
+        { 0 },
+    };
+    cb_cli_t cli = { "llm bench", "(-m FILE | --shape NAME) [options]",
+                     "Prompt processing (ppN) and generation (tgN) speed in tokens/s, as llama-bench.",
+                     opts, "example: mpirun -np 2 llm bench --shape qwen3-8b --layers 4 --type q8_0 -p 128 -n 32" };
+    cb_common_opts_t common = { 0 };
+    int first = 0, pp[16], n_pp = 0, tg[16], n_tg = 0, n_rows = 0;
+    llm_desc_t desc;
+    llm_weights_t *w = NULL;
+    llm_comm_t *comm = NULL;
+    llm_run_t *run = NULL;
+    cb_results_t *res = NULL;
+    cb_table_t *tab = NULL;
+    int *prompt = NULL;
+    double *ts = NULL, *ns = NULL;
+
+    cb_status_t st = cb_options_parse(&cli, argc, argv, &common, &first);
+    if (st == CB_OK && first < argc) {
+        cb_error("unexpected argument '%s'", argv[first]);
+        st = CB_ERR_USAGE;
+    }
+    if (st == CB_OK)
+        st = parse_list(pp_text, "--n-prompt", pp, 16, &n_pp);
+    if (st == CB_OK)
+        st = parse_list(tg_text, "--n-gen", tg, 16, &n_tg);
+    if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
+        return st;
+    int need_ctx = 1;
+    for (int i = 0; i < n_pp; i++)
+        need_ctx = pp[i] + 1 > need_ctx ? pp[i] + 1 : need_ctx;
+    for (int i = 0; i < n_tg; i++)
+        need_ctx = tg[i] + 1 > need_ctx ? tg[i] + 1 : need_ctx;
+    if (mo.ctx == 0)
+        mo.ctx = need_ctx;
+    if ((st = llm_model_setup(&mo, batch, &desc, &w, &comm, &run)) != CB_OK)
+        return st;
+    if (llm_run_ctx(run) < need_ctx) {
+        cb_error("the tests need a context of %d tokens; --ctx is %d", need_ctx, llm_run_ctx(run));
+        st = CB_ERR_USAGE;
+    }
+    st = cb_agree(st, MPI_COMM_WORLD);
+    if (st == CB_OK)
+        st = cb_results_open("llm", &common, argc, argv, MPI_COMM_WORLD, &res);
+    if (st != CB_OK)
+        goto cleanup;
+
+    /* Deterministic prompt tokens, the same on every rank. */
+    prompt = malloc(sizeof(int) * (size_t)need_ctx);
+    ts = malloc(sizeof(double) * (size_t)reps);
+    ns = malloc(sizeof(double) * (size_t)reps);
+    if (!prompt || !ts || !ns) {
+        cb_error("cannot allocate the bench buffers");
+        cb_abort(CB_ERR_NOMEM);
+    }
+    for (int i = 0; i < need_ctx; i++)
+        prompt[i] = (int)((1103515245u * (unsigned)i + 12345u) % (unsigned)desc.cfg.vocab);
+
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    uint64_t total_bytes = 0, params = 0;
+    for (int i = 0; i < desc.n_tensors; i++) {
+        total_bytes += desc.tensors[i].bytes;
+        params += (uint64_t)(desc.tensors[i].ne[0] * desc.tensors[i].ne[1]);
+    }
+    st = cb_table_create(res, "/llm/bench", llm_bench_cols, (int)(sizeof llm_bench_cols / sizeof llm_bench_cols[0]),
+                         sizeof(llm_bench_row_t), markdown ? CB_TABLE_NO_PRINT : CB_TABLE_PRINT, &tab);
+    if (st == CB_OK)
+        st = cb_results_set_int(res, "threads_per_rank", threads);
+    if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
+        goto cleanup;
+    int wtype = desc.tensors[llm_desc_find(&desc, "blk.0.ffn_down.weight")].type;
+    /* What one token costs: every matrix is read once per decoded token (the
+     * embedding only for one row), and 2 flops per weight in a prompt. */
+    double tok_bytes = 0, tok_flops = 0;
+    for (int i = 0; i < desc.n_tensors; i++) {
+        const llm_tensor_t *t = &desc.tensors[i];
+        if (t->n_dims < 2)
+            continue;
+        double elems = (double)t->ne[0] * (double)t->ne[1];
+        int head = strcmp(t->name, "output.weight") == 0;
+        if (strcmp(t->name, "token_embd.weight") == 0) {
+            if (!desc.cfg.tied)
+                continue;
+            head = 1;
+        }
+        tok_bytes += (double)t->bytes;
+        if (!head) /* logits are computed for a prompt's last token only */
+            tok_flops += 2 * elems;
+    }
+    double read_GBps = 0, sgemm_Gflops = 0;
+    if (roofline) {
+        int m = n_pp > 0 && pp[0] > 0 ? pp[0] : 512;
+        if ((st = bench_roofline(desc.cfg.dim, m, &read_GBps, &sgemm_Gflops)) != CB_OK)
+            goto cleanup;
+        cb_results_comment(res, "roofline: memory read %.2f GB/s, sgemm %.1f Gflop/s (all ranks); a token reads %.1f MB of weights and costs %.2f Gflop",
+                           read_GBps, sgemm_Gflops, tok_bytes / 1e6, tok_flops / 1e9);
+        cb_results_set_double(res, "llm_read_GBps", read_GBps);
+        cb_results_set_double(res, "llm_sgemm_Gflops", sgemm_Gflops);
+    }
+    cb_results_comment(res, "model %s: %s, %d layers, dim %d; %d ranks x %d threads; allreduce %s; kernels %s",
+                       desc.source, llm_arch_names[desc.cfg.arch], desc.cfg.n_layers, desc.cfg.dim,
+                       cb_nranks(), threads, llm_ar_names[mo.allreduce], llm_kernels_name());
+
+    for (int pass = 0; pass < 2; pass++) {
+        int n_tests = pass == 0 ? n_pp : n_tg;
+        for (int ti = 0; ti < n_tests; ti++) {
+            int np_ = pass == 0 ? pp[ti] : 0, ng = pass == 0 ? 0 : tg[ti];
+            if (np_ + ng == 0)
+                continue;
+            double sec, csec, comm_sum = 0, sec_sum = 0;
+            if (!no_warmup && bench_once(run, comm, prompt, np_, ng, &sec, &csec) != CB_OK)
+                cb_abort(CB_ERR_MPI);
+            for (int r = 0; r < reps; r++) {
+                if (bench_once(run, comm, prompt, np_, ng, &sec, &csec) != CB_OK)
+                    cb_abort(CB_ERR_MPI);
+                ns[r] = sec * 1e9;
+                ts[r] = (double)(np_ + ng) / sec;
+                comm_sum += csec;
+                sec_sum += sec;
+            }
+            cb_stats_t sts, sns;
+            cb_stats_compute(ts, (size_t)reps, &sts);
+            cb_stats_compute(ns, (size_t)reps, &sns);
+            llm_bench_row_t row;
+            memset(&row, 0, sizeof row);
+            snprintf(row.model_filename, sizeof row.model_filename, "%.95s", desc.source);
+            snprintf(row.model_type, sizeof row.model_type, "%s %dx%dL %s", llm_arch_names[desc.cfg.arch],
+                     desc.cfg.dim, desc.cfg.n_layers, llm_type_name(wtype));
+            row.model_size = (int64_t)total_bytes;
+            row.model_n_params = (int64_t)params;
+            row.n_ranks = cb_nranks();
+            row.n_threads = threads;
+            row.n_batch = batch;
+            snprintf(row.allreduce, sizeof row.allreduce, "%s", llm_ar_names[mo.allreduce]);
+            snprintf(row.kernels, sizeof row.kernels, "%s", llm_kernels_name());
+            snprintf(row.test, sizeof row.test, "%s%d", pass == 0 ? "pp" : "tg", pass == 0 ? np_ : ng);
+            row.n_prompt = np_;
+            row.n_gen = ng;
+            row.reps = reps;
+            row.avg_ns = sns.mean;
+            row.stddev_ns = sns.sd;
+            row.avg_ts = sts.mean;
+            row.stddev_ts = sts.sd;
+            row.comm_frac = sec_sum > 0 ? comm_sum / sec_sum : 0;
+            row.comm_us_per_tok = comm_sum / reps / (np_ + ng) * 1e6;
+            row.compute_us_per_tok = (sec_sum - comm_sum) / reps / (np_ + ng) * 1e6;
+            if (roofline) {
+                row.roofline_ts = pass == 0 ? sgemm_Gflops * 1e9 / tok_flops : read_GBps * 1e9 / tok_bytes;
+                row.roofline_frac = row.avg_ts / row.roofline_ts;
+            }
+            if ((st = cb_table_append(tab, &row)) != CB_OK)
+                break;
+            if (markdown && cb_rank() == 0)
+                bench_markdown(&row, n_rows++ == 0);
+        }
+    }
+    st = cb_agree(st, MPI_COMM_WORLD);
+
+cleanup:
+    free(ns);
+    free(ts);
+    free(prompt);
+    cb_results_close(res, st);
+    llm_run_free(run);
+    llm_comm_free(comm);
+    llm_weights_free(w);
+    llm_desc_free(&desc);
+    return st;
+}

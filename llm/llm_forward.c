@@ -1,0 +1,306 @@
+/* The tensor-parallel forward pass: every rank holds the residual stream x
+ * whole and its shard of every weight; per layer one allreduce after the
+ * attention output projection and one after the FFN down projection. Reads
+ * top to bottom like the maths of a Llama / Qwen2 / Qwen3 block. */
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "llm.h"
+
+struct llm_run {
+    const llm_weights_t *w;
+    llm_comm_t *comm;
+    int ctx;            /* positions the KV cache holds */
+    int batch;          /* tokens per forward step at most */
+    int nq, nkv;        /* this rank's query heads and KV heads */
+    int hid, voc;       /* this rank's FFN units and vocabulary rows */
+    float *x;           /* (batch, dim) residual stream, the same on every rank */
+    float *xb;          /* (batch, dim) normalised input of a block */
+    float *q;           /* (batch, nq * head_dim) */
+    float *k, *v;       /* (batch, nkv * head_dim) */
+    float *ao;          /* (batch, nq * head_dim) attention output */
+    float *part;        /* (batch, dim) this rank's partial sum, then the total */
+    float *hg, *hu;     /* (batch, hid) gate and up activations */
+    float *kc, *vc;     /* (n_layers, ctx, nkv * head_dim) KV cache of this rank's KV heads */
+    float *att;         /* (threads, ctx) attention scores */
+    int n_threads;
+    double *inv_freq;   /* (head_dim / 2) RoPE frequencies */
+    float *logits;      /* (voc) last position's logits, this rank's vocabulary rows */
+    llm_block_q8x_t *xq;/* activation quantized for integer dots */
+    int *counts, *displs; /* (np) vocabulary rows of every rank, for the gather */
+};
+
+int llm_run_ctx(const llm_run_t *run) { return run->ctx; }
+
+/* ================================================================ state */
+
+cb_status_t llm_run_create(const llm_weights_t *w, llm_comm_t *comm, int ctx, int batch, llm_run_t **run_p)
+{
+    const llm_config_t *c = &w->cfg;
+    const llm_shard_t *sh = &w->sh;
+    llm_run_t *r = cb_alloc(sizeof *r, 1, "run state");
+    if (!r)
+        return CB_ERR_NOMEM;
+    r->w = w;
+    r->comm = comm;
+    r->ctx = ctx;
+    r->batch = batch;
+    r->nq = sh->h1 - sh->h0;
+    r->nkv = sh->kv1 - sh->kv0;
+    r->hid = sh->f1 - sh->f0;
+    r->voc = sh->v1 - sh->v0;
+    r->n_threads = 1;
+#ifdef _OPENMP
+    r->n_threads = omp_get_max_threads();
+#endif
+    size_t B = (size_t)batch, hd = (size_t)c->head_dim, dim = (size_t)c->dim;
+    size_t qd = (size_t)r->nq * hd, kvd = (size_t)r->nkv * hd;
+    size_t maxcols = dim > qd ? dim : qd;
+    if ((size_t)r->hid > maxcols)
+        maxcols = (size_t)r->hid;
+#define ALLOC(p, n, what) if (!((p) = cb_alloc(sizeof(*(p)) * (n), 1, what))) goto fail
+    ALLOC(r->x, B * dim, "activations");
+    ALLOC(r->xb, B * dim, "activations");
+    ALLOC(r->part, B * dim, "activations");
+    ALLOC(r->q, B * qd, "activations");
+    ALLOC(r->ao, B * qd, "activations");
+    ALLOC(r->k, B * kvd, "activations");
+    ALLOC(r->v, B * kvd, "activations");
+    ALLOC(r->hg, B * (size_t)r->hid, "activations");
+    ALLOC(r->hu, B * (size_t)r->hid, "activations");
+    ALLOC(r->kc, (size_t)c->n_layers * (size_t)ctx * kvd, "KV cache");
+    ALLOC(r->vc, (size_t)c->n_layers * (size_t)ctx * kvd, "KV cache");
+    ALLOC(r->att, (size_t)r->n_threads * (size_t)ctx, "attention scores");
+    ALLOC(r->inv_freq, hd / 2, "RoPE table");
+    ALLOC(r->logits, (size_t)(r->voc > 0 ? r->voc : 1), "logits");
+    ALLOC(r->xq, maxcols / LLM_QK + 1, "quantized activations");
+    ALLOC(r->counts, (size_t)sh->np, "gather counts");
+    ALLOC(r->displs, (size_t)sh->np, "gather displacements");
+#undef ALLOC
+    for (size_t j = 0; j < hd / 2; j++)
+        r->inv_freq[j] = pow((double)c->rope_theta, -2.0 * (double)j / (double)hd);
+    cb_status_t st = CB_MPI(MPI_Allgather(&r->voc, 1, MPI_INT, r->counts, 1, MPI_INT, llm_comm_mpi(comm)));
+    if (st != CB_OK) {
+        llm_run_free(r);
+        return st;
+    }
+    for (int i = 0, d = 0; i < sh->np; i++) {
+        r->displs[i] = d;
+        d += r->counts[i];
+    }
+    st = llm_kernels_init_scratch((int)(maxcols > (size_t)c->hidden ? maxcols : (size_t)c->hidden));
+    if (st != CB_OK) {
+        llm_run_free(r);
+        return st;
+    }
+    *run_p = r;
+    return CB_OK;
+fail:
+    llm_run_free(r);
+    return CB_ERR_NOMEM;
+}
+
+void llm_run_free(llm_run_t *r)
+{
+    if (!r)
+        return;
+    llm_kernels_free_scratch();
+    cb_free(r->displs); cb_free(r->counts); cb_free(r->xq); cb_free(r->logits); cb_free(r->inv_freq);
+    cb_free(r->att); cb_free(r->vc); cb_free(r->kc); cb_free(r->hu); cb_free(r->hg);
+    cb_free(r->v); cb_free(r->k); cb_free(r->ao); cb_free(r->q); cb_free(r->part);
+    cb_free(r->xb); cb_free(r->x);
+    cb_free(r);
+}
+
+/* ================================================================ pieces */
+
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
+    float s = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] * s * w[i];
+}
+
+/* Y (b, W rows) = X W^T: matrix-vector for one token, sgemm panels for more. */
+static void project(llm_run_t *r, const llm_mat_t *m, const float *x, int b, float *y)
+{
+    if (b == 1)
+        llm_matvec(m, x, r->xq, y);
+    else
+        llm_matmul(m, x, b, y, m->rows);
+}
+
+/* Rotate pairs of one head at position pos: (2j, 2j+1) interleaved, or
+ * (j, j + hd/2) for rotate-half (NeoX, Qwen). */
+static void rope(float *v, int hd, int pos, const double *inv_freq, int neox)
+{
+    int half = hd / 2;
+    for (int j = 0; j < half; j++) {
+        double a = (double)pos * inv_freq[j];
+        float cs = (float)cos(a), sn = (float)sin(a);
+        int i0 = neox ? j : 2 * j, i1 = neox ? j + half : 2 * j + 1;
+        float v0 = v[i0], v1 = v[i1];
+        v[i0] = v0 * cs - v1 * sn;
+        v[i1] = v0 * sn + v1 * cs;
+    }
+}
+
+/* ================================================================ one batch */
+
+static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos)
+{
+    const llm_weights_t *w = r->w;
+    const llm_config_t *c = &w->cfg;
+    const llm_shard_t *sh = &w->sh;
+    const int dim = c->dim, hd = c->head_dim, qd = r->nq * hd, kvd = r->nkv * hd;
+    const int group = c->n_heads / c->n_kv_heads;
+    const float scale = 1.0f / sqrtf((float)hd);
+    cb_status_t st;
+
+    /* Embedding: the owner of each token's row contributes it. */
+    memset(r->x, 0, sizeof(float) * (size_t)b * dim);
+    for (int i = 0; i < b; i++)
+        if (tokens[i] >= sh->v0 && tokens[i] < sh->v1)
+            llm_dequantize_row(w->tok.type, (const char *)w->tok.data + (size_t)(tokens[i] - sh->v0) * w->tok.row_bytes,
+                               r->x + (size_t)i * dim, dim);
+    if ((st = llm_comm_allreduce(r->comm, r->x, b * dim)) != CB_OK)
+        return st;
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const llm_layer_t *L = &w->layers[l];
+        float *kc = r->kc + (size_t)l * r->ctx * kvd, *vc = r->vc + (size_t)l * r->ctx * kvd;
+
+        /* ---- attention: q, k, v of this rank's heads */
+        for (int i = 0; i < b; i++)
+            rmsnorm(r->xb + (size_t)i * dim, r->x + (size_t)i * dim, L->attn_norm, dim, c->norm_eps);
+        project(r, &L->wq, r->xb, b, r->q);
+        project(r, &L->wk, r->xb, b, r->k);
+        project(r, &L->wv, r->xb, b, r->v);
+        for (int i = 0; i < b; i++) {
+            float *q = r->q + (size_t)i * qd, *k = r->k + (size_t)i * kvd, *v = r->v + (size_t)i * kvd;
+            if (L->bq)
+                for (int j = 0; j < qd; j++) q[j] += L->bq[j];
+            if (L->bk)
+                for (int j = 0; j < kvd; j++) k[j] += L->bk[j];
+            if (L->bv)
+                for (int j = 0; j < kvd; j++) v[j] += L->bv[j];
+            for (int h = 0; h < r->nq; h++) {
+                if (L->q_norm)
+                    rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, c->norm_eps);
+                rope(q + h * hd, hd, pos + i, r->inv_freq, c->rope_neox);
+            }
+            for (int h = 0; h < r->nkv; h++) {
+                if (L->k_norm)
+                    rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, c->norm_eps);
+                rope(k + h * hd, hd, pos + i, r->inv_freq, c->rope_neox);
+            }
+            memcpy(kc + (size_t)(pos + i) * kvd, k, sizeof(float) * (size_t)kvd);
+            memcpy(vc + (size_t)(pos + i) * kvd, v, sizeof(float) * (size_t)kvd);
+        }
+
+        /* ---- causal attention over the cache, per (token, head) */
+        const int nwork = b * r->nq;
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int wi = 0; wi < nwork; wi++) {
+            int i = wi / r->nq, h = wi % r->nq, t_end = pos + i + 1;
+            int kvh = (sh->h0 + h) / group - sh->kv0;
+            int th = 0;
+#ifdef _OPENMP
+            th = omp_get_thread_num();
+#endif
+            float *att = r->att + (size_t)th * r->ctx;
+            const float *q = r->q + (size_t)i * qd + h * hd;
+            float mx = -INFINITY;
+            for (int t = 0; t < t_end; t++) {
+                const float *k = kc + (size_t)t * kvd + kvh * hd;
+                float s = 0;
+                for (int j = 0; j < hd; j++)
+                    s += q[j] * k[j];
+                att[t] = s * scale;
+                mx = att[t] > mx ? att[t] : mx;
+            }
+            float sum = 0;
+            for (int t = 0; t < t_end; t++) {
+                att[t] = expf(att[t] - mx);
+                sum += att[t];
+            }
+            float *o = r->ao + (size_t)i * qd + h * hd;
+            memset(o, 0, sizeof(float) * (size_t)hd);
+            for (int t = 0; t < t_end; t++) {
+                const float *v = vc + (size_t)t * kvd + kvh * hd;
+                float a = att[t] / sum;
+                for (int j = 0; j < hd; j++)
+                    o[j] += a * v[j];
+            }
+        }
+
+        /* ---- output projection of this rank's heads, summed over ranks */
+        project(r, &L->wo, r->ao, b, r->part);
+        if ((st = llm_comm_allreduce(r->comm, r->part, b * dim)) != CB_OK)
+            return st;
+        for (size_t j = 0; j < (size_t)b * dim; j++)
+            r->x[j] += r->part[j];
+
+        /* ---- SwiGLU FFN over this rank's units */
+        for (int i = 0; i < b; i++)
+            rmsnorm(r->xb + (size_t)i * dim, r->x + (size_t)i * dim, L->ffn_norm, dim, c->norm_eps);
+        project(r, &L->wg, r->xb, b, r->hg);
+        project(r, &L->wu, r->xb, b, r->hu);
+        for (size_t j = 0; j < (size_t)b * r->hid; j++) {
+            float g = r->hg[j];
+            r->hg[j] = g / (1.0f + expf(-g)) * r->hu[j];
+        }
+        project(r, &L->wd, r->hg, b, r->part);
+        if ((st = llm_comm_allreduce(r->comm, r->part, b * dim)) != CB_OK)
+            return st;
+        for (size_t j = 0; j < (size_t)b * dim; j++)
+            r->x[j] += r->part[j];
+    }
+
+    /* Logits of the last position, for this rank's vocabulary rows. */
+    rmsnorm(r->xb, r->x + (size_t)(b - 1) * dim, w->out_norm, dim, c->norm_eps);
+    llm_matvec(&w->out, r->xb, r->xq, r->logits);
+    return CB_OK;
+}
+
+cb_status_t llm_forward(llm_run_t *r, const int *tokens, int n, int pos)
+{
+    if (n <= 0 || pos < 0 || pos + n > r->ctx) {
+        cb_error("positions %d..%d exceed the context of %d (--ctx)", pos, pos + n - 1, r->ctx);
+        return CB_ERR_USAGE;
+    }
+    for (int i = 0; i < n; i += r->batch) {
+        int b = n - i < r->batch ? n - i : r->batch;
+        cb_status_t st = forward_batch(r, tokens + i, b, pos + i);
+        if (st != CB_OK)
+            return st;
+    }
+    return CB_OK;
+}
+
+/* ================================================================ the next token */
+
+cb_status_t llm_argmax(llm_run_t *r, int *token_p)
+{
+    struct { float v; int i; } loc = { -INFINITY, 0x7fffffff }, glob;
+    for (int i = 0; i < r->voc; i++)
+        if (r->logits[i] > loc.v) {
+            loc.v = r->logits[i];
+            loc.i = r->w->sh.v0 + i;
+        }
+    cb_status_t st = CB_MPI(MPI_Allreduce(&loc, &glob, 1, MPI_FLOAT_INT, MPI_MAXLOC, llm_comm_mpi(r->comm)));
+    if (st == CB_OK)
+        *token_p = glob.i == 0x7fffffff ? 0 : glob.i;
+    return st;
+}
+
+cb_status_t llm_logits_gather(llm_run_t *r, float *logits)
+{
+    return CB_MPI(MPI_Gatherv(r->logits, r->voc, MPI_FLOAT, logits, r->counts, r->displs, MPI_FLOAT, 0,
+                              llm_comm_mpi(r->comm)));
+}

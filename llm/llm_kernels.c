@@ -1,0 +1,564 @@
+/* Kernels: dot products of weight rows in every type with float (or
+ * int8-quantized) activations, as a table per instruction set (portable C,
+ * AVX2, AVX-512) chosen at run time; the matrix-vector product for decoding
+ * and the panel-dequantizing sgemm for prompt processing. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include <math.h>
+#include <string.h>
+#include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(HAVE_IMMINTRIN_H) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#include <cpuid.h>
+#define LLM_X86 1
+#endif
+#include "llm.h"
+
+typedef float (*llm_dot_fn)(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n);
+
+typedef void (*llm_deq_fn)(const void *row, float *y, int64_t n);
+
+typedef struct {
+    const char *name;
+    llm_dot_fn f32, f16, bf16, q8_0, q4_0;
+    llm_deq_fn deq_f16, deq_bf16, deq_q8_0, deq_q4_0; /* rows to float, for sgemm panels */
+} llm_kernel_set_t;
+
+const char *const llm_isa_names[] = { "auto", "c", "avx2", "avx512", NULL };
+
+/* ================================================================ portable C */
+
+static float llm_f16_table[65536]; /* fp16 -> fp32, filled by llm_kernels_select */
+
+static float dot_f32_c(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const float *w = row;
+    float s[8] = { 0 };
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            s[j] += w[i + j] * x[i + j];
+    for (; i < n; i++)
+        s[0] += w[i] * x[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+static float dot_f16_c(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const uint16_t *w = row;
+    float s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += llm_f16_table[w[i]] * x[i];
+    return s;
+}
+
+static float dot_bf16_c(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const uint16_t *w = row;
+    float s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += llm_bf16_to_fp32(w[i]) * x[i];
+    return s;
+}
+
+static float dot_q8_0_c(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const llm_block_q8_0_t *b = row;
+    float s = 0;
+    for (int64_t i = 0; i < n / LLM_QK; i++) {
+        int sum = 0;
+        for (int j = 0; j < LLM_QK; j++)
+            sum += b[i].qs[j] * xq[i].qs[j];
+        s += llm_f16_table[b[i].d] * xq[i].d * (float)sum;
+    }
+    return s;
+}
+
+static float dot_q4_0_c(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const llm_block_q4_0_t *b = row;
+    float s = 0;
+    for (int64_t i = 0; i < n / LLM_QK; i++) {
+        int sum = 0;
+        for (int j = 0; j < LLM_QK / 2; j++)
+            sum += ((b[i].qs[j] & 0x0f) - 8) * xq[i].qs[j]
+                 + ((b[i].qs[j] >> 4) - 8) * xq[i].qs[j + LLM_QK / 2];
+        s += llm_f16_table[b[i].d] * xq[i].d * (float)sum;
+    }
+    return s;
+}
+
+static void deq_f16_c(const void *row, float *y, int64_t n)
+{
+    const uint16_t *w = row;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = llm_f16_table[w[i]];
+}
+static void deq_bf16_c(const void *row, float *y, int64_t n) { llm_dequantize_row(LLM_BF16, row, y, n); }
+static void deq_q8_0_c(const void *row, float *y, int64_t n) { llm_dequantize_row(LLM_Q8_0, row, y, n); }
+static void deq_q4_0_c(const void *row, float *y, int64_t n) { llm_dequantize_row(LLM_Q4_0, row, y, n); }
+
+static const llm_kernel_set_t llm_kernels_c = { "c", dot_f32_c, dot_f16_c, dot_bf16_c, dot_q8_0_c, dot_q4_0_c,
+                                                deq_f16_c, deq_bf16_c, deq_q8_0_c, deq_q4_0_c };
+
+#ifdef LLM_X86
+/* ================================================================ AVX2 */
+
+#define LLM_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+LLM_AVX2 static inline float hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+LLM_AVX2 static float dot_f32_avx2(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const float *w = row;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += w[i] * x[i];
+    return s;
+}
+
+LLM_AVX2 static float dot_f16_avx2(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const uint16_t *w = row;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8))), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += llm_f16_table[w[i]] * x[i];
+    return s;
+}
+
+LLM_AVX2 static inline __m256 bf16x8_avx2(const uint16_t *p)
+{
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+LLM_AVX2 static float dot_bf16_avx2(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const uint16_t *w = row;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(bf16x8_avx2(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(bf16x8_avx2(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += llm_bf16_to_fp32(w[i]) * x[i];
+    return s;
+}
+
+/* Sum of products of 32 signed bytes, as 8 int32 lanes turned to float:
+ * maddubs needs one unsigned operand, so move w's sign onto x. */
+LLM_AVX2 static inline __m256 dot32_i8_avx2(__m256i w, __m256i x)
+{
+    __m256i aw = _mm256_sign_epi8(w, w);
+    __m256i sx = _mm256_sign_epi8(x, w);
+    __m256i p16 = _mm256_maddubs_epi16(aw, sx);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+LLM_AVX2 static float dot_q8_0_avx2(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const llm_block_q8_0_t *b = row;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / LLM_QK; i++) {
+        __m256 p = dot32_i8_avx2(_mm256_loadu_si256((const __m256i *)b[i].qs),
+                                 _mm256_loadu_si256((const __m256i *)xq[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[i].d) * xq[i].d), p, acc);
+    }
+    return hsum256(acc);
+}
+
+LLM_AVX2 static inline __m256i q4_unpack_avx2(const uint8_t *qs)
+{
+    __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    __m256i q = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    q = _mm256_and_si256(q, _mm256_set1_epi8(0x0f));
+    return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+}
+
+LLM_AVX2 static float dot_q4_0_avx2(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const llm_block_q4_0_t *b = row;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / LLM_QK; i++) {
+        __m256 p = dot32_i8_avx2(q4_unpack_avx2(b[i].qs), _mm256_loadu_si256((const __m256i *)xq[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[i].d) * xq[i].d), p, acc);
+    }
+    return hsum256(acc);
+}
+
+LLM_AVX2 static void deq_f16_avx2(const void *row, float *y, int64_t n)
+{
+    const uint16_t *w = row;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))));
+    for (; i < n; i++)
+        y[i] = llm_f16_table[w[i]];
+}
+
+LLM_AVX2 static void deq_bf16_avx2(const void *row, float *y, int64_t n)
+{
+    const uint16_t *w = row;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, bf16x8_avx2(w + i));
+    for (; i < n; i++)
+        y[i] = llm_bf16_to_fp32(w[i]);
+}
+
+LLM_AVX2 static void deq_q8_0_avx2(const void *row, float *y, int64_t n)
+{
+    const llm_block_q8_0_t *b = row;
+    for (int64_t i = 0; i < n / LLM_QK; i++, y += LLM_QK) {
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(b[i].d));
+        for (int j = 0; j < LLM_QK; j += 8) {
+            __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b[i].qs + j)));
+            _mm256_storeu_ps(y + j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
+        }
+    }
+}
+
+LLM_AVX2 static void deq_q4_0_avx2(const void *row, float *y, int64_t n)
+{
+    const llm_block_q4_0_t *b = row;
+    for (int64_t i = 0; i < n / LLM_QK; i++, y += LLM_QK) {
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(b[i].d));
+        __m256i q = q4_unpack_avx2(b[i].qs);
+        int8_t t[32];
+        _mm256_storeu_si256((__m256i *)t, q);
+        for (int j = 0; j < LLM_QK; j += 8) {
+            __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(t + j)));
+            _mm256_storeu_ps(y + j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(v)));
+        }
+    }
+}
+
+static const llm_kernel_set_t llm_kernels_avx2 = { "avx2", dot_f32_avx2, dot_f16_avx2, dot_bf16_avx2, dot_q8_0_avx2, dot_q4_0_avx2,
+                                                   deq_f16_avx2, deq_bf16_avx2, deq_q8_0_avx2, deq_q4_0_avx2 };
+
+/* ================================================================ AVX-512 */
+
+#define LLM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+LLM_AVX512 static float dot_f32_avx512(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const float *w = row;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += w[i] * x[i];
+    return s;
+}
+
+LLM_AVX512 static float dot_f16_avx512(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const uint16_t *w = row;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + i))), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + i + 16))), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += llm_f16_table[w[i]] * x[i];
+    return s;
+}
+
+LLM_AVX512 static inline __m512 bf16x16_avx512(const uint16_t *p)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
+
+LLM_AVX512 static float dot_bf16_avx512(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const uint16_t *w = row;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(bf16x16_avx512(w + i), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(bf16x16_avx512(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += llm_bf16_to_fp32(w[i]) * x[i];
+    return s;
+}
+
+/* Two blocks per step: VNNI's dpbusd takes |w| unsigned and x with w's sign. */
+LLM_AVX512 static inline __m512 dot64_i8_avx512(__m512i w, __m512i x)
+{
+    __mmask64 neg = _mm512_movepi8_mask(w);
+    __m512i aw = _mm512_abs_epi8(w);
+    __m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+    return _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx));
+}
+
+LLM_AVX512 static inline __m512i load2x256(const void *a, const void *b)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                              _mm256_loadu_si256((const __m256i *)b), 1);
+}
+
+LLM_AVX512 static inline __m512 scale2(float s0, float s1)
+{
+    return _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(s0), _mm512_set1_ps(s1));
+}
+
+LLM_AVX512 static float dot_q8_0_avx512(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const llm_block_q8_0_t *b = row;
+    int64_t nb = n / LLM_QK, i = 0;
+    __m512 acc = _mm512_setzero_ps();
+    for (; i + 2 <= nb; i += 2) {
+        __m512 p = dot64_i8_avx512(load2x256(b[i].qs, b[i + 1].qs), load2x256(xq[i].qs, xq[i + 1].qs));
+        acc = _mm512_fmadd_ps(scale2(_cvtsh_ss(b[i].d) * xq[i].d, _cvtsh_ss(b[i + 1].d) * xq[i + 1].d), p, acc);
+    }
+    float s = _mm512_reduce_add_ps(acc);
+    if (i < nb) {
+        __m256 p = dot32_i8_avx2(_mm256_loadu_si256((const __m256i *)b[i].qs),
+                                 _mm256_loadu_si256((const __m256i *)xq[i].qs));
+        s += _cvtsh_ss(b[i].d) * xq[i].d * hsum256(p);
+    }
+    return s;
+}
+
+LLM_AVX512 static float dot_q4_0_avx512(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    const llm_block_q4_0_t *b = row;
+    int64_t nb = n / LLM_QK, i = 0;
+    __m512 acc = _mm512_setzero_ps();
+    for (; i + 2 <= nb; i += 2) {
+        __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(q4_unpack_avx2(b[i].qs)), q4_unpack_avx2(b[i + 1].qs), 1);
+        __m512 p = dot64_i8_avx512(w, load2x256(xq[i].qs, xq[i + 1].qs));
+        acc = _mm512_fmadd_ps(scale2(_cvtsh_ss(b[i].d) * xq[i].d, _cvtsh_ss(b[i + 1].d) * xq[i + 1].d), p, acc);
+    }
+    float s = _mm512_reduce_add_ps(acc);
+    if (i < nb) {
+        __m256 p = dot32_i8_avx2(q4_unpack_avx2(b[i].qs), _mm256_loadu_si256((const __m256i *)xq[i].qs));
+        s += _cvtsh_ss(b[i].d) * xq[i].d * hsum256(p);
+    }
+    return s;
+}
+
+LLM_AVX512 static void deq_f16_avx512(const void *row, float *y, int64_t n)
+{
+    const uint16_t *w = row;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + i))));
+    for (; i < n; i++)
+        y[i] = llm_f16_table[w[i]];
+}
+
+LLM_AVX512 static void deq_q8_0_avx512(const void *row, float *y, int64_t n)
+{
+    const llm_block_q8_0_t *b = row;
+    for (int64_t i = 0; i < n / LLM_QK; i++, y += LLM_QK) {
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(b[i].d));
+        __m512i q0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b[i].qs));
+        __m512i q1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b[i].qs + 16)));
+        _mm512_storeu_ps(y, _mm512_mul_ps(d, _mm512_cvtepi32_ps(q0)));
+        _mm512_storeu_ps(y + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(q1)));
+    }
+}
+
+static const llm_kernel_set_t llm_kernels_avx512 = { "avx512", dot_f32_avx512, dot_f16_avx512, dot_bf16_avx512, dot_q8_0_avx512, dot_q4_0_avx512,
+                                                     deq_f16_avx512, deq_bf16_avx2, deq_q8_0_avx512, deq_q4_0_avx2 };
+#endif /* LLM_X86 */
+
+/* ================================================================ selection */
+
+static const llm_kernel_set_t *llm_kernels = &llm_kernels_c;
+
+#ifdef LLM_X86
+/* AVX512-VNNI: CPUID leaf 7, ECX bit 11 (asked directly: not every
+ * compiler's __builtin_cpu_supports knows its name). */
+static int llm_cpu_has_vnni(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    return (c >> 11) & 1;
+}
+
+/* F16C: CPUID leaf 1, ECX bit 29. */
+static int llm_cpu_has_f16c(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    return (c >> 29) & 1;
+}
+#endif
+
+static int llm_cpu_has(llm_isa_t isa)
+{
+#ifdef LLM_X86
+    __builtin_cpu_init();
+    if (isa == LLM_ISA_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && llm_cpu_has_f16c();
+    if (isa == LLM_ISA_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && llm_cpu_has_vnni() &&
+               llm_cpu_has(LLM_ISA_AVX2);
+#endif
+    return isa == LLM_ISA_C;
+}
+
+cb_status_t llm_kernels_select(llm_isa_t isa)
+{
+    for (int i = 0; i < 65536; i++)
+        llm_f16_table[i] = llm_fp16_to_fp32((uint16_t)i);
+    if (isa == LLM_ISA_AUTO)
+        isa = llm_cpu_has(LLM_ISA_AVX512) ? LLM_ISA_AVX512 : llm_cpu_has(LLM_ISA_AVX2) ? LLM_ISA_AVX2 : LLM_ISA_C;
+    if (!llm_cpu_has(isa)) {
+        cb_error("--isa %s: this CPU (or this build) lacks it", llm_isa_names[isa]);
+        return CB_ERR_UNSUPPORTED;
+    }
+    llm_kernels = &llm_kernels_c;
+#ifdef LLM_X86
+    if (isa == LLM_ISA_AVX2)
+        llm_kernels = &llm_kernels_avx2;
+    if (isa == LLM_ISA_AVX512)
+        llm_kernels = &llm_kernels_avx512;
+#endif
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+    /* Threads come from OpenMP around the BLAS calls, one panel each. */
+    openblas_set_num_threads(1);
+#endif
+    return CB_OK;
+}
+
+const char *llm_kernels_name(void) { return llm_kernels->name; }
+
+static llm_dot_fn llm_dot_for(int type)
+{
+    switch (type) {
+    case LLM_F16: return llm_kernels->f16;
+    case LLM_BF16: return llm_kernels->bf16;
+    case LLM_Q8_0: return llm_kernels->q8_0;
+    case LLM_Q4_0: return llm_kernels->q4_0;
+    default: return llm_kernels->f32;
+    }
+}
+
+static int llm_type_wants_q8x(int type) { return type == LLM_Q8_0 || type == LLM_Q4_0; }
+
+float llm_dot_row(int type, const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
+{
+    return llm_dot_for(type)(row, x, xq, n);
+}
+
+/* ================================================================ products */
+
+void llm_matvec(const llm_mat_t *w, const float *x, llm_block_q8x_t *xq, float *y)
+{
+    if (w->rows <= 0)
+        return;
+    llm_dot_fn dot = llm_dot_for(w->type);
+    if (llm_type_wants_q8x(w->type))
+        llm_quantize_row_q8x(x, xq, w->cols);
+    const char *data = w->data;
+    const size_t rb = w->row_bytes;
+    const int rows = w->rows, cols = w->cols;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++)
+        y[r] = dot(data + (size_t)r * rb, x, xq, cols);
+}
+
+#define LLM_PANEL 128 /* rows dequantized at a time per thread for sgemm */
+
+static float **llm_panels;   /* (threads) buffers of LLM_PANEL * max_cols floats */
+static int llm_n_panels, llm_panel_cols;
+
+size_t llm_matmul_scratch(int cols) { return (size_t)LLM_PANEL * (size_t)cols; }
+
+cb_status_t llm_kernels_init_scratch(int max_cols)
+{
+    int nt = 1;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
+    llm_kernels_free_scratch();
+    llm_panels = cb_alloc(sizeof(float *) * (size_t)nt, 1, "panel table");
+    if (!llm_panels)
+        return CB_ERR_NOMEM;
+    llm_n_panels = nt;
+    llm_panel_cols = max_cols;
+    for (int t = 0; t < nt; t++) {
+        llm_panels[t] = cb_alloc(sizeof(float) * llm_matmul_scratch(max_cols), 0, "dequantized panel");
+        if (!llm_panels[t])
+            return CB_ERR_NOMEM;
+    }
+    return CB_OK;
+}
+
+void llm_kernels_free_scratch(void)
+{
+    if (!llm_panels)
+        return;
+    for (int t = 0; t < llm_n_panels; t++)
+        cb_free(llm_panels[t]);
+    cb_free(llm_panels);
+    llm_panels = NULL;
+    llm_n_panels = 0;
+}
+
+void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
+{
+    if (w->rows <= 0 || b <= 0)
+        return;
+    const int rows = w->rows, cols = w->cols;
+    const int n_panels = (rows + LLM_PANEL - 1) / LLM_PANEL;
+    const char *data = w->data;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int p = 0; p < n_panels; p++) {
+        int r0 = p * LLM_PANEL, nr = rows - r0 < LLM_PANEL ? rows - r0 : LLM_PANEL;
+        const float *wp;
+        if (w->type == LLM_F32) {
+            wp = (const float *)(data + (size_t)r0 * w->row_bytes);
+        } else {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+#endif
+            float *buf = llm_panels[t];
+            llm_deq_fn deq = w->type == LLM_F16 ? llm_kernels->deq_f16 : w->type == LLM_BF16 ? llm_kernels->deq_bf16
+                           : w->type == LLM_Q8_0 ? llm_kernels->deq_q8_0 : llm_kernels->deq_q4_0;
+            for (int r = 0; r < nr; r++)
+                deq(data + (size_t)(r0 + r) * w->row_bytes, buf + (size_t)r * cols, cols);
+            wp = buf;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, nr, cols, 1.0f,
+                    x, cols, wp, cols, 0.0f, y + r0, ldy);
+    }
+}

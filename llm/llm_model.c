@@ -1,0 +1,136 @@
+/* Setting a model up for a run, shared by the subcommands: describe it (file
+ * or --shape), plan the shard, refuse what would not fit, load, and build the
+ * communicator and run state, with every rank agreeing at every step. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "llm.h"
+
+cb_status_t llm_model_describe(const llm_model_opts_t *mo, llm_desc_t *desc)
+{
+    if ((mo->model != NULL) == (mo->shape != NULL)) {
+        cb_error("give a model file (-m FILE) or a synthetic shape (--shape NAME), one of them");
+        return CB_ERR_USAGE;
+    }
+    if (mo->model)
+        return llm_desc_open(mo->model, desc);
+    return llm_shape_desc(mo->shape, llm_type_choice_ids[mo->type], mo->layers, (uint64_t)mo->seed, desc);
+}
+
+/* Threads per rank: OMP_NUM_THREADS if set, else the host's cores shared
+ * among the ranks on it. */
+static int model_threads(int local_size)
+{
+    if (getenv("OMP_NUM_THREADS"))
+        return 0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int t = (int)(cores / (local_size > 0 ? local_size : 1));
+    return t < 1 ? 1 : t;
+}
+
+cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *desc,
+                            llm_weights_t **w_p, llm_comm_t **comm_p, llm_run_t **run_p)
+{
+    MPI_Comm world = MPI_COMM_WORLD;
+    int rank = cb_rank(), np = cb_nranks(), n_hosts = 1, local_rank = 0, local_size = 1;
+    llm_weights_t *w = NULL;
+    llm_comm_t *comm = NULL;
+    llm_shard_t sh;
+    cb_status_t st;
+
+    st = llm_kernels_select((llm_isa_t)mo->isa);
+    if (st == CB_OK)
+        st = cb_mpi_hosts(world, &n_hosts, &local_rank, &local_size);
+    if ((st = cb_agree(st, world)) != CB_OK)
+        return st;
+#ifdef _OPENMP
+    int nt = model_threads(local_size);
+    if (nt > 0)
+        omp_set_num_threads(nt);
+#else
+    (void)model_threads;
+#endif
+    st = llm_model_describe(mo, desc);
+    if (st == CB_OK) {
+        st = llm_shard_plan(desc, rank, np, &sh);
+        if (st != CB_OK)
+            llm_desc_free(desc);
+    }
+    if ((st = cb_agree(st, world)) != CB_OK)
+        return st;
+
+    int ctx = mo->ctx > 0 ? mo->ctx : (desc->cfg.ctx < 4096 ? desc->cfg.ctx : 4096);
+    if (batch > ctx)
+        batch = ctx;
+    size_t need = llm_shard_weight_bytes(desc, &sh) + llm_shard_run_bytes(&desc->cfg, &sh, ctx, batch);
+    unsigned long long avail = cb_mem_available_bytes();
+    if (avail > 0 && need > avail / (unsigned long long)local_size) {
+        char a[32], b[32];
+        cb_error("the model needs %s per rank with %d ranks, and %s is available per rank (%d on this host): "
+                 "use more ranks or hosts, fewer --layers or a smaller --ctx",
+                 cb_format_size(need, a, sizeof a), np, cb_format_size((size_t)(avail / (unsigned long long)local_size), b, sizeof b),
+                 local_size);
+        st = CB_ERR_NOMEM;
+    }
+    if ((st = cb_agree(st, world)) != CB_OK)
+        goto free_desc;
+
+    st = llm_weights_load(desc, &sh, &w);
+    if ((st = cb_agree(st, world)) != CB_OK)
+        goto free_weights;
+    st = llm_comm_create(world, mo->allreduce, desc->cfg.dim, &comm);
+    if ((st = cb_agree(st, world)) != CB_OK)
+        goto free_weights;
+    st = llm_run_create(w, comm, ctx, batch, run_p);
+    if ((st = cb_agree(st, world)) != CB_OK)
+        goto free_comm;
+    *w_p = w;
+    *comm_p = comm;
+    return CB_OK;
+
+free_comm:
+    llm_comm_free(comm);
+free_weights:
+    llm_weights_free(w);
+free_desc:
+    llm_desc_free(desc);
+    return st;
+}
+
+cb_status_t llm_parse_tokens(const char *text, int vocab, int **tokens_p, int *n_p)
+{
+    size_t cap = strlen(text) / 2 + 1;
+    int *t = malloc(sizeof(int) * cap), n = 0;
+    if (!t) {
+        cb_error("cannot allocate the prompt");
+        return CB_ERR_NOMEM;
+    }
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p)
+            break;
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v >= vocab || (size_t)n >= cap) {
+            cb_error("--prompt: '%.20s' is not a token id in [0, %d)", p, vocab);
+            free(t);
+            return CB_ERR_USAGE;
+        }
+        t[n++] = (int)v;
+        p = end;
+    }
+    if (n == 0) {
+        cb_error("--prompt: no token ids given");
+        free(t);
+        return CB_ERR_USAGE;
+    }
+    *tokens_p = t;
+    *n_p = n;
+    return CB_OK;
+}

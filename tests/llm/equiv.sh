@@ -1,0 +1,61 @@
+#!/bin/sh
+# Rank-count equivalence and the numpy reference, for one architecture
+# (ARCH from the wrapper's name, equiv-ARCH.sh) in every tensor type:
+#   - a small GGUF model is written by gguf_write.py (numpy, not the C code);
+#   - np = 1, 2, 3 (uneven split, replicated KV heads) and 4 give the same
+#     greedy tokens, and logits within a tolerance of the largest logit:
+#     1e-4 for F32, F16, BF16 (only the order of sums differs); 2e-2 for Q8_0
+#     and Q4_0, whose dot products requantize each activation vector to 8 bits:
+#     a last-bit difference in a summed activation can move one int8 by a step.
+#     Tokens may part only at a near-tie within that tolerance (compare_logits.py);
+#   - ref.py's independent float64 forward pass agrees with np = 1 likewise,
+#     for the prompt in one batch (sgemm path), and for Q8_0 token by token
+#     (-b 1);
+#   - the comparison is shown able to fail: a model of another seed differs.
+set -u
+arch=${ARCH:?}
+bin=$top_builddir/llm/llm
+launch=$top_srcdir/tests/launch
+here=$top_srcdir/tests/llm
+py=${PYTHON3:-/usr/bin/python3}
+"$py" -c "import numpy" 2>/dev/null || { echo "no numpy in $py: skipping"; exit 77; }
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+prompt=1,7,42,200
+n=8
+vocab=256
+
+for type in f32 f16 bf16 q8_0 q4_0; do
+    case $type in q*) tol=2e-2 ;; *) tol=1e-4 ;; esac
+    m=$tmp/$arch-$type.gguf
+    "$py" "$here/gguf_write.py" "$m" --arch "$arch" --type "$type" --seed 3 || { echo "FAIL: writer"; exit 1; }
+    "$py" "$here/ref.py" "$m" --prompt $prompt -n $n --batch-prompt --dump-logits "$tmp/ref.bin" > "$tmp/ref.txt" || exit 1
+    for np in 1 2 3 4; do
+        "$launch" $np "$bin" generate -m "$m" -p $prompt -n $n -q --dump-logits "$tmp/c$np.bin" > "$tmp/c$np.txt" 2> "$tmp/err"
+        rc=$?
+        [ $rc = 77 ] && exit 77
+        if [ $rc != 0 ]; then
+            echo "FAIL: $arch $type np=$np exits $rc"; cat "$tmp/err"; fail=1; continue
+        fi
+        "$py" "$here/compare_logits.py" "$tmp/c1.bin" "$tmp/c$np.bin" $vocab $tol "$tmp/c1.txt" "$tmp/c$np.txt" > "$tmp/cmp" || {
+            echo "FAIL: $arch $type np=$np (tokens $(cat "$tmp/c$np.txt"), np=1 $(cat "$tmp/c1.txt")): $(cat "$tmp/cmp")"; fail=1; }
+        grep -q near-tie "$tmp/cmp" && echo "$arch $type np=$np: $(cat "$tmp/cmp")"
+    done
+    echo "$arch $type np=1..4: $(cat "$tmp/c1.txt")"
+    "$py" "$here/compare_logits.py" "$tmp/ref.bin" "$tmp/c1.bin" $vocab $tol "$tmp/ref.txt" "$tmp/c1.txt" > "$tmp/cmp" || {
+        echo "FAIL: $arch $type against numpy (numpy tokens $(cat "$tmp/ref.txt")): $(cat "$tmp/cmp")"; fail=1; }
+    [ $type = q8_0 ] || continue
+    # Token by token (matrix-vector kernels on quantized activations throughout).
+    "$py" "$here/ref.py" "$m" --prompt $prompt -n $n --dump-logits "$tmp/ref1.bin" > "$tmp/ref1.txt" || exit 1
+    "$launch" 2 "$bin" generate -m "$m" -p $prompt -n $n -b 1 -q --dump-logits "$tmp/b1.bin" > "$tmp/b1.txt" 2> "$tmp/err"
+    "$py" "$here/compare_logits.py" "$tmp/ref1.bin" "$tmp/b1.bin" $vocab $tol "$tmp/ref1.txt" "$tmp/b1.txt" > "$tmp/cmp" || {
+        echo "FAIL: $arch $type token-by-token logits against numpy: $(cat "$tmp/cmp")"; fail=1; }
+done
+
+# The check can fail: another seed's model is not within tolerance.
+"$py" "$here/gguf_write.py" "$tmp/other.gguf" --arch "$arch" --type f32 --seed 4
+"$launch" 1 "$bin" generate -m "$tmp/other.gguf" -p $prompt -n $n -q --dump-logits "$tmp/other.bin" > /dev/null 2>&1
+"$py" "$here/compare_logits.py" "$tmp/c1.bin" "$tmp/other.bin" $vocab 2e-2 > /dev/null && {
+    echo "FAIL: logits of a different model pass the comparison"; fail=1; }
+exit $fail
