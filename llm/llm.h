@@ -242,7 +242,7 @@ void llm_comm_free(llm_comm_t *c);
 typedef struct llm_run llm_run_t;
 
 /* Run state for `ctx` positions and batches of up to `batch` tokens.
- * Collective over the communicator of `comm` only through later calls. */
+ * Collective over the communicator of `comm` (gathers the vocabulary split). */
 cb_status_t llm_run_create(const llm_weights_t *w, llm_comm_t *comm, int ctx, int batch, llm_run_t **run_p);
 void llm_run_free(llm_run_t *run);
 int llm_run_ctx(const llm_run_t *run);

@@ -69,11 +69,23 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
     size_t need = llm_shard_weight_bytes(desc, &sh) + llm_shard_run_bytes(&desc->cfg, &sh, ctx, batch);
     unsigned long long avail = cb_mem_available_bytes();
     if (avail > 0 && need > avail / (unsigned long long)local_size) {
-        char a[32], b[32];
-        cb_error("the model needs %s per rank with %d ranks, and %s is available per rank (%d on this host): "
-                 "use more ranks or hosts, fewer --layers or a smaller --ctx",
+        char a[32], b[32], hint[96] = "";
+        /* The fewest ranks, one per host like this one, that would hold it. */
+        for (int k = np + 1; k <= desc->cfg.n_heads; k++) {
+            llm_shard_t s0;
+            if (llm_shard_plan(desc, 0, k, &s0) != CB_OK) {
+                cb_error_clear();
+                break;
+            }
+            if (llm_shard_weight_bytes(desc, &s0) + llm_shard_run_bytes(&desc->cfg, &s0, ctx, batch) <= avail) {
+                snprintf(hint, sizeof hint, "; it fits on %d such hosts, a rank each", k);
+                break;
+            }
+        }
+        cb_error("the model needs %s per rank on %d ranks, %s is available per rank (%d on this host)%s; "
+                 "or cut --layers or --ctx",
                  cb_format_size(need, a, sizeof a), np, cb_format_size((size_t)(avail / (unsigned long long)local_size), b, sizeof b),
-                 local_size);
+                 local_size, hint);
         st = CB_ERR_NOMEM;
     }
     if ((st = cb_agree(st, world)) != CB_OK)

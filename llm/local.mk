@@ -26,8 +26,10 @@ tests_llm_fuzz_replay_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 tests_llm_fuzz_replay_LDFLAGS = $(OPENMP_CFLAGS)
 tests_llm_fuzz_replay_LDADD = $(LLM_LIBS)
 if ENABLE_FUZZERS
-# libFuzzer: configure with OMPI_CC=clang --enable-fuzzers, then
-#   tests/llm/fuzz_gguf -max_total_time=300 $(srcdir)/tests/llm/fuzz/corpus
+# libFuzzer (clang): OMPI_CC=clang configure --enable-fuzzers;
+#   OMPI_CC=clang make tests/llm/fuzz_gguf
+#   tests/llm/fuzz_gguf -max_total_time=300 NEW_DIR $(srcdir)/tests/llm/fuzz/corpus
+# then merge what it finds into the corpus (-merge=1) and commit it.
 check_PROGRAMS += tests/llm/fuzz_gguf
 tests_llm_fuzz_gguf_SOURCES = tests/llm/fuzz_gguf.c $(llm_libllm_a_SOURCES)
 tests_llm_fuzz_gguf_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
