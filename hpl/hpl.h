@@ -12,6 +12,7 @@
 #include "cb.h"
 
 #define HPL_MAX_LIST 20  /* netlib's HPL_MAX_PARAM: values per HPL.dat line */
+#define HPL_MAX_TESTS 100000 /* combinations of the lists in one HPL.dat */
 
 /* ================================================================ variants */
 

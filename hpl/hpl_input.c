@@ -307,6 +307,12 @@ cb_status_t hpl_input_tests(const hpl_input_t *in, uint64_t seed, hpl_solver_t s
 {
     size_t n = (size_t)in->n_grids * in->n_ns * in->n_nbs * in->n_depths * in->n_bcasts *
                in->n_rfacts * in->n_ndivs * in->n_pfacts * in->n_nbmins;
+    if (n > HPL_MAX_TESTS) {
+        /* 20 values on each of 9 lines would ask for 5e11 runs */
+        cb_error("%s: the lists ask for %zu combinations; at most %d run in one HPL.dat",
+                 in->name[0] ? in->name : "options", n, HPL_MAX_TESTS);
+        return CB_ERR_INPUT;
+    }
     hpl_test_t *tests = cb_alloc(cb_mul_size(n, sizeof(*tests)), 1, "test list");
     if (tests == NULL) return CB_ERR_NOMEM;
     size_t i = 0;

@@ -29,6 +29,9 @@ bad 26 '26s/2 /9 /' 'bad26.dat:26: SWAP'
 bad 31 '31d' 'bad31.dat:31: file ends after 30 lines'
 bad 11 '12s/2 /1 /' 'bad11.dat:11: no grid uses the 2 ranks of the run (the largest is 1 x 1)'
 bad 13 '13s/16.0/sixteen/' "bad13.dat:13: threshold: 'sixteen' is not a number"
+# 20 values on each list line: 20^9 combinations, refused before any allocation
+expect_error 1 'seed-toomany.dat: the lists ask for 512000000000 combinations; at most 100000' \
+    --dat "$top_srcdir/tests/hpl/fuzz/corpus/seed-toomany.dat"
 printf 'HPL\0dat\n' > nul.dat
 expect_error 1 'nul.dat: contains NUL bytes' --dat nul.dat
 : > empty.dat
