@@ -19,6 +19,7 @@ expect_fail "unknown option" "$S/run-suite" --bogus
 expect_fail "not a program" "$S/run-suite" --parts hpl,nonsense
 expect_fail "not a positive number" "$S/run-suite" --np 0
 expect_fail "not a positive number" "$S/run-suite" --mb-iters many
+expect_fail "not a weight type" "$S/run-suite" --llm-type q3_k
 expect_fail "no such readable file" "$S/run-suite" --hosts "$tmp/nonexistent"
 printf '# nobody\n\n' > "$tmp/empty-hosts"
 expect_fail "names no host" "$S/run-suite" --hosts "$tmp/empty-hosts"

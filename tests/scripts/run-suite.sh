@@ -11,6 +11,7 @@ S=$top_srcdir/scripts
 for p in hpl microbench llm; do
     grep -q "^# run-suite: $p: .*mpirun.* -np 2 " "$tmp/dry.out" || { cat "$tmp/dry.out" >&2; fail "--dry-run does not show the $p command"; }
 done
+grep -q "^# run-suite: llm: .* --type q8_0 --roofline" "$tmp/dry.out" || { cat "$tmp/dry.out" >&2; fail "llm does not run Q8_0 with --roofline by default"; }
 
 timeout -k 5 240 "$S/run-suite" --quick --no-build --build "$top_builddir" --np 2 --results "$tmp/res" \
     --hpl-n 480 --llm-shape tiny-llama --mb-iters 20 > "$tmp/out" 2>&1
