@@ -268,28 +268,53 @@ out:
 
 /* ================================================================ put ping-pong */
 
-/* Wait until the byte at `at` holds `want`, progressing the worker (a put
- * over TCP lands only when this side progresses). Local. */
-static void poll_byte(mb_ucx_t *u, const uint8_t *at, uint8_t want)
+/* Put `size` bytes of `out` into the peer's receive area; with --validate
+ * then a flush and the 8-byte flag `mark` at offset `flag`. Local. */
+static cb_status_t pp_put(mb_ucx_t *u, const mb_ucx_mem_t *mem, const ucp_request_param_t *p, const uint8_t *out,
+                          size_t size, int validate, size_t flag, const uint64_t *mark)
 {
-    while (*(const volatile uint8_t *)at != want)
-        ucp_worker_progress(u->worker);
+    ucp_request_param_t pf = { 0 };
+    cb_status_t st = mb_ucx_wait(u, ucp_put_nbx(u->ep, out, size, mem->remote_addr, mem->rkey, p), "put");
+    if (st != CB_OK || !validate)
+        return st;
+    /* a flush, not a fence: over several TCP lanes a fenced flag still
+     * overtook a 64 KiB message */
+    st = mb_ucx_wait(u, ucp_ep_flush_nbx(u->ep, &pf), "flush");
+    if (st == CB_OK)
+        st = mb_ucx_wait(u, ucp_put_nbx(u->ep, mark, sizeof *mark, mem->remote_addr + flag, mem->rkey, &pf),
+                         "flag put");
+    return st;
+}
+
+/* Wait for the peer's message in `in`: its last byte becoming `seq`, or
+ * with --validate the flag becoming `mark`; progress meanwhile (a put over
+ * TCP lands only when this side progresses). Local. */
+static void pp_wait(mb_ucx_t *u, const uint8_t *in, size_t size, int validate, size_t flag, uint64_t mark,
+                    uint8_t seq)
+{
+    if (validate)
+        while (*(const volatile uint64_t *)(in + flag) != mark)
+            ucp_worker_progress(u->worker);
+    else
+        while (*(const volatile uint8_t *)(in + size - 1) != seq)
+            ucp_worker_progress(u->worker);
 }
 
 /* Ping-pong by puts, as ucx_perftest's ucp_put_lat: rank 0 puts a message
  * into its peer's registered buffer and polls its own until the peer's put
- * of the same message comes back; the peer polls, then puts back what it
- * received. The last byte of a message is its sequence number (1..255,
+ * comes back. The last byte of a message is its sequence number (1..255,
  * never the zeroed buffer's 0), so one put per way is all: arrival is seen
  * when the last byte changes. Whether the last byte lands last is up to the
- * transport, so --validate sends pattern bytes, then a flush and an 8-byte
- * flag put, and the poller waits for the flag before it checks the bytes.
- * Each side's region: [0, len) receives, [len, 2 len) is the source of its
- * puts, the flag at `flag` in both. Collective (keys). */
+ * transport, so --validate sends pattern bytes, echoed by the peer, then a
+ * flush and an 8-byte flag, and the poller waits for the flag before it
+ * checks the bytes. Each side's region: [0, len) receives, [len, 2 len) is
+ * the source of its puts (separate cache lines: the peer writes one while
+ * this side writes the other), the flag at `flag` of both. Collective. */
 static cb_status_t put_pingpong(mb_ucx_t *u, const mb_run_t *run, double *samples)
 {
     cb_status_t st, bad = CB_OK;
-    size_t size = run->size, flag = (size + 7) / 8 * 8, len = flag + 8;
+    size_t size = run->size, flag = (size + 7) / 8 * 8, len = (flag + 8 + 63) / 64 * 64;
+    int v = run->validate;
     mb_ucx_mem_t mem;
     if ((st = mb_ucx_mem_exchange(u, 2 * len, &mem)) != CB_OK)
         return st;
@@ -303,44 +328,32 @@ static cb_status_t put_pingpong(mb_ucx_t *u, const mb_run_t *run, double *sample
             uint32_t seed = run->seed + (uint32_t)i;
             uint8_t seq = (uint8_t)(i % 255 + 1);
             uint64_t mark = (uint64_t)i + 1;
-            /* rank 0 puts first; its peer answers with the message it got */
-            for (int turn = 0; turn < 2 && st == CB_OK; turn++) {
-                if (turn == (run->initiator ? 0 : 1)) {
-                    if (run->initiator) {
-                        if (run->validate) {
-                            mb_pattern_fill(out, size, seed);
-                            t0 = mb_now();
-                        } else {
-                            out[size - 1] = seq;
-                        }
-                    } else {
-                        memcpy(out, in, size);
-                    }
-                    st = mb_ucx_wait(u, ucp_put_nbx(u->ep, out, size, mem.remote_addr, mem.rkey, &p), "put");
-                    if (st == CB_OK && run->validate) {
-                        /* a flush, not a fence: over several TCP lanes a
-                         * fenced flag still overtook a 64 KiB message */
-                        ucp_request_param_t pf = { 0 };
-                        st = mb_ucx_wait(u, ucp_ep_flush_nbx(u->ep, &pf), "flush");
-                        if (st == CB_OK)
-                            st = mb_ucx_wait(u, ucp_put_nbx(u->ep, &mark, sizeof mark, mem.remote_addr + flag,
-                                                            mem.rkey, &pf), "flag put");
-                    }
-                } else if (!run->validate) {
-                    poll_byte(u, in + size - 1, seq);
-                } else {
-                    while (*(volatile uint64_t *)(in + flag) != mark)
-                        ucp_worker_progress(u->worker);
-                    /* before the answer: then rank 0 may overwrite it */
-                    mb_keep_first(&bad, mb_pattern_check(in, size, seed, !run->initiator && run->corrupt && i == 0,
-                                                         run->initiator ? "ucx_put_pingpong: echoed message"
-                                                                        : "ucx_put_pingpong: received message"));
-                }
-            }
             if (run->initiator) {
+                if (v) {
+                    mb_pattern_fill(out, size, seed);
+                    t0 = mb_now();
+                } else {
+                    out[size - 1] = seq;
+                }
+                st = pp_put(u, &mem, &p, out, size, v, flag, &mark);
+                if (st == CB_OK)
+                    pp_wait(u, in, size, v, flag, mark, seq);
                 double t1 = mb_now();
                 samples[i] = (t1 - t0) / 2;
                 t0 = t1;
+                if (v && st == CB_OK)
+                    mb_keep_first(&bad, mb_pattern_check(in, size, seed, 0, "ucx_put_pingpong: echoed message"));
+            } else {
+                pp_wait(u, in, size, v, flag, mark, seq);
+                if (v) {
+                    /* before the echo: rank 0 then overwrites it */
+                    mb_keep_first(&bad, mb_pattern_check(in, size, seed, run->corrupt && i == 0,
+                                                         "ucx_put_pingpong: received message"));
+                    memcpy(out, in, size);
+                } else {
+                    out[size - 1] = seq;
+                }
+                st = pp_put(u, &mem, &p, out, size, v, flag, &mark);
             }
         }
         /* the last put back must have landed before the buffers go */
