@@ -30,8 +30,9 @@ const mb_test_t mb_tests[] = {
     { "acc_lat", "MPI_Fetch_and_op (atomic add of an int64) + flush latency, pair 0", MB_LAYER_MPI, MB_OP_ATOMIC_LAT, MB_METRIC_LAT, MB_TEST_PAIRS | MB_TEST_FIXED, 8, 8, 8 },
     /* UCP directly; MPI only exchanges worker addresses and remote keys */
     { "ucx_tag_lat", "UCP tag ping-pong latency (half round trip), pair 0", MB_LAYER_UCX, MB_OP_PINGPONG, MB_METRIC_LAT, MB_TEST_PAIRS, 0, 0, 1 },
-    { "ucx_tag_bw", "UCP tag bandwidth: a window of sends, pair 0", MB_LAYER_UCX, MB_OP_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
+    { "ucx_tag_bw", "UCP tag bandwidth: a stream of sends, a window in flight, pair 0", MB_LAYER_UCX, MB_OP_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
     { "ucx_put_lat", "UCP put + flush latency on a registered remote buffer, pair 0", MB_LAYER_UCX, MB_OP_PUT_LAT, MB_METRIC_LAT, MB_TEST_PAIRS, 1, 0, 1 },
+    { "ucx_put_pingpong", "UCP put ping-pong latency (half round trip): each side puts into the other's buffer and polls it, pair 0", MB_LAYER_UCX, MB_OP_PUT_PINGPONG, MB_METRIC_LAT, MB_TEST_PAIRS, 1, 0, 1 },
     { "ucx_get_lat", "UCP get + flush latency on a registered remote buffer, pair 0", MB_LAYER_UCX, MB_OP_GET_LAT, MB_METRIC_LAT, MB_TEST_PAIRS, 1, 0, 1 },
     { "ucx_put_bw", "UCP put bandwidth: a window of puts, one flush, pair 0", MB_LAYER_UCX, MB_OP_PUT_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
     { "ucx_get_bw", "UCP get bandwidth: a window of gets, one flush, pair 0", MB_LAYER_UCX, MB_OP_GET_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },

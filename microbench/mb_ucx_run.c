@@ -1,6 +1,6 @@
-/* The UCX tests between rank 0 and its pair peer: tag ping-pong and windowed
- * bandwidth, put/get on the peer's registered buffer completed by a flush,
- * atomic fetch-and-add, active-message ping-pong. */
+/* The UCX tests between rank 0 and its pair peer: tag ping-pong and
+ * streamed bandwidth, put/get on the peer's registered buffer completed by a
+ * flush, put ping-pong, atomic fetch-and-add, active-message ping-pong. */
 #include "mb_ucx.h"
 
 #include <stdio.h>
@@ -21,8 +21,11 @@ static cb_status_t tag_pingpong(mb_ucx_t *u, const mb_run_t *run, double *sample
                 mb_pattern_fill(u->sbuf, run->size, seed);
                 t0 = mb_now();
             }
+            /* send first, post the receive while the message travels (as
+             * ucx_perftest does): posting first delays every send */
+            void *s = ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p);
             void *r = ucp_tag_recv_nbx(u->worker, u->rbuf, run->size, MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
-            st = mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p), "tag send");
+            st = mb_ucx_wait(u, s, "tag send");
             mb_keep_first(&st, mb_ucx_wait(u, r, "tag receive"));
             double t1 = mb_now();
             samples[i] = (t1 - t0) / 2;
@@ -42,7 +45,51 @@ static cb_status_t tag_pingpong(mb_ucx_t *u, const mb_run_t *run, double *sample
     return st != CB_OK ? st : bad;
 }
 
-static cb_status_t tag_bw(mb_ucx_t *u, const mb_run_t *run, void **reqs, double *samples)
+/* A stream of sends keeping `window` in flight, as ucx_perftest's tag_bw:
+ * a send is posted as soon as the oldest one completes, receives are
+ * reposted as soon as one completes, and only the end of the run waits for
+ * the receiver's acknowledgement. Iteration i is window i's `window` sends:
+ * samples[i] runs from the completion of window i-1's last send to that of
+ * window i's (the last one: to the acknowledgement), so that the samples add
+ * up to the whole run. The buffers never change meanwhile: --validate takes
+ * tag_bw_windows instead. */
+static cb_status_t tag_bw_stream(mb_ucx_t *u, const mb_run_t *run, void **reqs, double *samples)
+{
+    cb_status_t st = CB_OK;
+    ucp_request_param_t p = { 0 };
+    long w = run->window, total = (long)run->iters * w, posted = 0, done = 0;
+    if (run->initiator) {
+        void *ack = ucp_tag_recv_nbx(u->worker, NULL, 0, MB_UCX_TAG_ACK, (ucp_tag_t)-1, &p);
+        double t0 = mb_now();
+        while (done < total) {
+            for (; posted < total && posted - done < w; posted++)
+                reqs[posted % w] = ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p);
+            mb_keep_first(&st, mb_ucx_wait(u, reqs[done % w], "tag send"));
+            if (++done % w == 0 && done < total) {
+                double t1 = mb_now();
+                samples[done / w - 1] = t1 - t0;
+                t0 = t1;
+            }
+        }
+        mb_keep_first(&st, mb_ucx_wait(u, ack, "acknowledgement receive"));
+        if (run->iters > 0)
+            samples[run->iters - 1] = mb_now() - t0;
+    } else {
+        while (done < total) {
+            for (; posted < total && posted - done < w; posted++)
+                reqs[posted % w] = ucp_tag_recv_nbx(u->worker, u->rbuf + (size_t)(posted % run->slots) * run->size,
+                                                    run->size, MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
+            mb_keep_first(&st, mb_ucx_wait(u, reqs[done++ % w], "tag receive"));
+        }
+        mb_keep_first(&st, mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, NULL, 0, MB_UCX_TAG_ACK, &p),
+                                       "acknowledgement send"));
+    }
+    return st;
+}
+
+/* --validate: window by window, a fresh pattern each, acknowledged before
+ * the sender refills its buffer and the receiver checks every slot. */
+static cb_status_t tag_bw_windows(mb_ucx_t *u, const mb_run_t *run, void **reqs, double *samples)
 {
     cb_status_t st = CB_OK, bad = CB_OK;
     ucp_request_param_t p = { 0 };
@@ -222,6 +269,106 @@ out:
     return st != CB_OK ? st : bad;
 }
 
+/* ================================================================ put ping-pong */
+
+/* Put `size` bytes of `out` into the peer's receive area; with --validate
+ * then a flush and the 8-byte flag `mark` at offset `flag`. Local. */
+static cb_status_t pp_put(mb_ucx_t *u, const mb_ucx_mem_t *mem, const ucp_request_param_t *p, const uint8_t *out,
+                          size_t size, int validate, size_t flag, const uint64_t *mark)
+{
+    ucp_request_param_t pf = { 0 };
+    cb_status_t st = mb_ucx_wait(u, ucp_put_nbx(u->ep, out, size, mem->remote_addr, mem->rkey, p), "put");
+    if (st != CB_OK || !validate)
+        return st;
+    /* a flush, not a fence: over several TCP lanes a fenced flag still
+     * overtook a 64 KiB message */
+    st = mb_ucx_wait(u, ucp_ep_flush_nbx(u->ep, &pf), "flush");
+    if (st == CB_OK)
+        st = mb_ucx_wait(u, ucp_put_nbx(u->ep, mark, sizeof *mark, mem->remote_addr + flag, mem->rkey, &pf),
+                         "flag put");
+    return st;
+}
+
+/* Wait for the peer's message in `in`: its last byte becoming `seq`, or
+ * with --validate the flag becoming `mark`; progress meanwhile (a put over
+ * TCP lands only when this side progresses). Local. */
+static void pp_wait(mb_ucx_t *u, const uint8_t *in, size_t size, int validate, size_t flag, uint64_t mark,
+                    uint8_t seq)
+{
+    if (validate)
+        while (*(const volatile uint64_t *)(in + flag) != mark)
+            ucp_worker_progress(u->worker);
+    else
+        while (*(const volatile uint8_t *)(in + size - 1) != seq)
+            ucp_worker_progress(u->worker);
+}
+
+/* Ping-pong by puts, as ucx_perftest's ucp_put_lat: rank 0 puts a message
+ * into its peer's registered buffer and polls its own until the peer's put
+ * comes back. The last byte of a message is its sequence number (1..255,
+ * never the zeroed buffer's 0), so one put per way is all: arrival is seen
+ * when the last byte changes. Whether the last byte lands last is up to the
+ * transport, so --validate sends pattern bytes, echoed by the peer, then a
+ * flush and an 8-byte flag, and the poller waits for the flag before it
+ * checks the bytes. Each side's region: [0, len) receives, [len, 2 len) is
+ * the source of its puts (separate cache lines: the peer writes one while
+ * this side writes the other), the flag at `flag` of both. Collective. */
+static cb_status_t put_pingpong(mb_ucx_t *u, const mb_run_t *run, double *samples)
+{
+    cb_status_t st, bad = CB_OK;
+    size_t size = run->size, flag = (size + 7) / 8 * 8, len = (flag + 8 + 63) / 64 * 64;
+    int v = run->validate;
+    mb_ucx_mem_t mem;
+    if ((st = mb_ucx_mem_exchange(u, 2 * len, &mem)) != CB_OK)
+        return st;
+    uint8_t *in = mem.addr, *out = in + len;
+    if ((st = mb_ucx_barrier(u)) != CB_OK)
+        goto out;
+    if (u->active) {
+        ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_MEMH, .memh = mem.local };
+        double t0 = mb_now(); /* one clock read per iteration */
+        for (int i = 0; i < run->iters && st == CB_OK; i++) {
+            uint32_t seed = run->seed + (uint32_t)i;
+            uint8_t seq = (uint8_t)(i % 255 + 1);
+            uint64_t mark = (uint64_t)i + 1;
+            if (run->initiator) {
+                if (v) {
+                    mb_pattern_fill(out, size, seed);
+                    t0 = mb_now();
+                } else {
+                    out[size - 1] = seq;
+                }
+                st = pp_put(u, &mem, &p, out, size, v, flag, &mark);
+                if (st == CB_OK)
+                    pp_wait(u, in, size, v, flag, mark, seq);
+                double t1 = mb_now();
+                samples[i] = (t1 - t0) / 2;
+                t0 = t1;
+                if (v && st == CB_OK)
+                    mb_keep_first(&bad, mb_pattern_check(in, size, seed, 0, "ucx_put_pingpong: echoed message"));
+            } else {
+                pp_wait(u, in, size, v, flag, mark, seq);
+                if (v) {
+                    /* before the echo: rank 0 then overwrites it */
+                    mb_keep_first(&bad, mb_pattern_check(in, size, seed, run->corrupt && i == 0,
+                                                         "ucx_put_pingpong: received message"));
+                    memcpy(out, in, size);
+                } else {
+                    out[size - 1] = seq;
+                }
+                st = pp_put(u, &mem, &p, out, size, v, flag, &mark);
+            }
+        }
+        /* the last put back must have landed before the buffers go */
+        ucp_request_param_t pf = { 0 };
+        mb_keep_first(&st, mb_ucx_wait(u, ucp_ep_flush_nbx(u->ep, &pf), "flush"));
+    }
+    mb_keep_first(&st, mb_ucx_barrier(u));
+out:
+    mb_ucx_mem_release(u, &mem);
+    return st != CB_OK ? st : bad;
+}
+
 /* ================================================================ dispatch */
 
 cb_status_t mb_ucx_run(void *inst, const mb_test_t *test, const mb_run_t *run,
@@ -252,10 +399,14 @@ cb_status_t mb_ucx_run(void *inst, const mb_test_t *test, const mb_run_t *run,
         st = u->active ? tag_pingpong(u, run, samples) : CB_OK;
         break;
     case MB_OP_BW:
-        st = u->active ? tag_bw(u, run, reqs, samples) : CB_OK;
+        if (u->active)
+            st = run->validate ? tag_bw_windows(u, run, reqs, samples) : tag_bw_stream(u, run, reqs, samples);
         break;
     case MB_OP_AM_LAT:
         st = u->active ? am_pingpong(u, run, samples) : CB_OK;
+        break;
+    case MB_OP_PUT_PINGPONG:
+        st = put_pingpong(u, run, samples); /* collective: exchanges keys */
         break;
     case MB_OP_PUT_LAT: case MB_OP_GET_LAT: case MB_OP_PUT_BW: case MB_OP_GET_BW: case MB_OP_ATOMIC_LAT:
         st = rma(u, test, run, reqs, samples); /* collective: exchanges keys */

@@ -24,6 +24,7 @@ expect_caught acc_lat 2 acc_lat
 expect_caught memcpy 2 -m 64:64 memcpy
 expect_caught ucx_tag_bw 2 --tls posix -m 4K:4K ucx_tag_bw
 expect_caught ucx_put_lat 2 --tls tcp -m 64:64 ucx_put_lat
+expect_caught ucx_put_pingpong 2 --tls tcp -m 64K:64K ucx_put_pingpong
 expect_caught ucx_get_lat 2 --tls posix+cma -m 64K:64K ucx_get_lat
 expect_caught ucx_atomic_lat 2 --tls posix ucx_atomic_lat
 expect_caught ucx_am_lat 2 --tls posix -m 1M:1M ucx_am_lat
