@@ -1,7 +1,8 @@
 /* The BLAS hpl runs on: a short DGEMM self-test on every rank at once (the
  * rate the run is judged against), the core type OpenBLAS chose, and a
  * warning with the fix when that is far under what the CPU's vector units
- * allow (OpenBLAS 0.3.21 runs AVX2 kernels on AMD Zen 5). */
+ * allow (an OPENBLAS_CORETYPE=Haswell left in the environment of an AVX-512
+ * machine halves it; so does a BLAS too old to know the CPU). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +96,12 @@ cb_status_t hpl_blas_selftest(MPI_Comm comm, double seconds, hpl_blas_info_t *in
     const char *e = getenv("OPENBLAS_NUM_THREADS");
     if (e && atoi(e) > 0) threads = atoi(e);
     double per_thread = info->gflops_rank / threads;
-    if (avx512 && !coretype_has_avx512(info->coretype))
+    const char *forced = getenv("OPENBLAS_CORETYPE");
+    if (avx512 && !coretype_has_avx512(info->coretype) && forced && forced[0])
+        cb_warn_root("the BLAS runs its %s kernels on a CPU with AVX-512 (DGEMM %.1f Gflops per rank) because "
+                     "the environment sets OPENBLAS_CORETYPE=%s: unset it, or set SkylakeX, for about twice that",
+                     info->coretype, info->gflops_rank, forced);
+    else if (avx512 && !coretype_has_avx512(info->coretype))
         cb_warn_root("the BLAS runs its %s kernels on a CPU with AVX-512 (DGEMM %.1f Gflops per rank): "
                      "set OPENBLAS_CORETYPE=SkylakeX (or use a BLAS that knows this CPU) for about twice that",
                      info->coretype, info->gflops_rank);
