@@ -76,6 +76,9 @@ float llm_dot_row(int type, const void *row, const float *x, const llm_block_q8x
 /* y[0..w->rows) = W x, threads over rows. `xq` is scratch of cols/LLM_QK
  * blocks. Local. */
 void llm_matvec(const llm_mat_t *w, const float *x, llm_block_q8x_t *xq, float *y);
+/* y[m] = W[m] x for n matrices of the same cols (and, for the quantized
+ * types, the same activation quantization), in one parallel region. Local. */
+void llm_matvec_n(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y);
 /* Y (b x w->rows, leading dimension ldy) = X (b x w->cols) W^T: sgemm on
  * panels of rows dequantized into per-thread buffers. Local. */
 void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy);

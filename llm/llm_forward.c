@@ -203,9 +203,15 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
 #pragma omp parallel for schedule(static) if (b > 1)
         for (int i = 0; i < b; i++)
             rmsnorm(r->xb + (size_t)i * dim, r->x + (size_t)i * dim, L->attn_norm, dim, c->norm_eps);
-        project(r, &L->wq, r->xb, b, r->q);
-        project(r, &L->wk, r->xb, b, r->k);
-        project(r, &L->wv, r->xb, b, r->v);
+        if (b == 1) {
+            const llm_mat_t *m[3] = { &L->wq, &L->wk, &L->wv };
+            float *const y[3] = { r->q, r->k, r->v };
+            llm_matvec_n(3, m, r->xb, r->xq, y);
+        } else {
+            project(r, &L->wq, r->xb, b, r->q);
+            project(r, &L->wk, r->xb, b, r->k);
+            project(r, &L->wv, r->xb, b, r->v);
+        }
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < b; i++) {
             float *q = r->q + (size_t)i * qd, *k = r->k + (size_t)i * kvd, *v = r->v + (size_t)i * kvd;
@@ -268,8 +274,14 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
 #pragma omp parallel for schedule(static) if (b > 1)
         for (int i = 0; i < b; i++)
             rmsnorm(r->xb + (size_t)i * dim, r->x + (size_t)i * dim, L->ffn_norm, dim, c->norm_eps);
-        project(r, &L->wg, r->xb, b, r->hg);
-        project(r, &L->wu, r->xb, b, r->hu);
+        if (b == 1) {
+            const llm_mat_t *m[2] = { &L->wg, &L->wu };
+            float *const y[2] = { r->hg, r->hu };
+            llm_matvec_n(2, m, r->xb, r->xq, y);
+        } else {
+            project(r, &L->wg, r->xb, b, r->hg);
+            project(r, &L->wu, r->xb, b, r->hu);
+        }
         const int64_t nh = (int64_t)b * r->hid;
 #pragma omp parallel for schedule(static) if (nh > 4096)
         for (int64_t j = 0; j < nh; j++) {

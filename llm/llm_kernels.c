@@ -547,19 +547,49 @@ float llm_dot_row(int type, const void *row, const float *x, const llm_block_q8x
 
 /* ================================================================ products */
 
+void llm_matvec_n(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y)
+{
+    /* One parallel region over the rows of all n matrices, as if stacked:
+     * one fork/join and one quantization of x where there were n. */
+    int total = 0, quant = 0;
+    for (int m = 0; m < n; m++) {
+        total += w[m]->rows > 0 ? w[m]->rows : 0;
+        quant |= w[m]->rows > 0 && llm_type_wants_q8x(w[m]->type);
+    }
+    if (total <= 0)
+        return;
+    if (quant)
+        llm_quantize_row_q8x(x, xq, w[0]->cols);
+#pragma omp parallel
+    {
+        int nt = 1, t = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads();
+        t = omp_get_thread_num();
+#endif
+        /* Thread t takes stacked rows [lo, hi): as even as a static schedule. */
+        int lo = (int)((int64_t)total * t / nt), hi = (int)((int64_t)total * (t + 1) / nt), base = 0;
+        for (int m = 0; m < n && lo < hi; m++) {
+            const int rows = w[m]->rows > 0 ? w[m]->rows : 0;
+            if (lo < base + rows) {
+                int r1 = hi < base + rows ? hi : base + rows;
+                llm_dot_fn dot = llm_dot_for(w[m]->type);
+                const char *data = w[m]->data;
+                const size_t rb = w[m]->row_bytes;
+                const int cols = w[m]->cols;
+                float *ym = y[m];
+                for (int r = lo - base; r < r1 - base; r++)
+                    ym[r] = dot(data + (size_t)r * rb, x, xq, cols);
+                lo = r1;
+            }
+            base += rows;
+        }
+    }
+}
+
 void llm_matvec(const llm_mat_t *w, const float *x, llm_block_q8x_t *xq, float *y)
 {
-    if (w->rows <= 0)
-        return;
-    llm_dot_fn dot = llm_dot_for(w->type);
-    if (llm_type_wants_q8x(w->type))
-        llm_quantize_row_q8x(x, xq, w->cols);
-    const char *data = w->data;
-    const size_t rb = w->row_bytes;
-    const int rows = w->rows, cols = w->cols;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++)
-        y[r] = dot(data + (size_t)r * rb, x, xq, cols);
+    llm_matvec_n(1, &w, x, xq, &y);
 }
 
 #define LLM_PANEL 128 /* rows dequantized at a time per thread for sgemm */

@@ -121,6 +121,19 @@ static void test_kernels(llm_isa_t isa)
                                 llm_isa_names[isa], llm_type_name(type), n, r, got, y[r], ref);
                 }
             }
+            /* The same rows as three matrices in one region: the same floats. */
+            {
+                float y3[ROWS];
+                llm_mat_t m0 = { type, 9, n, rb, q }, m1 = { type, 0, n, rb, NULL },
+                          m2 = { type, ROWS - 9, n, rb, q + 9 * rb };
+                const llm_mat_t *ms[3] = { &m0, &m1, &m2 };
+                float *const ys[3] = { y3, NULL, y3 + 9 };
+                llm_matvec_n(3, ms, x, xq, ys);
+                for (int r = 0; r < ROWS; r++)
+                    if (y3[r] != y[r] && bad++ < 5)
+                        fprintf(stderr, "FAIL matvec_n %s %s n=%d row %d: %g, matvec %g\n", llm_isa_names[isa],
+                                llm_type_name(type), n, r, y3[r], y[r]);
+            }
             /* Matrix-matrix (float activations, dequantized weights). */
             llm_matmul(&m, x, B, y, ROWS);
             for (int b = 0; b < B; b++)
@@ -155,7 +168,7 @@ static void test_kernels(llm_isa_t isa)
     if (words && llm_read_sum(words, 32 * 40) != want && bad++ < 5)
         fprintf(stderr, "FAIL read_sum %s\n", llm_isa_names[isa]);
     cb_free(words);
-    printf("kernels %s: dot, matvec and matmul of every type %s\n", llm_isa_names[isa], bad ? "DIFFER" : "agree");
+    printf("kernels %s: dot, matvec, matvec_n and matmul of every type, axpy, read_sum %s\n", llm_isa_names[isa], bad ? "DIFFER" : "agree");
     CHECK(bad == 0);
     llm_kernels_free_scratch();
     free(xq); free(q); free(y); free(xd); free(wd); free(w); free(x);
