@@ -76,9 +76,19 @@ float llm_dot_row(int type, const void *row, const float *x, const llm_block_q8x
 /* y[0..w->rows) = W x, threads over rows. `xq` is scratch of cols/LLM_QK
  * blocks. Local. */
 void llm_matvec(const llm_mat_t *w, const float *x, llm_block_q8x_t *xq, float *y);
+/* y[m] = W[m] x for n matrices of the same cols (and, for the quantized
+ * types, the same activation quantization), in one parallel region. Local. */
+void llm_matvec_n(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y);
 /* Y (b x w->rows, leading dimension ldy) = X (b x w->cols) W^T: sgemm on
  * panels of rows dequantized into per-thread buffers. Local. */
 void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy);
+/* y[0..n) += a x[0..n). Local. */
+void llm_axpy(float a, const float *x, float *y, int64_t n);
+/* Sum of the 64-bit words of buf (n of them, n a multiple of 32, buf
+ * 64-byte aligned), read with the widest loads the kernels use and several
+ * accumulators, so that memory, not the adds, bounds its speed: the
+ * roofline's read bandwidth. Local. */
+uint64_t llm_read_sum(const uint64_t *buf, size_t n);
 /* Elements per thread-local panel buffer llm_matmul needs for `cols`. */
 size_t llm_matmul_scratch(int cols);
 cb_status_t llm_kernels_init_scratch(int max_cols);

@@ -102,7 +102,8 @@ static void bench_markdown(const llm_bench_row_t *r, int header)
 
 /* The machine's limits, measured with every rank at once (each with its
  * threads) and summed: memory read bandwidth over a buffer far larger than
- * the caches, and the sgemm rate of BLAS at the shape of prompt processing
+ * the caches (read with the kernels' widest loads and several accumulators,
+ * so that the adds do not bound it), and the sgemm rate of BLAS at the shape of prompt processing
  * (m tokens, a dim x dim weight). Collective. */
 static cb_status_t bench_roofline(int dim, int m, double *read_GBps_p, double *sgemm_Gflops_p)
 {
@@ -126,9 +127,17 @@ static cb_status_t bench_roofline(int dim, int m, double *read_GBps_p, double *s
         MPI_Barrier(MPI_COMM_WORLD);
         double t0 = cb_now();
         uint64_t s = 0;
-#pragma omp parallel for schedule(static) reduction(+ : s)
-        for (size_t i = 0; i < n; i++)
-            s += buf[i];
+#pragma omp parallel reduction(+ : s)
+        {
+            /* One contiguous chunk per thread, a multiple of 32 words. */
+            size_t nt = 1, t = 0;
+#ifdef _OPENMP
+            nt = (size_t)omp_get_num_threads();
+            t = (size_t)omp_get_thread_num();
+#endif
+            size_t chunk = n / nt / 32 * 32;
+            s += llm_read_sum(buf + t * chunk, chunk);
+        }
         double t = cb_now() - t0;
         sink += (double)s;
         best = t < best ? t : best;
@@ -307,9 +316,13 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
         cb_results_set_double(res, "llm_read_GBps", read_GBps);
         cb_results_set_double(res, "llm_sgemm_Gflops", sgemm_Gflops);
     }
-    cb_results_comment(res, "model %s: %s, %d layers, dim %d; %d ranks x %d threads; allreduce %s; kernels %s",
+    const char *blas_core = "?";
+#ifdef HAVE_OPENBLAS_GET_CORENAME
+    blas_core = openblas_get_corename();
+#endif
+    cb_results_comment(res, "model %s: %s, %d layers, dim %d; %d ranks x %d threads; allreduce %s; kernels %s; BLAS core %s",
                        desc.source, llm_arch_names[desc.cfg.arch], desc.cfg.n_layers, desc.cfg.dim,
-                       cb_nranks(), threads, llm_ar_names[mo.allreduce], llm_kernels_name());
+                       cb_nranks(), threads, llm_ar_names[mo.allreduce], llm_kernels_name(), blas_core);
 
     for (int pass = 0; pass < 2; pass++) {
         int n_tests = pass == 0 ? n_pp : n_tg;

@@ -27,6 +27,7 @@ struct llm_run {
     float *att;         /* (threads, ctx) attention scores */
     int n_threads;
     double *inv_freq;   /* (head_dim / 2) RoPE frequencies */
+    float *rope_cs, *rope_sn; /* (batch, head_dim / 2) RoPE cos and sin of the batch's positions */
     float *logits;      /* (voc) last position's logits, this rank's vocabulary rows */
     llm_block_q8x_t *xq;/* activation quantized for integer dots */
     int *counts, *displs; /* (np) vocabulary rows of every rank, for the gather */
@@ -74,6 +75,8 @@ cb_status_t llm_run_create(const llm_weights_t *w, llm_comm_t *comm, int ctx, in
     ALLOC(r->vc, (size_t)c->n_layers * (size_t)ctx * kvd, "KV cache");
     ALLOC(r->att, (size_t)r->n_threads * (size_t)ctx, "attention scores");
     ALLOC(r->inv_freq, hd / 2, "RoPE table");
+    ALLOC(r->rope_cs, B * (hd / 2), "RoPE table");
+    ALLOC(r->rope_sn, B * (hd / 2), "RoPE table");
     ALLOC(r->logits, (size_t)(r->voc > 0 ? r->voc : 1), "logits");
     ALLOC(r->xq, maxcols / LLM_QK + 1, "quantized activations");
     ALLOC(r->counts, (size_t)sh->np, "gather counts");
@@ -108,6 +111,7 @@ void llm_run_free(llm_run_t *r)
         return;
     llm_kernels_free_scratch();
     cb_free(r->displs); cb_free(r->counts); cb_free(r->xq); cb_free(r->logits); cb_free(r->inv_freq);
+    cb_free(r->rope_sn); cb_free(r->rope_cs);
     cb_free(r->att); cb_free(r->vc); cb_free(r->kc); cb_free(r->hu); cb_free(r->hg);
     cb_free(r->v); cb_free(r->k); cb_free(r->ao); cb_free(r->q); cb_free(r->part);
     cb_free(r->xb); cb_free(r->x);
@@ -126,6 +130,14 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
         out[i] = x[i] * s * w[i];
 }
 
+/* x += part over the whole batch. */
+static void residual_add(float *x, const float *part, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t j = 0; j < n; j++)
+        x[j] += part[j];
+}
+
 /* Y (b, W rows) = X W^T: matrix-vector for one token, sgemm panels for more. */
 static void project(llm_run_t *r, const llm_mat_t *m, const float *x, int b, float *y)
 {
@@ -135,18 +147,27 @@ static void project(llm_run_t *r, const llm_mat_t *m, const float *x, int b, flo
         llm_matmul(m, x, b, y, m->rows);
 }
 
-/* Rotate pairs of one head at position pos: (2j, 2j+1) interleaved, or
- * (j, j + hd/2) for rotate-half (NeoX, Qwen). */
-static void rope(float *v, int hd, int pos, const double *inv_freq, int neox)
+/* The angles of position pos: cs[j], sn[j] for j < hd/2, shared by every
+ * head of the token (the same floats the per-head formula gave). */
+static void rope_table(float *cs, float *sn, int hd, int pos, const double *inv_freq)
+{
+    for (int j = 0; j < hd / 2; j++) {
+        double a = (double)pos * inv_freq[j];
+        cs[j] = (float)cos(a);
+        sn[j] = (float)sin(a);
+    }
+}
+
+/* Rotate pairs of one head by the table of its position: (2j, 2j+1)
+ * interleaved, or (j, j + hd/2) for rotate-half (NeoX, Qwen). */
+static void rope(float *v, int hd, const float *cs, const float *sn, int neox)
 {
     int half = hd / 2;
     for (int j = 0; j < half; j++) {
-        double a = (double)pos * inv_freq[j];
-        float cs = (float)cos(a), sn = (float)sin(a);
         int i0 = neox ? j : 2 * j, i1 = neox ? j + half : 2 * j + 1;
         float v0 = v[i0], v1 = v[i1];
-        v[i0] = v0 * cs - v1 * sn;
-        v[i1] = v0 * sn + v1 * cs;
+        v[i0] = v0 * cs[j] - v1 * sn[j];
+        v[i1] = v0 * sn[j] + v1 * cs[j];
     }
 }
 
@@ -171,18 +192,30 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
     if ((st = llm_comm_allreduce(r->comm, r->x, b * dim)) != CB_OK)
         return st;
 
+    for (int i = 0; i < b; i++)
+        rope_table(r->rope_cs + (size_t)i * (hd / 2), r->rope_sn + (size_t)i * (hd / 2), hd, pos + i, r->inv_freq);
+
     for (int l = 0; l < c->n_layers; l++) {
         const llm_layer_t *L = &w->layers[l];
         float *kc = r->kc + (size_t)l * r->ctx * kvd, *vc = r->vc + (size_t)l * r->ctx * kvd;
 
         /* ---- attention: q, k, v of this rank's heads */
+#pragma omp parallel for schedule(static) if (b > 1)
         for (int i = 0; i < b; i++)
             rmsnorm(r->xb + (size_t)i * dim, r->x + (size_t)i * dim, L->attn_norm, dim, c->norm_eps);
-        project(r, &L->wq, r->xb, b, r->q);
-        project(r, &L->wk, r->xb, b, r->k);
-        project(r, &L->wv, r->xb, b, r->v);
+        if (b == 1) {
+            const llm_mat_t *m[3] = { &L->wq, &L->wk, &L->wv };
+            float *const y[3] = { r->q, r->k, r->v };
+            llm_matvec_n(3, m, r->xb, r->xq, y);
+        } else {
+            project(r, &L->wq, r->xb, b, r->q);
+            project(r, &L->wk, r->xb, b, r->k);
+            project(r, &L->wv, r->xb, b, r->v);
+        }
+#pragma omp parallel for schedule(static)
         for (int i = 0; i < b; i++) {
             float *q = r->q + (size_t)i * qd, *k = r->k + (size_t)i * kvd, *v = r->v + (size_t)i * kvd;
+            const float *cs = r->rope_cs + (size_t)i * (hd / 2), *sn = r->rope_sn + (size_t)i * (hd / 2);
             if (L->bq)
                 for (int j = 0; j < qd; j++) q[j] += L->bq[j];
             if (L->bk)
@@ -192,12 +225,12 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
             for (int h = 0; h < r->nq; h++) {
                 if (L->q_norm)
                     rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, c->norm_eps);
-                rope(q + h * hd, hd, pos + i, r->inv_freq, c->rope_neox);
+                rope(q + h * hd, hd, cs, sn, c->rope_neox);
             }
             for (int h = 0; h < r->nkv; h++) {
                 if (L->k_norm)
                     rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, c->norm_eps);
-                rope(k + h * hd, hd, pos + i, r->inv_freq, c->rope_neox);
+                rope(k + h * hd, hd, cs, sn, c->rope_neox);
             }
             memcpy(kc + (size_t)(pos + i) * kvd, k, sizeof(float) * (size_t)kvd);
             memcpy(vc + (size_t)(pos + i) * kvd, v, sizeof(float) * (size_t)kvd);
@@ -217,11 +250,7 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
             const float *q = r->q + (size_t)i * qd + h * hd;
             float mx = -INFINITY;
             for (int t = 0; t < t_end; t++) {
-                const float *k = kc + (size_t)t * kvd + kvh * hd;
-                float s = 0;
-                for (int j = 0; j < hd; j++)
-                    s += q[j] * k[j];
-                att[t] = s * scale;
+                att[t] = llm_dot_row(LLM_F32, kc + (size_t)t * kvd + kvh * hd, q, NULL, hd) * scale;
                 mx = att[t] > mx ? att[t] : mx;
             }
             float sum = 0;
@@ -231,35 +260,38 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
             }
             float *o = r->ao + (size_t)i * qd + h * hd;
             memset(o, 0, sizeof(float) * (size_t)hd);
-            for (int t = 0; t < t_end; t++) {
-                const float *v = vc + (size_t)t * kvd + kvh * hd;
-                float a = att[t] / sum;
-                for (int j = 0; j < hd; j++)
-                    o[j] += a * v[j];
-            }
+            for (int t = 0; t < t_end; t++)
+                llm_axpy(att[t] / sum, vc + (size_t)t * kvd + kvh * hd, o, hd);
         }
 
         /* ---- output projection of this rank's heads, summed over ranks */
         project(r, &L->wo, r->ao, b, r->part);
         if ((st = llm_comm_allreduce(r->comm, r->part, b * dim)) != CB_OK)
             return st;
-        for (size_t j = 0; j < (size_t)b * dim; j++)
-            r->x[j] += r->part[j];
+        residual_add(r->x, r->part, (size_t)b * dim);
 
         /* ---- SwiGLU FFN over this rank's units */
+#pragma omp parallel for schedule(static) if (b > 1)
         for (int i = 0; i < b; i++)
             rmsnorm(r->xb + (size_t)i * dim, r->x + (size_t)i * dim, L->ffn_norm, dim, c->norm_eps);
-        project(r, &L->wg, r->xb, b, r->hg);
-        project(r, &L->wu, r->xb, b, r->hu);
-        for (size_t j = 0; j < (size_t)b * r->hid; j++) {
+        if (b == 1) {
+            const llm_mat_t *m[2] = { &L->wg, &L->wu };
+            float *const y[2] = { r->hg, r->hu };
+            llm_matvec_n(2, m, r->xb, r->xq, y);
+        } else {
+            project(r, &L->wg, r->xb, b, r->hg);
+            project(r, &L->wu, r->xb, b, r->hu);
+        }
+        const int64_t nh = (int64_t)b * r->hid;
+#pragma omp parallel for schedule(static) if (nh > 4096)
+        for (int64_t j = 0; j < nh; j++) {
             float g = r->hg[j];
             r->hg[j] = g / (1.0f + expf(-g)) * r->hu[j];
         }
         project(r, &L->wd, r->hg, b, r->part);
         if ((st = llm_comm_allreduce(r->comm, r->part, b * dim)) != CB_OK)
             return st;
-        for (size_t j = 0; j < (size_t)b * dim; j++)
-            r->x[j] += r->part[j];
+        residual_add(r->x, r->part, (size_t)b * dim);
     }
 
     /* Logits of the last position, for this rank's vocabulary rows. */

@@ -26,6 +26,8 @@ typedef struct {
     const char *name;
     llm_dot_fn f32, f16, bf16, q8_0, q4_0;
     llm_deq_fn deq_f16, deq_bf16, deq_q8_0, deq_q4_0; /* rows to float, for sgemm panels */
+    uint64_t (*read_sum)(const uint64_t *buf, size_t n);
+    void (*axpy)(float a, const float *x, float *y, int64_t n); /* y += a x, attention's weighted sum of values */
 } llm_kernel_set_t;
 
 const char *const llm_isa_names[] = { "auto", "c", "avx2", "avx512", NULL };
@@ -102,8 +104,23 @@ static void deq_bf16_c(const void *row, float *y, int64_t n) { llm_dequantize_ro
 static void deq_q8_0_c(const void *row, float *y, int64_t n) { llm_dequantize_row(LLM_Q8_0, row, y, n); }
 static void deq_q4_0_c(const void *row, float *y, int64_t n) { llm_dequantize_row(LLM_Q4_0, row, y, n); }
 
+static uint64_t read_sum_c(const uint64_t *buf, size_t n)
+{
+    uint64_t s[8] = { 0 };
+    for (size_t i = 0; i < n; i += 8)
+        for (int j = 0; j < 8; j++)
+            s[j] += buf[i + j];
+    return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+}
+
+static void axpy_c(float a, const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
 static const llm_kernel_set_t llm_kernels_c = { "c", dot_f32_c, dot_f16_c, dot_bf16_c, dot_q8_0_c, dot_q4_0_c,
-                                                deq_f16_c, deq_bf16_c, deq_q8_0_c, deq_q4_0_c };
+                                                deq_f16_c, deq_bf16_c, deq_q8_0_c, deq_q4_0_c, read_sum_c, axpy_c };
 
 #ifdef LLM_X86
 /* ================================================================ AVX2 */
@@ -256,8 +273,32 @@ LLM_AVX2 static void deq_q4_0_avx2(const void *row, float *y, int64_t n)
     }
 }
 
+LLM_AVX2 static uint64_t read_sum_avx2(const uint64_t *buf, size_t n)
+{
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < n; i += 16) {
+        a0 = _mm256_add_epi64(a0, _mm256_load_si256((const __m256i *)(buf + i)));
+        a1 = _mm256_add_epi64(a1, _mm256_load_si256((const __m256i *)(buf + i + 4)));
+        a2 = _mm256_add_epi64(a2, _mm256_load_si256((const __m256i *)(buf + i + 8)));
+        a3 = _mm256_add_epi64(a3, _mm256_load_si256((const __m256i *)(buf + i + 12)));
+    }
+    uint64_t t[4];
+    _mm256_storeu_si256((__m256i *)t, _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
+    return t[0] + t[1] + t[2] + t[3];
+}
+
+LLM_AVX2 static void axpy_avx2(float a, const float *x, float *y, int64_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
 static const llm_kernel_set_t llm_kernels_avx2 = { "avx2", dot_f32_avx2, dot_f16_avx2, dot_bf16_avx2, dot_q8_0_avx2, dot_q4_0_avx2,
-                                                   deq_f16_avx2, deq_bf16_avx2, deq_q8_0_avx2, deq_q4_0_avx2 };
+                                                   deq_f16_avx2, deq_bf16_avx2, deq_q8_0_avx2, deq_q4_0_avx2, read_sum_avx2, axpy_avx2 };
 
 /* ================================================================ AVX-512 */
 
@@ -391,8 +432,30 @@ LLM_AVX512 static void deq_q8_0_avx512(const void *row, float *y, int64_t n)
     }
 }
 
+LLM_AVX512 static uint64_t read_sum_avx512(const uint64_t *buf, size_t n)
+{
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < n; i += 32) {
+        a0 = _mm512_add_epi64(a0, _mm512_load_si512((const void *)(buf + i)));
+        a1 = _mm512_add_epi64(a1, _mm512_load_si512((const void *)(buf + i + 8)));
+        a2 = _mm512_add_epi64(a2, _mm512_load_si512((const void *)(buf + i + 16)));
+        a3 = _mm512_add_epi64(a3, _mm512_load_si512((const void *)(buf + i + 24)));
+    }
+    return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
+}
+
+LLM_AVX512 static void axpy_avx512(float a, const float *x, float *y, int64_t n)
+{
+    __m512 va = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
 static const llm_kernel_set_t llm_kernels_avx512 = { "avx512", dot_f32_avx512, dot_f16_avx512, dot_bf16_avx512, dot_q8_0_avx512, dot_q4_0_avx512,
-                                                     deq_f16_avx512, deq_bf16_avx2, deq_q8_0_avx512, deq_q4_0_avx2 };
+                                                     deq_f16_avx512, deq_bf16_avx2, deq_q8_0_avx512, deq_q4_0_avx2, read_sum_avx512, axpy_avx512 };
 #endif /* LLM_X86 */
 
 /* ================================================================ selection */
@@ -460,6 +523,10 @@ cb_status_t llm_kernels_select(llm_isa_t isa)
 
 const char *llm_kernels_name(void) { return llm_kernels->name; }
 
+uint64_t llm_read_sum(const uint64_t *buf, size_t n) { return llm_kernels->read_sum(buf, n); }
+
+void llm_axpy(float a, const float *x, float *y, int64_t n) { llm_kernels->axpy(a, x, y, n); }
+
 static llm_dot_fn llm_dot_for(int type)
 {
     switch (type) {
@@ -480,19 +547,49 @@ float llm_dot_row(int type, const void *row, const float *x, const llm_block_q8x
 
 /* ================================================================ products */
 
+void llm_matvec_n(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y)
+{
+    /* One parallel region over the rows of all n matrices, as if stacked:
+     * one fork/join and one quantization of x where there were n. */
+    int total = 0, quant = 0;
+    for (int m = 0; m < n; m++) {
+        total += w[m]->rows > 0 ? w[m]->rows : 0;
+        quant |= w[m]->rows > 0 && llm_type_wants_q8x(w[m]->type);
+    }
+    if (total <= 0)
+        return;
+    if (quant)
+        llm_quantize_row_q8x(x, xq, w[0]->cols);
+#pragma omp parallel
+    {
+        int nt = 1, t = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads();
+        t = omp_get_thread_num();
+#endif
+        /* Thread t takes stacked rows [lo, hi): as even as a static schedule. */
+        int lo = (int)((int64_t)total * t / nt), hi = (int)((int64_t)total * (t + 1) / nt), base = 0;
+        for (int m = 0; m < n && lo < hi; m++) {
+            const int rows = w[m]->rows > 0 ? w[m]->rows : 0;
+            if (lo < base + rows) {
+                int r1 = hi < base + rows ? hi : base + rows;
+                llm_dot_fn dot = llm_dot_for(w[m]->type);
+                const char *data = w[m]->data;
+                const size_t rb = w[m]->row_bytes;
+                const int cols = w[m]->cols;
+                float *ym = y[m];
+                for (int r = lo - base; r < r1 - base; r++)
+                    ym[r] = dot(data + (size_t)r * rb, x, xq, cols);
+                lo = r1;
+            }
+            base += rows;
+        }
+    }
+}
+
 void llm_matvec(const llm_mat_t *w, const float *x, llm_block_q8x_t *xq, float *y)
 {
-    if (w->rows <= 0)
-        return;
-    llm_dot_fn dot = llm_dot_for(w->type);
-    if (llm_type_wants_q8x(w->type))
-        llm_quantize_row_q8x(x, xq, w->cols);
-    const char *data = w->data;
-    const size_t rb = w->row_bytes;
-    const int rows = w->rows, cols = w->cols;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++)
-        y[r] = dot(data + (size_t)r * rb, x, xq, cols);
+    llm_matvec_n(1, &w, x, xq, &y);
 }
 
 #define LLM_PANEL 128 /* rows dequantized at a time per thread for sgemm */

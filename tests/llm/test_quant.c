@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include "../../llm/llm.h"
 #include "../cb_check.h"
 
@@ -120,6 +121,19 @@ static void test_kernels(llm_isa_t isa)
                                 llm_isa_names[isa], llm_type_name(type), n, r, got, y[r], ref);
                 }
             }
+            /* The same rows as three matrices in one region: the same floats. */
+            {
+                float y3[ROWS];
+                llm_mat_t m0 = { type, 9, n, rb, q }, m1 = { type, 0, n, rb, NULL },
+                          m2 = { type, ROWS - 9, n, rb, q + 9 * rb };
+                const llm_mat_t *ms[3] = { &m0, &m1, &m2 };
+                float *const ys[3] = { y3, NULL, y3 + 9 };
+                llm_matvec_n(3, ms, x, xq, ys);
+                for (int r = 0; r < ROWS; r++)
+                    if (y3[r] != y[r] && bad++ < 5)
+                        fprintf(stderr, "FAIL matvec_n %s %s n=%d row %d: %g, matvec %g\n", llm_isa_names[isa],
+                                llm_type_name(type), n, r, y3[r], y[r]);
+            }
             /* Matrix-matrix (float activations, dequantized weights). */
             llm_matmul(&m, x, B, y, ROWS);
             for (int b = 0; b < B; b++)
@@ -136,7 +150,25 @@ static void test_kernels(llm_isa_t isa)
                 }
         }
     }
-    printf("kernels %s: dot, matvec and matmul of every type %s\n", llm_isa_names[isa], bad ? "DIFFER" : "agree");
+    /* The helpers: axpy (attention) and the roofline's read sum. */
+    for (int n = 0; n <= 40; n += 5) {
+        for (int i = 0; i < n; i++) {
+            x[i] = uniform();
+            y[i] = wd[i] = uniform();
+        }
+        llm_axpy(0.375f, x, y, n);
+        for (int i = 0; i < n; i++)
+            if (fabsf(y[i] - (wd[i] + 0.375f * x[i])) > 1e-6f && bad++ < 5)
+                fprintf(stderr, "FAIL axpy %s n=%d [%d]: %g\n", llm_isa_names[isa], n, i, y[i]);
+    }
+    uint64_t *words = cb_alloc(sizeof(uint64_t) * 32 * 40, 0, "words"), want = 0; /* 64-byte aligned */
+    CHECK(words != NULL);
+    for (int i = 0; words && i < 32 * 40; i++)
+        want += words[i] = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+    if (words && llm_read_sum(words, 32 * 40) != want && bad++ < 5)
+        fprintf(stderr, "FAIL read_sum %s\n", llm_isa_names[isa]);
+    cb_free(words);
+    printf("kernels %s: dot, matvec, matvec_n and matmul of every type, axpy, read_sum %s\n", llm_isa_names[isa], bad ? "DIFFER" : "agree");
     CHECK(bad == 0);
     llm_kernels_free_scratch();
     free(xq); free(q); free(y); free(xd); free(wd); free(w); free(x);
