@@ -3,6 +3,7 @@
 #include "cb_provenance.h"
 
 #include <cblas.h>
+#include <ctype.h>
 #include <link.h>
 #include <sched.h>
 #include <stdio.h>
@@ -99,6 +100,36 @@ const char *cb_blas_coretype(void)
         return core;
 #endif
     return "unknown";
+}
+
+int cb_blas_skips_avx512(char *fix, size_t len)
+{
+    /* OpenBLAS core types whose kernels use AVX-512 */
+    static const char *const wide[] = { "skylakex", "cooperlake", "sapphirerapids", "zen4", "zen5", NULL };
+    const char *core = cb_blas_coretype();
+    char lower[64];
+    size_t i;
+    if (strcmp(core, "unknown") == 0)
+        return 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f"))
+        return 0;
+#else
+    return 0;
+#endif
+    for (i = 0; core[i] && i + 1 < sizeof lower; i++)
+        lower[i] = (char)tolower((unsigned char)core[i]);
+    lower[i] = '\0';
+    for (int k = 0; wide[k]; k++)
+        if (strstr(lower, wide[k]))
+            return 0;
+    const char *forced = getenv("OPENBLAS_CORETYPE");
+    if (forced && forced[0])
+        snprintf(fix, len, "the environment sets OPENBLAS_CORETYPE=%s: unset it, or set SkylakeX", forced);
+    else
+        snprintf(fix, len, "set OPENBLAS_CORETYPE=SkylakeX (or use a BLAS that knows this CPU)");
+    return 1;
 }
 
 const char *cb_cpu_binding(char *buf, size_t buflen)

@@ -29,6 +29,12 @@ cb_status_t cb_provenance_collect(MPI_Comm comm, cb_provenance_t *prov);
 /* The BLAS core type string alone ("Haswell"), or "unknown". Local. */
 const char *cb_blas_coretype(void);
 
+/* 1 when the CPU has AVX-512 and the BLAS runs kernels without it (an
+ * OpenBLAS core type such as Haswell: about half the DGEMM/SGEMM rate), 0
+ * otherwise or when unknown. With 1, `fix` gets what to do about it: unset
+ * or change an OPENBLAS_CORETYPE the environment sets, or set SkylakeX. Local. */
+int cb_blas_skips_avx512(char *fix, size_t len);
+
 /* This process's CPU binding as a list ("0-1", "3"), into buf. Local. */
 const char *cb_cpu_binding(char *buf, size_t buflen);
 

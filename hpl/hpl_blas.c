@@ -37,19 +37,6 @@ static double cpu_flops_per_cycle(double *mhz_p, int *avx512_p)
     return fpc;
 }
 
-/* Core types whose OpenBLAS DGEMM kernels use AVX-512. */
-static int coretype_has_avx512(const char *ct)
-{
-    static const char *const k[] = { "skylakex", "cooperlake", "sapphirerapids", "zen4", "zen5", NULL };
-    char lower[64];
-    size_t i;
-    for (i = 0; ct[i] && i + 1 < sizeof(lower); i++) lower[i] = (char)(ct[i] | 0x20);
-    lower[i] = '\0';
-    for (int j = 0; k[j]; j++)
-        if (strstr(lower, k[j])) return 1;
-    return 0;
-}
-
 cb_status_t hpl_blas_selftest(MPI_Comm comm, double seconds, hpl_blas_info_t *info)
 {
     cb_status_t st;
@@ -96,15 +83,10 @@ cb_status_t hpl_blas_selftest(MPI_Comm comm, double seconds, hpl_blas_info_t *in
     const char *e = getenv("OPENBLAS_NUM_THREADS");
     if (e && atoi(e) > 0) threads = atoi(e);
     double per_thread = info->gflops_rank / threads;
-    const char *forced = getenv("OPENBLAS_CORETYPE");
-    if (avx512 && !coretype_has_avx512(info->coretype) && forced && forced[0])
-        cb_warn_root("the BLAS runs its %s kernels on a CPU with AVX-512 (DGEMM %.1f Gflops per rank) because "
-                     "the environment sets OPENBLAS_CORETYPE=%s: unset it, or set SkylakeX, for about twice that",
-                     info->coretype, info->gflops_rank, forced);
-    else if (avx512 && !coretype_has_avx512(info->coretype))
-        cb_warn_root("the BLAS runs its %s kernels on a CPU with AVX-512 (DGEMM %.1f Gflops per rank): "
-                     "set OPENBLAS_CORETYPE=SkylakeX (or use a BLAS that knows this CPU) for about twice that",
-                     info->coretype, info->gflops_rank);
+    char fix[160];
+    if (avx512 && cb_blas_skips_avx512(fix, sizeof fix))
+        cb_warn_root("the BLAS runs its %s kernels on a CPU with AVX-512 (DGEMM %.1f Gflops per rank): %s, "
+                     "for about twice that", info->coretype, info->gflops_rank, fix);
     else if (info->peak_core > 0 && per_thread < 0.5 * info->peak_core)
         cb_warn_root("DGEMM reaches %.1f Gflops per thread, under half of the %.1f the vector units allow at "
                      "%.0f MHz: check the BLAS (core type %s, OPENBLAS_CORETYPE) and the CPU binding",

@@ -324,6 +324,11 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
                        desc.source, llm_arch_names[desc.cfg.arch], desc.cfg.n_layers, desc.cfg.dim,
                        cb_nranks(), threads, llm_ar_names[mo.allreduce], llm_kernels_name(), blas_core);
 
+    char fix[160];
+    if (n_pp > 0 && pp[0] > 0 && cb_blas_skips_avx512(fix, sizeof fix))
+        cb_warn_root("the BLAS runs its %s kernels on a CPU with AVX-512, so prompt processing (sgemm) runs "
+                     "without it: %s", blas_core, fix);
+
     for (int pass = 0; pass < 2; pass++) {
         int n_tests = pass == 0 ? n_pp : n_tg;
         for (int ti = 0; ti < n_tests; ti++) {
