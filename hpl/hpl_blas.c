@@ -13,12 +13,11 @@
 
 /* DP flops per cycle per core from the vector extensions, assuming two FMA
  * pipes; 0 if unknown. */
-static double cpu_flops_per_cycle(double *mhz_p, int *avx512_p)
+static double cpu_flops_per_cycle(double *mhz_p)
 {
     FILE *f = fopen("/proc/cpuinfo", "r");
     char line[8192];
     double fpc = 0.0, mhz = 0.0;
-    *avx512_p = 0;
     if (f == NULL) return 0.0;
     while (fgets(line, sizeof(line), f)) {
         if (mhz == 0.0 && strncmp(line, "cpu MHz", 7) == 0) {
@@ -26,7 +25,7 @@ static double cpu_flops_per_cycle(double *mhz_p, int *avx512_p)
             if (c) mhz = atof(c + 1);
         }
         if (fpc == 0.0 && strncmp(line, "flags", 5) == 0) {
-            if (strstr(line, " avx512f")) { fpc = 32.0; *avx512_p = 1; }
+            if (strstr(line, " avx512f")) fpc = 32.0;
             else if (strstr(line, " avx2") && strstr(line, " fma")) fpc = 16.0;
             else if (strstr(line, " avx")) fpc = 8.0;
             else fpc = 4.0;
@@ -76,15 +75,14 @@ cb_status_t hpl_blas_selftest(MPI_Comm comm, double seconds, hpl_blas_info_t *in
     if (st != CB_OK) goto out;
 
     double mhz = 0.0;
-    int avx512 = 0;
-    double fpc = cpu_flops_per_cycle(&mhz, &avx512);
+    double fpc = cpu_flops_per_cycle(&mhz);
     info->peak_core = fpc * mhz * 1e-3;
     int threads = 1;
     const char *e = getenv("OPENBLAS_NUM_THREADS");
     if (e && atoi(e) > 0) threads = atoi(e);
     double per_thread = info->gflops_rank / threads;
     char fix[160];
-    if (avx512 && cb_blas_skips_avx512(fix, sizeof fix))
+    if (cb_blas_skips_avx512(fix, sizeof fix))
         cb_warn_root("the BLAS runs its %s kernels on a CPU with AVX-512 (DGEMM %.1f Gflops per rank): %s, "
                      "for about twice that", info->coretype, info->gflops_rank, fix);
     else if (info->peak_core > 0 && per_thread < 0.5 * info->peak_core)

@@ -123,11 +123,13 @@ static cb_status_t bench_roofline(int dim, int m, double *read_GBps_p, double *s
     for (size_t i = 0; i < (size_t)dim * dim; i++)
         b[i] = 0.25f;
     double best = 1e30, sink = 0;
+    size_t read = n;
     for (int rep = 0; rep < 4; rep++) {
         MPI_Barrier(MPI_COMM_WORLD);
         double t0 = cb_now();
         uint64_t s = 0;
-#pragma omp parallel reduction(+ : s)
+        size_t words = 0; /* read: n rounded down to whole chunks */
+#pragma omp parallel reduction(+ : s, words)
         {
             /* One contiguous chunk per thread, a multiple of 32 words. */
             size_t nt = 1, t = 0;
@@ -137,12 +139,16 @@ static cb_status_t bench_roofline(int dim, int m, double *read_GBps_p, double *s
 #endif
             size_t chunk = n / nt / 32 * 32;
             s += llm_read_sum(buf + t * chunk, chunk);
+            words += chunk;
         }
         double t = cb_now() - t0;
         sink += (double)s;
-        best = t < best ? t : best;
+        if (t < best) {
+            best = t;
+            read = words;
+        }
     }
-    double bw = (double)(n * sizeof(uint64_t)) / best / 1e9;
+    double bw = (double)(read * sizeof(uint64_t)) / best / 1e9;
     int threads = 1;
 #ifdef _OPENMP
     threads = omp_get_max_threads();
@@ -316,10 +322,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
         cb_results_set_double(res, "llm_read_GBps", read_GBps);
         cb_results_set_double(res, "llm_sgemm_Gflops", sgemm_Gflops);
     }
-    const char *blas_core = "?";
-#ifdef HAVE_OPENBLAS_GET_CORENAME
-    blas_core = openblas_get_corename();
-#endif
+    const char *blas_core = cb_blas_coretype();
     cb_results_comment(res, "model %s: %s, %d layers, dim %d; %d ranks x %d threads; allreduce %s; kernels %s; BLAS core %s",
                        desc.source, llm_arch_names[desc.cfg.arch], desc.cfg.n_layers, desc.cfg.dim,
                        cb_nranks(), threads, llm_ar_names[mo.allreduce], llm_kernels_name(), blas_core);
