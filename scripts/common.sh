@@ -26,3 +26,14 @@ cb_ucx_env() {
     export OMPI_MCA_pml=ucx OMPI_MCA_pml_ucx_tls=any OMPI_MCA_pml_ucx_devices=any
     export OMPI_MCA_osc=ucx OMPI_MCA_osc_ucx_tls=any OMPI_MCA_osc_ucx_devices=any
 }
+
+# cb_make_progress PREFIX LOG: read make's output (silent rules: "  CC  x.o", "  CCLD  p")
+# on stdin, keep it whole in LOG, and print PREFIX lines as it goes: each program linked,
+# and the count of files compiled every 10 files, so a long build is never silent.
+cb_make_progress() {
+    awk -v pfx="$1" -v log="$2" '
+        { print >> log; fflush(log) }
+        $1 == "CC" { n++; if (n % 10 == 0) { printf "%s: make: %d files compiled\n", pfx, n; fflush() } }
+        $1 == "CCLD" { printf "%s: make: %d files compiled, linked %s\n", pfx, n, $2; fflush() }
+        / error: |^make.*\*\*\*/ { printf "%s: make: %s\n", pfx, $0; fflush() }'
+}
