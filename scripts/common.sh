@@ -31,8 +31,8 @@ cb_ucx_env() {
 # on stdin, keep it whole in LOG, and print PREFIX lines as it goes: each program linked,
 # and the count of files compiled every 10 files, so a long build is never silent.
 cb_make_progress() {
-    awk -v pfx="$1" -v log="$2" '
-        { print >> log; fflush(log) }
+    awk -v pfx="$1" -v logf="$2" '
+        { print >> logf; fflush(logf) }
         $1 == "CC" { n++; if (n % 10 == 0) { printf "%s: make: %d files compiled\n", pfx, n; fflush() } }
         $1 == "CCLD" { printf "%s: make: %d files compiled, linked %s\n", pfx, n, $2; fflush() }
         / error: |^make.*\*\*\*/ { printf "%s: make: %s\n", pfx, $0; fflush() }'
