@@ -349,6 +349,9 @@ static void write_provenance(cb_results_t *r, const cb_provenance_t *p, const ch
     write_attr_str(f, "hdf5_version", p->hdf5_version);
     write_attr_str(f, "compiler", p->compiler);
     write_attr_str(f, "cpu_model", p->cpu_model);
+    write_attr_str(f, "blas_library", p->blas_library);
+    write_attr_str(f, "os", p->os);
+    write_attr_str(f, "kernel", p->kernel);
     write_env(f);
 }
 
@@ -369,11 +372,23 @@ static const cb_column_t rank_columns[] = {
     CB_COLUMN(rank_row_t, cpu_binding, CB_COL_STRING, "cpus", NULL),
 };
 
+/* One row of /hosts per distinct host (cb_host_info_t). */
+static const cb_column_t host_columns[] = {
+    CB_COLUMN(cb_host_info_t, host, CB_COL_STRING, "host", NULL),
+    CB_COLUMN(cb_host_info_t, cpu_model, CB_COL_STRING, "cpu", NULL),
+    CB_COLUMN(cb_host_info_t, n_cores, CB_COL_INT32, "cores", NULL),
+    CB_COLUMN(cb_host_info_t, n_pus, CB_COL_INT32, "threads", NULL),
+    CB_COLUMN(cb_host_info_t, mem_total_B, CB_COL_INT64, "memory(B)", NULL),
+    CB_COLUMN(cb_host_info_t, nics, CB_COL_STRING, "nics", NULL),
+    CB_COLUMN(cb_host_info_t, os, CB_COL_STRING, "os", NULL),
+    CB_COLUMN(cb_host_info_t, kernel, CB_COL_STRING, "kernel", NULL),
+};
+
 cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
                             int argc, char **argv, MPI_Comm comm, cb_results_t **results_p)
 {
     cb_status_t st = CB_OK;
-    cb_provenance_t prov;
+    cb_provenance_t prov = { .hosts = NULL };
     rank_row_t mine, *all = NULL;
     int rank = 0, size = 1, local_rank = 0;
     MPI_Comm_rank(comm, &rank);
@@ -425,8 +440,16 @@ cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
             for (int i = 0; st == CB_OK && i < size; i++)
                 st = cb_table_append(ranks, &all[i]);
         }
+        if (st == CB_OK) {
+            cb_table_t *hosts = NULL;
+            st = cb_table_create(r, "/hosts", host_columns, (int)(sizeof host_columns / sizeof host_columns[0]),
+                                 sizeof(cb_host_info_t), CB_TABLE_NO_PRINT, &hosts);
+            for (int i = 0; st == CB_OK && i < prov.n_hosts; i++)
+                st = cb_table_append(hosts, &prov.hosts[i]);
+        }
     }
     /* A results folder that cannot be written stops the run before any measurement. */
+    cb_provenance_free(&prov);
     if ((st = cb_agree(st, comm)) != CB_OK)
         goto fail;
     free(all);
@@ -441,6 +464,7 @@ cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
 
 fail:
     free(all);
+    cb_provenance_free(&prov);
     if (r) {
         if (r->file >= 0) {
             pthread_mutex_lock(&h5_lock);
