@@ -21,10 +21,13 @@ cb_program_path() {
 
 # cb_ucx_env: Debian's Open MPI turns UCX off by default (pml = ^ucx) and its UCX PML
 # refuses machines without RDMA NICs; these make a run go over UCX with any transport
-# (for one-sided too). Exported, so srun and mpirun pass them to every rank.
+# (for one-sided too). Exported, so srun and mpirun pass them to every rank. A value
+# already in the environment (a site's module, the user) is kept.
 cb_ucx_env() {
-    export OMPI_MCA_pml=ucx OMPI_MCA_pml_ucx_tls=any OMPI_MCA_pml_ucx_devices=any
-    export OMPI_MCA_osc=ucx OMPI_MCA_osc_ucx_tls=any OMPI_MCA_osc_ucx_devices=any
+    export OMPI_MCA_pml=${OMPI_MCA_pml:-ucx} OMPI_MCA_pml_ucx_tls=${OMPI_MCA_pml_ucx_tls:-any}
+    export OMPI_MCA_pml_ucx_devices=${OMPI_MCA_pml_ucx_devices:-any}
+    export OMPI_MCA_osc=${OMPI_MCA_osc:-ucx} OMPI_MCA_osc_ucx_tls=${OMPI_MCA_osc_ucx_tls:-any}
+    export OMPI_MCA_osc_ucx_devices=${OMPI_MCA_osc_ucx_devices:-any}
 }
 
 # cb_make_progress PREFIX LOG: read make's output (silent rules: "  CC  x.o", "  CCLD  p")
