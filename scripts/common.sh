@@ -1,6 +1,15 @@
 # scripts/common.sh: what run-suite and the Slurm jobs share: where the programs are
 # built, and the settings that make Open MPI really run over UCX. Sourced, never run.
 
+# An installed copy (make install) has installed.sh beside this file, naming the folder
+# of the programs (cb-hpl, cb-microbench, cb-llm).
+CB_BINDIR=""
+# shellcheck disable=SC1091
+[ -f "$(dirname "${BASH_SOURCE[0]:-$0}")/installed.sh" ] && . "$(dirname "${BASH_SOURCE[0]:-$0}")/installed.sh"
+
+# cb_installed: true in an installed copy, which builds nothing.
+cb_installed() { [ -n "$CB_BINDIR" ]; }
+
 # cb_find_build ROOT: print the build folder holding the programs: $CB_BUILDDIR if set,
 # else ROOT/build (run-suite's out-of-tree build), else ROOT itself (an in-tree build).
 cb_find_build() {
@@ -13,10 +22,16 @@ cb_find_build() {
     fi
 }
 
-# cb_program_path BUILD NAME: print BUILD/NAME/NAME if it is built; false if not.
+# cb_program_path BUILD NAME: print BUILD/NAME/NAME if it is built (in an installed
+# copy, CB_BINDIR/cb-NAME); false if not.
 cb_program_path() {
-    [ -x "$1/$2/$2" ] || return 1
-    echo "$1/$2/$2"
+    if [ -x "$1/$2/$2" ]; then
+        echo "$1/$2/$2"
+    elif cb_installed && [ -x "$CB_BINDIR/cb-$2" ]; then
+        echo "$CB_BINDIR/cb-$2"
+    else
+        return 1
+    fi
 }
 
 # cb_ucx_env: Debian's Open MPI turns UCX off by default (pml = ^ucx) and its UCX PML
