@@ -65,13 +65,17 @@ class Run:
         if rows is None or not rows.dtype.names:
             cpu = self.attrs.get("cpu_model")
             return [text(cpu)] if cpu else []
-        out = []
+        alike = {}  # description -> hosts, so that identical nodes take one line
         for r in rows:
             n = r.dtype.names
             cores = f", {int(r['n_cores'])} cores" if "n_cores" in n else ""
             pus = f"/{int(r['n_pus'])} threads" if "n_pus" in n and int(r["n_pus"]) != int(r["n_cores"]) else ""
             mem = f", {fmt_size(int(r['mem_total_B']))}" if "mem_total_B" in n else ""
-            out.append(f"{text(r['host'])}: {text(r['cpu_model'])}{cores}{pus}{mem}")
+            alike.setdefault(f"{text(r['cpu_model'])}{cores}{pus}{mem}", []).append(text(r["host"]))
+        out = []
+        for desc, hosts in alike.items():
+            names = " ".join(hosts[:4]) + (f" ... ({len(hosts)} hosts)" if len(hosts) > 4 else "")
+            out.append(f"{names}: {desc}")
         return out
 
 
