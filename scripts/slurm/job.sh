@@ -205,5 +205,8 @@ cb_job_sweep_line() {
         args=(-o "$out" "${args[@]}")
     fi
     echo "# sweep: ${env_vars[*]:+${env_vars[*]} }$prog ${args[*]}"
-    env "${env_vars[@]}" bash -c '. "$0/scripts/slurm/job.sh"; "$@"' "$CB_ROOT" "${launch[@]}" "$path" "${args[@]}"
+    (
+        for v in "${env_vars[@]}"; do export "${v?}"; done
+        "${launch[@]}" "$path" "${args[@]}"
+    )
 }
