@@ -220,7 +220,7 @@ static cb_status_t check_tensor(const llm_desc_t *desc, const char *name, int64_
         return CB_ERR_INPUT;
     }
     if (!llm_type_supported(t->type) || (!matrix && t->type != LLM_F32)) {
-        cb_error("tensor %s has type %s: not supported here (F32, F16, BF16, Q8_0 and Q4_0 are; vectors F32)",
+        cb_error("tensor %s has type %s: not supported here (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K are; vectors F32)",
                  name, llm_type_name(t->type));
         return CB_ERR_UNSUPPORTED;
     }

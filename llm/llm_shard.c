@@ -35,8 +35,15 @@ cb_status_t llm_shard_plan(const llm_desc_t *desc, int rank, int np, llm_shard_t
         return CB_ERR_UNSUPPORTED;
     }
     int blk = shard_block(desc);
-    if (np > 1 && c->head_dim % blk) {
-        cb_error("head_dim %d is not a multiple of the %d-element blocks of the attention output: cannot split it", c->head_dim, blk);
+    /* The attention output's columns split at head boundaries that are also
+     * block boundaries: heads go in groups of hg (2 heads of 128 for a
+     * 256-element super-block), FFN units in blocks. */
+    int hg = 1;
+    while ((hg * c->head_dim) % blk)
+        hg++;
+    if (np > 1 && (c->n_heads % hg || np > c->n_heads / hg)) {
+        cb_error("%d ranks: the attention output's %d-element blocks span %d heads of %d, and %d heads do not split so",
+                 np, blk, hg, c->head_dim, c->n_heads);
         return CB_ERR_UNSUPPORTED;
     }
     int units = c->hidden / blk;
@@ -44,15 +51,25 @@ cb_status_t llm_shard_plan(const llm_desc_t *desc, int rank, int np, llm_shard_t
         cb_error("%d ranks but the FFN has only %d blocks of %d units: at most %d ranks", np, units, blk, units);
         return CB_ERR_UNSUPPORTED;
     }
-    int group = c->n_heads / c->n_kv_heads;
+    int group = c->n_heads / c->n_kv_heads, hunits = np > 1 ? c->n_heads / hg : c->n_heads;
+    if (np == 1)
+        hg = 1;
     sh->rank = rank;
     sh->np = np;
-    sh->h0 = (int)((int64_t)rank * c->n_heads / np);
-    sh->h1 = (int)((int64_t)(rank + 1) * c->n_heads / np);
+    sh->h0 = (int)((int64_t)rank * hunits / np) * hg;
+    sh->h1 = (int)((int64_t)(rank + 1) * hunits / np) * hg;
     sh->kv0 = sh->h0 / group;
     sh->kv1 = (sh->h1 - 1) / group + 1;
     sh->f0 = (int)((int64_t)rank * units / np) * blk;
     sh->f1 = (int)((int64_t)(rank + 1) * units / np) * blk;
+    /* Note where the even split would have cut a block (the caller says so). */
+    sh->resplit = 0;
+    for (int r = 1; r < np; r++) {
+        sh->resplit |= (int)((int64_t)r * c->n_heads / np) * c->head_dim % blk != 0 ? 1 : 0;
+        sh->resplit |= (int)((int64_t)r * c->hidden / np) % blk != 0 ? 2 : 0;
+    }
+    sh->block = blk;
+    sh->head_group = hg;
     sh->v0 = (int)((int64_t)rank * c->vocab / np);
     sh->v1 = (int)((int64_t)(rank + 1) * c->vocab / np);
     return CB_OK;

@@ -1,6 +1,6 @@
 # llm/: the tensor-parallel transformer (see ../shared/DESIGN.md).
 noinst_LIBRARIES += llm/libllm.a
-llm_libllm_a_SOURCES = llm/llm.h llm/llm_quant.c llm/llm_kernels.c llm/llm_gguf.c llm/llm_l2c.c \
+llm_libllm_a_SOURCES = llm/llm.h llm/llm_kern.h llm/llm_quant.c llm/llm_kernels.c llm/llm_kquant.c llm/llm_gguf.c llm/llm_l2c.c \
   llm/llm_desc.c llm/llm_shape.c llm/llm_shard.c llm/llm_comm.c llm/llm_forward.c \
   llm/llm_sample.c llm/llm_model.c llm/llm_bench.c
 llm_libllm_a_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
@@ -36,9 +36,9 @@ tests_llm_fuzz_gguf_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS) -fsanitize=fuzzer,add
 tests_llm_fuzz_gguf_LDFLAGS = $(OPENMP_CFLAGS) -fsanitize=fuzzer,address
 tests_llm_fuzz_gguf_LDADD = $(CB_LIBS)
 endif
-TESTS += tests/llm/test_quant tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
+TESTS += tests/llm/test_quant tests/llm/quant_numpy.sh tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh
-EXTRA_DIST += tests/llm/equiv.sh tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
+EXTRA_DIST += tests/llm/equiv.sh tests/llm/quant_numpy.sh tests/llm/quant_numpy.py tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
   tests/llm/gguf_write.py tests/llm/ref.py tests/llm/compare_logits.py tests/llm/fuzz/corpus
 dist_noinst_SCRIPTS += scripts/bench-llm

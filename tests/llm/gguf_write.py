@@ -1,24 +1,61 @@
 #!/usr/bin/python3
 """Write a small GGUF model with random weights, for llm's tests (numpy only).
 
-    gguf_write.py OUT --arch llama|qwen2|qwen3 --type f32|f16|bf16|q8_0|q4_0 [--seed N]
+    gguf_write.py OUT --arch llama|qwen2|qwen3 --type f32|f16|bf16|q8_0|q4_0|q4_1|...|q6_k|q4_k_m [--seed N]
                   [--dim 64 --ffn 128 --layers 2 --heads 4 --kv 2 --head-dim 32 --vocab 256]
 
 Written from the GGUF specification (ggml's gguf.md), independently of llm's C code.
+Q4_1, Q5_0, Q5_1 and the K-quants are random block bytes (every level and
+sub-block scale pattern) with their fp16 scales set so that the weights,
+decoded by quant_numpy.py, have the float matrix's rms; q4_k_m mixes Q4_K with
+Q6_K for attn_v, ffn_down and output, as llama.cpp's Q4_K_M does.
 """
 import argparse
 import struct
 import sys
 
+import os
+
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quant_numpy  # noqa: E402
+
 GGUF_UINT32, GGUF_FLOAT32, GGUF_STRING, GGUF_ARRAY = 4, 6, 8, 9
-TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8, "bf16": 30}
+TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8, "bf16": 30, "q4_1": 3, "q5_0": 6, "q5_1": 7,
+         "q2_k": 10, "q3_k": 11, "q4_k": 12, "q5_k": 13, "q6_k": 14, "q4_k_m": 12}
+RANDOM_BLOCKS = {"q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"}
+
+
+def tensor_kind(name, kind):
+    """The type of tensor `name` in a file of type `kind` (the q4_k_m mix)."""
+    if kind != "q4_k_m":
+        return kind
+    return "q6_k" if any(t in name for t in ("attn_v.", "ffn_down.", "output.")) else "q4_k"
+
+
+def random_blocks(a, kind):
+    name = kind.upper()
+    bb, halves = quant_numpy.TYPES[name]
+    nb = a.size // quant_numpy.BLOCK[name]
+    rng = np.random.default_rng(a.size * 7919 + bb)
+    b = rng.integers(0, 256, size=(nb, bb), dtype=np.uint8)
+    for o in halves:  # each scale of either sign, independently
+        d = np.where(rng.uniform(size=nb) < 0.5, -1.0, 1.0) * rng.uniform(0.5, 1.0, nb)
+        b[:, o:o + 2] = d.astype(np.float16).view(np.uint8).reshape(nb, 2)
+    r = np.sqrt(np.mean(quant_numpy.dec(name, b).astype(np.float64) ** 2))
+    scale = np.float64(np.sqrt(np.mean(a.astype(np.float64) ** 2))) / r
+    for o in halves:
+        d = b[:, o:o + 2].copy().view(np.float16).astype(np.float64)[:, 0] * scale
+        b[:, o:o + 2] = d.astype(np.float16).view(np.uint8).reshape(nb, 2)
+    return b.tobytes()
 
 
 def quantize(a, kind):
     """Rows of float32 `a` as the bytes of ggml type `kind`."""
     a = np.ascontiguousarray(a, dtype=np.float32)
+    if kind in RANDOM_BLOCKS:
+        return random_blocks(a, kind)
     if kind == "f32":
         return a.tobytes()
     if kind == "f16":
@@ -126,6 +163,7 @@ def main():
         header += gguf_string(key) + struct.pack("<I", t) + val
     blobs, offset = [], 0
     for name, arr, kind in tensors:
+        kind = tensor_kind(name, kind)
         data = quantize(arr, kind)
         shape = arr.shape[::-1]  # ggml order: row length first
         header += gguf_string(name) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", n) for n in shape)
