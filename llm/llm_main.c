@@ -4,6 +4,136 @@
 #include <stdlib.h>
 #include <string.h>
 #include "llm.h"
+#include "llm_tok.h"
+
+/* ================================================================ tokenize */
+
+/* A whole file (or stdin for "-") into memory. */
+static cb_status_t read_all(const char *path, char **buf_p, size_t *len_p)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        cb_error("cannot open %s", path);
+        return CB_ERR_IO;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (n < cap)
+            break;
+        char *b = cap < ((size_t)1 << 30) ? realloc(buf, cap * 2) : NULL;
+        if (!b) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = b;
+        cap *= 2;
+    }
+    int err = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (!buf || err) {
+        free(buf);
+        cb_error("cannot read %s%s", path, buf ? "" : ": too big (1 GiB at most)");
+        return buf ? CB_ERR_IO : CB_ERR_NOMEM;
+    }
+    *buf_p = buf;
+    *len_p = n;
+    return CB_OK;
+}
+
+/* A piece for --pieces: printable, with C escapes for the rest. */
+static void print_piece(const char *p, size_t n)
+{
+    putchar('\'');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '\n') fputs("\\n", stdout);
+        else if (c == '\t') fputs("\\t", stdout);
+        else if (c == '\r') fputs("\\r", stdout);
+        else if (c == '\\') fputs("\\\\", stdout);
+        else if (c == '\'') fputs("\\'", stdout);
+        else if (c < 0x20 || c == 0x7F) printf("\\x%02x", c);
+        else putchar(c);
+    }
+    putchar('\'');
+}
+
+cb_status_t llm_cmd_tokenize(int argc, char **argv)
+{
+    const char *model = NULL, *file = NULL;
+    int pieces = 0, no_bos = 0, no_special = 0, null_sep = 0;
+    cb_opt_t opts[] = {
+        { "model", 'm', CB_OPT_STRING, &model, "FILE", "GGUF file with a tokenizer (tensors not needed)", 0, -1, NULL },
+        { "file", 'f', CB_OPT_STRING, &file, "FILE", "read the text from FILE ('-': stdin) instead of the argument", 0, -1, NULL },
+        { "pieces", 0, CB_OPT_FLAG, &pieces, NULL, "print each token's id and text on a line of its own", 0, -1, NULL },
+        { "no-bos", 0, CB_OPT_FLAG, &no_bos, NULL, "do not add BOS (even where add_bos_token says so)", 0, -1, NULL },
+        { "no-special", 0, CB_OPT_FLAG, &no_special, NULL, "treat special and control token texts as plain text", 0, -1, NULL },
+        { "null-separated", '0', CB_OPT_FLAG, &null_sep, NULL, "the input holds texts separated by NUL bytes: one line of ids each", 0, -1, NULL },
+        { 0 },
+    };
+    cb_cli_t cli = { "llm tokenize", "-m FILE [options] (TEXT | -f FILE)",
+                     "Print the token ids of a text under the model's tokenizer, with BOS as the model asks.",
+                     opts, "example: llm tokenize -m model.gguf --pieces \"Hello, world\"" };
+    cb_common_opts_t common = { 0 };
+    int first = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    llm_tok_t *tok = NULL;
+    llm_ids_t ids = { 0 };
+    cb_status_t st = cb_options_parse(&cli, argc, argv, &common, &first);
+    if (st == CB_OK && !model) {
+        cb_error("a model is needed (-m FILE)");
+        st = CB_ERR_USAGE;
+    }
+    if (st == CB_OK && (file ? first != argc : first + 1 != argc)) {
+        cb_error(file ? "no text argument with -f" : "one text argument is needed (or -f FILE)");
+        st = CB_ERR_USAGE;
+    }
+    /* Only rank 0 works; the others wait for its verdict. */
+    if (st == CB_OK && cb_rank() == 0) {
+        st = llm_tok_open(model, &tok);
+        if (st == CB_OK && file)
+            st = read_all(file, &buf, &len);
+        else if (st == CB_OK)
+            len = strlen(argv[first]);
+    }
+    const char *text = buf ? buf : (first < argc ? argv[first] : "");
+    for (size_t a = 0; st == CB_OK && cb_rank() == 0 && a <= len;) {
+        size_t b = a;
+        if (null_sep)
+            while (b < len && text[b])
+                b++;
+        else
+            b = len;
+        if (null_sep && b == len && a == len && len > 0)
+            break; /* a trailing NUL ends the last text */
+        ids.n = 0;
+        st = llm_tok_encode(tok, text + a, b - a, !no_bos && llm_tok_add_bos(tok), !no_special, &ids);
+        for (int i = 0; st == CB_OK && i < ids.n; i++) {
+            if (pieces) {
+                size_t pn;
+                const char *p = llm_tok_piece(tok, ids.v[i], 1, &pn);
+                printf("%6d ", ids.v[i]);
+                print_piece(p, pn);
+                putchar('\n');
+            } else {
+                printf("%s%d", i ? " " : "", ids.v[i]);
+            }
+        }
+        if (st == CB_OK && !pieces)
+            putchar('\n');
+        a = b + 1;
+    }
+    fflush(stdout);
+    llm_ids_free(&ids);
+    free(buf);
+    llm_tok_free(tok);
+    return cb_agree(st, MPI_COMM_WORLD);
+}
 
 /* ================================================================ generate */
 
@@ -241,6 +371,8 @@ int main(int argc, char **argv)
         return cb_status_exit_code(st);
     if (argc >= 2 && !strcmp(argv[1], "generate"))
         return cb_mpi_finalize(llm_cmd_generate(argc - 1, argv + 1));
+    if (argc >= 2 && !strcmp(argv[1], "tokenize"))
+        return cb_mpi_finalize(llm_cmd_tokenize(argc - 1, argv + 1));
     if (argc >= 2 && !strcmp(argv[1], "inspect"))
         return cb_mpi_finalize(llm_cmd_inspect(argc - 1, argv + 1));
     if (argc >= 2 && !strcmp(argv[1], "bench"))
