@@ -36,6 +36,8 @@ struct llm_tok {
     int byte_tok[256];
     int bos, eos, eot, eom, unk;
     int add_bos, add_space_prefix, ignore_merges;
+    char *tmpl;          /* tokenizer.chat_template in full, or NULL */
+    size_t tmpl_len;
     int *eog; int n_eog;
     int *sp; int n_sp;   /* special tokens sorted by first byte, then longest first */
     int sp_start[257];   /* sp[sp_start[b] .. sp_start[b+1]) begin with byte b */
@@ -207,6 +209,12 @@ int llm_tok_type(const llm_tok_t *t, int id)
     return id >= 0 && id < t->n ? t->type[id] : 0;
 }
 
+const char *llm_tok_chat_template(const llm_tok_t *t, size_t *n_p)
+{
+    *n_p = t->tmpl_len;
+    return t->tmpl;
+}
+
 int llm_tok_is_eog(const llm_tok_t *t, int id)
 {
     for (int i = 0; i < t->n_eog; i++)
@@ -270,6 +278,7 @@ void llm_tok_free(llm_tok_t *t)
     free(t->mrank);
     free(t->mres);
     free(t->eog);
+    free(t->tmpl);
     free(t->sp);
     free(t);
 }
@@ -745,6 +754,26 @@ cb_status_t llm_tok_parse(const uint8_t *buf, size_t len, const llm_desc_t *d, l
     }
     if (t->unk >= 0 && t->unk >= t->n)
         t->unk = -1;
+    /* The parser keeps only the start of long strings: read it in full. */
+    const llm_kv_t *ck = kv_of(d, "tokenizer.chat_template", LLM_KV_STRING, -1);
+    if (ck == (const llm_kv_t *)1)
+        goto fail;
+    if (ck) {
+        uint64_t cl;
+        if (ck->off > len || len - ck->off < 8 || (memcpy(&cl, buf + ck->off, 8), cl > len - ck->off - 8) ||
+            cl > (1u << 20)) {
+            cb_error("GGUF: tokenizer.chat_template is longer than the file or than 1 MiB");
+            goto fail;
+        }
+        if (!(t->tmpl = malloc(cl + 1))) {
+            cb_error("out of memory");
+            st = CB_ERR_NOMEM;
+            goto fail;
+        }
+        memcpy(t->tmpl, buf + ck->off + 8, cl);
+        t->tmpl[cl] = 0;
+        t->tmpl_len = cl;
+    }
     if ((st = build_pieces(t)) != CB_OK || (st = build_specials(t)) != CB_OK || (st = build_eog(t)) != CB_OK)
         goto fail;
     *tok_p = t;

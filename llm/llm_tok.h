@@ -83,6 +83,8 @@ int llm_tok_bos(const llm_tok_t *tok);       /* -1 when none */
 int llm_tok_eos(const llm_tok_t *tok);
 int llm_tok_eot(const llm_tok_t *tok);
 int llm_tok_add_bos(const llm_tok_t *tok);   /* tokenizer.ggml.add_bos_token */
+/* tokenizer.chat_template (*n_p bytes, NUL-terminated), or NULL. */
+const char *llm_tok_chat_template(const llm_tok_t *tok, size_t *n_p);
 /* 1 if generation ends at `id`: EOS, EOT or another end-of-generation token. */
 int llm_tok_is_eog(const llm_tok_t *tok, int id);
 /* The token's text as the file stores it (NUL-terminated), or "" out of range. */
@@ -158,5 +160,11 @@ int llm_chat_detect(const char *tmpl, size_t n);
  * NULL) and the assistant's header.
  * Returns malloc'ed text or NULL (out of memory). */
 char *llm_chat_turn(int kind, int first, const char *bos, const char *system, const char *user);
+
+/* ================================================================ subcommands */
+
+/* The text subcommands (llm_main.c). Collective over MPI_COMM_WORLD. */
+cb_status_t llm_cmd_tokenize(int argc, char **argv);
+cb_status_t llm_cmd_chat(int argc, char **argv);
 
 #endif

@@ -26,6 +26,21 @@ def gstr(s):
     return struct.pack("<Q", len(b)) + b
 
 
+CORRUPT = {
+    "eos-range": "an EOS id beyond the vocabulary",
+    "type-range": "a token type that is none of 1..6",
+    "scores-count": "fewer scores than tokens",
+    "pre-unknown": "a pre-tokenizer nobody knows",
+    "model-unknown": "a tokenizer model nobody knows",
+    "no-merges": "byte-level BPE without merges",
+    "merge-nospace": "a merge that is not two tokens",
+    "missing-byte": "the byte-level token of 'A' renamed",
+    "truncated": "the file cut inside the token array",
+    "long-token": "a token of 100000 bytes",
+    "count-huge": "a token count larger than the file",
+}
+
+
 def token_text(v):
     if isinstance(v, dict):
         return v.get("content")
@@ -39,6 +54,7 @@ def main():
     ap.add_argument("tokenizer_config")
     ap.add_argument("--pre", default="default")
     ap.add_argument("--model", choices=["llama", "gpt2"])
+    ap.add_argument("--corrupt", choices=sorted(CORRUPT), help="write a deliberately broken file, for the tests")
     a = ap.parse_args()
     tj = json.load(open(a.tokenizer_json, encoding="utf-8"))
     tc = json.load(open(a.tokenizer_config, encoding="utf-8"))
@@ -60,6 +76,19 @@ def main():
             types[i] = UNUSED
     merges = [mg if isinstance(mg, str) else " ".join(mg) for mg in m.get("merges", [])]
     ids = {t: i for i, t in enumerate(tokens)}
+    bad = a.corrupt
+    if bad == "type-range":
+        types[n // 2] = 9
+    if bad == "merge-nospace":
+        merges[len(merges) // 2] = "nospace"
+    if bad == "missing-byte":
+        tokens[ids["A"]] = "[not A]"
+    if bad == "long-token":
+        tokens[n - 1] = "x" * 100000
+    if bad == "pre-unknown":
+        a.pre = "frobnicate"
+    if bad == "model-unknown":
+        kind = "bert"
 
     def tid(name):
         s = token_text(tc.get(name))
@@ -71,7 +100,7 @@ def main():
     if kind == "gpt2":
         kv.append(("tokenizer.ggml.pre", GGUF_STRING, gstr(a.pre)))
     kv.append(("tokenizer.ggml.tokens", GGUF_ARRAY,
-               struct.pack("<IQ", GGUF_STRING, n) + b"".join(gstr(t) for t in tokens)))
+               struct.pack("<IQ", GGUF_STRING, n if bad != "count-huge" else 1 << 40) + b"".join(gstr(t) for t in tokens)))
     if kind == "llama":
         rank = {}
         for r, mg in enumerate(merges):
@@ -84,15 +113,19 @@ def main():
             if i == ids.get(m.get("unk_token")):
                 types[i] = UNKNOWN
             scores.append(-float(rank[t]) if t in rank else -1e9)
-        kv.append(("tokenizer.ggml.scores", GGUF_ARRAY, struct.pack("<IQ", GGUF_FLOAT32, n) +
-                   struct.pack("<%df" % n, *scores)))
+        if bad == "scores-count":
+            scores = scores[:-1]
+        kv.append(("tokenizer.ggml.scores", GGUF_ARRAY, struct.pack("<IQ", GGUF_FLOAT32, len(scores)) +
+                   struct.pack("<%df" % len(scores), *scores)))
     kv.append(("tokenizer.ggml.token_type", GGUF_ARRAY, struct.pack("<IQ", GGUF_INT32, n) +
                struct.pack("<%di" % n, *types)))
-    if kind == "gpt2":
+    if kind == "gpt2" and bad != "no-merges":
         kv.append(("tokenizer.ggml.merges", GGUF_ARRAY,
                    struct.pack("<IQ", GGUF_STRING, len(merges)) + b"".join(gstr(s) for s in merges)))
     for key, name in [("bos_token_id", "bos_token"), ("eos_token_id", "eos_token"), ("unknown_token_id", "unk_token")]:
         i = tid(name)
+        if key == "eos_token_id" and bad == "eos-range":
+            i = n + 5
         if i is not None:
             kv.append(("tokenizer.ggml." + key, GGUF_UINT32, struct.pack("<I", i)))
     for marker in ("<|eot_id|>", "<|im_end|>"):
@@ -113,6 +146,8 @@ def main():
     for key, t, val in kv:
         out += gstr(key) + struct.pack("<I", t) + val
     out += b"\0" * ((-len(out)) % 32)
+    if bad == "truncated":
+        out = out[:len(out) // 2]
     with open(a.out, "wb") as f:
         f.write(out)
     return 0
