@@ -83,13 +83,14 @@ static cb_status_t chat_form(const llm_tok_t *tok, const char *path, int *kind_p
 cb_status_t llm_cmd_tokenize(int argc, char **argv)
 {
     const char *model = NULL, *file = NULL;
-    int pieces = 0, no_bos = 0, no_special = 0, null_sep = 0, chat = 0;
+    int pieces = 0, no_bos = 0, no_special = 0, null_sep = 0, chat = 0, decode = 0;
     cb_opt_t opts[] = {
         { "model", 'm', CB_OPT_STRING, &model, "FILE", "GGUF file with a tokenizer (tensors not needed)", 0, -1, NULL },
         { "file", 'f', CB_OPT_STRING, &file, "FILE", "read the text from FILE ('-': stdin) instead of the argument", 0, -1, NULL },
         { "pieces", 0, CB_OPT_FLAG, &pieces, NULL, "print each token's id and text on a line of its own", 0, -1, NULL },
         { "no-bos", 0, CB_OPT_FLAG, &no_bos, NULL, "do not add BOS (even where add_bos_token says so)", 0, -1, NULL },
         { "no-special", 0, CB_OPT_FLAG, &no_special, NULL, "treat special and control token texts as plain text", 0, -1, NULL },
+        { "decode", 'd', CB_OPT_FLAG, &decode, NULL, "the other way: the text is token ids (\"1,2,3\"), print their text", 0, -1, NULL },
         { "chat-template", 0, CB_OPT_FLAG, &chat, NULL, "print which built-in chat form the file's template is, and exit", 0, -1, NULL },
         { "null-separated", '0', CB_OPT_FLAG, &null_sep, NULL, "the input holds texts separated by NUL bytes: one line of ids each", 0, -1, NULL },
         { 0 },
@@ -130,6 +131,49 @@ cb_status_t llm_cmd_tokenize(int argc, char **argv)
     if (chat) /* the other ranks */
         return cb_agree(st, MPI_COMM_WORLD);
     const char *text = buf ? buf : (first < argc ? argv[first] : "");
+    if (st == CB_OK && decode && cb_rank() == 0) {
+        /* Through the same UTF-8 stream as generate's output. */
+        char *ids_text = malloc(len + 1);
+        int *dv = NULL, dn = 0;
+        if (!ids_text) {
+            st = CB_ERR_NOMEM;
+        } else {
+            memcpy(ids_text, text, len);
+            ids_text[len] = 0;
+            st = llm_parse_tokens(ids_text, llm_tok_n_vocab(tok), &dv, &dn);
+        }
+        llm_utf8_stream_t us = { { 0 }, 0 };
+        int lead = llm_tok_add_space_prefix(tok); /* the space encoding put in front: not the text's */
+        for (int i = 0; st == CB_OK && i < dn; i++) {
+            size_t pn;
+            const char *p = llm_tok_piece(tok, dv[i], !no_special, &pn);
+            if (lead && llm_tok_type(tok, dv[i]) != LLM_TT_CONTROL) {
+                if (pn > 0 && *p == ' ') {
+                    p++;
+                    pn--;
+                }
+                lead = 0;
+            }
+            char *out = malloc(3 * (pn + 4));
+            if (!out) {
+                st = CB_ERR_NOMEM;
+                break;
+            }
+            fwrite(out, 1, llm_utf8_stream(&us, p, pn, out), stdout);
+            free(out);
+        }
+        char tail[8];
+        fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
+        free(dv);
+        free(ids_text);
+        fflush(stdout);
+        llm_ids_free(&ids);
+        free(buf);
+        llm_tok_free(tok);
+        return cb_agree(st, MPI_COMM_WORLD);
+    }
+    if (decode && cb_rank() != 0)
+        return cb_agree(st, MPI_COMM_WORLD);
     for (size_t a = 0; st == CB_OK && cb_rank() == 0 && a <= len;) {
         size_t b = a;
         if (null_sep)

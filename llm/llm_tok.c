@@ -191,6 +191,7 @@ int llm_tok_eos(const llm_tok_t *t) { return t->eos; }
 int llm_tok_eot(const llm_tok_t *t) { return t->eot; }
 int llm_tok_unk(const llm_tok_t *t) { return t->unk; }
 int llm_tok_add_bos(const llm_tok_t *t) { return t->add_bos; }
+int llm_tok_add_space_prefix(const llm_tok_t *t) { return t->kind == LLM_TOK_SPM && t->add_space_prefix; }
 int llm_tok_ignore_merges(const llm_tok_t *t) { return t->ignore_merges; }
 int llm_tok_byte_token(const llm_tok_t *t, int b) { return t->byte_tok[b & 255]; }
 

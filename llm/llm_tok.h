@@ -83,6 +83,7 @@ int llm_tok_bos(const llm_tok_t *tok);       /* -1 when none */
 int llm_tok_eos(const llm_tok_t *tok);
 int llm_tok_eot(const llm_tok_t *tok);
 int llm_tok_add_bos(const llm_tok_t *tok);   /* tokenizer.ggml.add_bos_token */
+int llm_tok_add_space_prefix(const llm_tok_t *tok); /* SPM: a space goes in front of the text */
 /* tokenizer.chat_template (*n_p bytes, NUL-terminated), or NULL. */
 const char *llm_tok_chat_template(const llm_tok_t *tok, size_t *n_p);
 /* 1 if generation ends at `id`: EOS, EOT or another end-of-generation token. */

@@ -18,7 +18,10 @@ llm_llm_LDADD = $(LLM_LIBS)
 # Tests (tests/llm/): kernels and types in C, the parsers' fuzz corpus, and MPI
 # scripts: rank-count equivalence and the numpy reference per architecture,
 # the pinned stories260K continuation, bad input.
-check_PROGRAMS += tests/llm/test_quant tests/llm/fuzz_replay tests/llm/fuzz_tok_replay
+check_PROGRAMS += tests/llm/test_quant tests/llm/fuzz_replay tests/llm/fuzz_tok_replay tests/llm/test_tok
+tests_llm_test_tok_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
+tests_llm_test_tok_LDFLAGS = $(OPENMP_CFLAGS)
+tests_llm_test_tok_LDADD = $(LLM_LIBS)
 tests_llm_test_quant_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 tests_llm_test_quant_LDFLAGS = $(OPENMP_CFLAGS)
 tests_llm_test_quant_LDADD = $(LLM_LIBS)
@@ -49,12 +52,12 @@ tests_llm_fuzz_tok_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS) -fsanitize=fuzzer,addr
 tests_llm_fuzz_tok_LDFLAGS = $(OPENMP_CFLAGS) -fsanitize=fuzzer,address
 tests_llm_fuzz_tok_LDADD = $(CB_LIBS)
 endif
-TESTS += tests/llm/test_quant tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
+TESTS += tests/llm/test_quant tests/llm/test_tok tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
   tests/llm/fuzz_tok.sh tests/llm/tokenizers.sh tests/llm/tok_bad.sh tests/llm/chat.sh
 EXTRA_DIST += tests/llm/equiv.sh tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
   tests/llm/gguf_write.py tests/llm/ref.py tests/llm/compare_logits.py tests/llm/fuzz/corpus \
   tests/llm/fuzz_tok.sh tests/llm/tokenizers.sh tests/llm/tok_bad.sh tests/llm/chat.sh tests/llm/fuzz/tok \
-  tests/llm/tok_gguf.py tests/llm/tok_tiny.py tests/llm/tok_ref.mjs tests/llm/tok_corpus.jsonl
+  tests/llm/tok_gguf.py tests/llm/tok_tiny.py tests/llm/tok_stress.py tests/llm/tok_ref.mjs tests/llm/tok_corpus.jsonl
 dist_noinst_SCRIPTS += scripts/bench-llm scripts/gen-unicode-table

@@ -63,6 +63,24 @@ for form in qwen3 chatml llama3 deepseek-v3; do
     cmp -s "$tmp/out1" "$tmp/out2" && [ "$(grep '^# turn' "$tmp/err1")" = "$(grep '^# turn' "$tmp/err2")" ] ||
         { echo "FAIL: $form: 2 ranks differ from 1"; fail=1; }
 done
+# generate stops at EOS: a vocabulary whose EOS is a plain byte token the
+# model generates early (none of the tiny tokenizer's specials, ids >= 268,
+# before it); text output is the decoded ids, whole characters.
+g=$("$launch" 1 "$bin" generate -m "$tmp/qwen3.gguf" --prompt-ids 1,2,3 -n 16 --print-ids --ignore-eos -q)
+x=$(echo $g | awk '{ for (i = 1; i <= NF && $i < 268; i++) { if (i > 1 && $i < 256 && !($i in seen)) { print $i; exit } seen[$i] = 1 } }')
+[ -n "$x" ] || { echo "FAIL: no token to make EOS in $g"; fail=1; }
+if [ -n "$x" ]; then
+    "$py" "$here/tok_gguf.py" "$tmp/eos.vocab" "$tmp/qwen3/tokenizer.json" "$tmp/qwen3/tokenizer_config.json" --pre qwen2 --eos "$x" &&
+    "$py" "$here/gguf_write.py" "$tmp/eos.gguf" --arch qwen3 --vocab-gguf "$tmp/eos.vocab" --ctx 512 || exit 1
+    want=$(echo $g | awk -v x="$x" '{ for (i = 1; i <= NF && $i != x; i++) printf "%s%s", (i > 1 ? " " : ""), $i; print "" }')
+    got=$("$launch" 2 "$bin" generate -m "$tmp/eos.gguf" --prompt-ids 1,2,3 -n 16 --print-ids -q)
+    echo "generate with EOS $x: $got (without the stop: $g)"
+    [ "$got" = "$want" ] || { echo "FAIL: generate does not stop at EOS"; fail=1; }
+    "$launch" 2 "$bin" generate -m "$tmp/eos.gguf" --prompt-ids 1,2,3 -n 16 -q > "$tmp/text"
+    "$bin" tokenize -m "$tmp/eos.gguf" -d "$(echo $want | tr ' ' ,)" > "$tmp/want"
+    echo >> "$tmp/want"
+    cmp -s "$tmp/text" "$tmp/want" || { echo "FAIL: generate's text is not its ids decoded"; fail=1; }
+fi
 # /exit ends the conversation before the second message.
 printf 'hello\n/exit\nmore\n' | "$launch" 2 "$bin" chat -m "$tmp/qwen3.gguf" -n 4 --show-tokens -q > /dev/null 2> "$tmp/err"
 [ -n "$(fed "$tmp/err" 1)" ] && [ -z "$(fed "$tmp/err" 2)" ] || { echo "FAIL: /exit"; fail=1; }

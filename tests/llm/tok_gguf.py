@@ -54,6 +54,7 @@ def main():
     ap.add_argument("tokenizer_config")
     ap.add_argument("--pre", default="default")
     ap.add_argument("--model", choices=["llama", "gpt2"])
+    ap.add_argument("--eos", type=int, help="EOS id instead of the config's (tests)")
     ap.add_argument("--corrupt", choices=sorted(CORRUPT), help="write a deliberately broken file, for the tests")
     a = ap.parse_args()
     tj = json.load(open(a.tokenizer_json, encoding="utf-8"))
@@ -124,6 +125,8 @@ def main():
                    struct.pack("<IQ", GGUF_STRING, len(merges)) + b"".join(gstr(s) for s in merges)))
     for key, name in [("bos_token_id", "bos_token"), ("eos_token_id", "eos_token"), ("unknown_token_id", "unk_token")]:
         i = tid(name)
+        if key == "eos_token_id" and a.eos is not None:
+            i = a.eos
         if key == "eos_token_id" and bad == "eos-range":
             i = n + 5
         if i is not None:

