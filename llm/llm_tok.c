@@ -36,6 +36,7 @@ struct llm_tok {
     int byte_tok[256];
     int bos, eos, eot, eom, unk;
     int add_bos, add_space_prefix, ignore_merges;
+    int nfc;             /* normalize each run of text to NFC first (Qwen's tokenizer.json says so) */
     char *tmpl;          /* tokenizer.chat_template in full, or NULL */
     size_t tmpl_len;
     int *eog; int n_eog;
@@ -191,6 +192,7 @@ int llm_tok_eos(const llm_tok_t *t) { return t->eos; }
 int llm_tok_eot(const llm_tok_t *t) { return t->eot; }
 int llm_tok_unk(const llm_tok_t *t) { return t->unk; }
 int llm_tok_add_bos(const llm_tok_t *t) { return t->add_bos; }
+int llm_tok_nfc(const llm_tok_t *t) { return t->nfc; }
 int llm_tok_add_space_prefix(const llm_tok_t *t) { return t->kind == LLM_TOK_SPM && t->add_space_prefix; }
 int llm_tok_ignore_merges(const llm_tok_t *t) { return t->ignore_merges; }
 int llm_tok_byte_token(const llm_tok_t *t, int b) { return t->byte_tok[b & 255]; }
@@ -709,6 +711,7 @@ cb_status_t llm_tok_parse(const uint8_t *buf, size_t len, const llm_desc_t *d, l
     t->add_bos = kind == LLM_TOK_SPM;
     t->add_space_prefix = kind == LLM_TOK_SPM;
     t->ignore_merges = pre == LLM_PRE_LLAMA3;
+    t->nfc = pre == LLM_PRE_QWEN2;
     if ((st = read_tokens(t, buf, len, tk)) != CB_OK || (st = read_scalars(t, buf, len, d)) != CB_OK ||
         (st = build_hash(t)) != CB_OK)
         goto fail;
@@ -868,10 +871,18 @@ cb_status_t llm_tok_load(const llm_desc_t *d, llm_tok_t **tok_p)
 static cb_status_t encode_raw(const llm_tok_t *t, const char *s, size_t n, int *prev_special, llm_ids_t *ids)
 {
     cb_status_t st;
-    if (t->kind == LLM_TOK_SPM)
+    if (t->kind == LLM_TOK_SPM) {
         st = llm_tok_spm_encode(t, s, n, t->add_space_prefix && *prev_special, ids);
-    else
+    } else if (t->nfc) {
+        char *norm;
+        size_t nn;
+        if ((st = llm_nfc(s, n, &norm, &nn)) == CB_OK) {
+            st = llm_tok_bpe_encode(t, norm, nn, ids);
+            free(norm);
+        }
+    } else {
         st = llm_tok_bpe_encode(t, s, n, ids);
+    }
     *prev_special = 0;
     return st;
 }

@@ -37,6 +37,24 @@ int llm_utf8_decode(const char *s, size_t n, uint32_t *cp);
 /* Encode cp (< 0x110000) into out; returns its length 1..4. */
 int llm_utf8_encode(uint32_t cp, char *out);
 
+/* NFC tables (generated, llm_unicode_tab.c). */
+extern const uint32_t llm_ccc[];        /* (cp << 8) | canonical combining class, sorted */
+extern const int llm_ccc_n;
+extern const uint32_t llm_decomp_cp[];  /* code points with a canonical decomposition, sorted */
+extern const uint32_t llm_decomp_off[]; /* (offset into the pool << 3) | length */
+extern const uint32_t llm_decomp_pool[];
+extern const int llm_decomp_n;
+extern const uint64_t llm_comp_pair[];  /* (first << 21) | second, sorted */
+extern const uint32_t llm_comp_cp[];    /* the primary composite of each pair */
+extern const int llm_comp_n;
+
+/* Canonical combining class of cp (0 for starters). */
+int llm_ccc_of(uint32_t cp);
+/* Unicode Normalization Form C of s[0..n) into *out_p (malloc'ed, *on_p
+ * bytes). Bytes that are not valid UTF-8 are kept as they are and end the
+ * run normalized before them. CB_ERR_NOMEM on failure (held error). */
+cb_status_t llm_nfc(const char *s, size_t n, char **out_p, size_t *on_p);
+
 /* Streaming UTF-8 output: bytes go in as tokens are decoded, whole
  * characters come out, never half of one; a byte that cannot belong to a
  * valid character comes out as U+FFFD. */
@@ -84,6 +102,7 @@ int llm_tok_eos(const llm_tok_t *tok);
 int llm_tok_eot(const llm_tok_t *tok);
 int llm_tok_add_bos(const llm_tok_t *tok);   /* tokenizer.ggml.add_bos_token */
 int llm_tok_add_space_prefix(const llm_tok_t *tok); /* SPM: a space goes in front of the text */
+int llm_tok_nfc(const llm_tok_t *tok);       /* text is normalized to NFC before splitting */
 /* tokenizer.chat_template (*n_p bytes, NUL-terminated), or NULL. */
 const char *llm_tok_chat_template(const llm_tok_t *tok, size_t *n_p);
 /* 1 if generation ends at `id`: EOS, EOT or another end-of-generation token. */

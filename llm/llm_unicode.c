@@ -1,6 +1,8 @@
 /* Unicode for the tokenizers: the category class of a code point (from the
  * generated table llm_unicode_tab.c), White_Space, UTF-8 decoding that never
- * reads past its input, and the streaming output that never cuts a character. */
+ * reads past its input, the streaming output that never cuts a character,
+ * and NFC (UAX #15: canonical decomposition, ordering, composition). */
+#include <stdlib.h>
 #include <string.h>
 #include "llm_tok.h"
 
@@ -164,4 +166,153 @@ size_t llm_utf8_stream(llm_utf8_stream_t *s, const char *in, size_t n, char *out
         }
     }
     return o;
+}
+
+/* ================================================================ NFC */
+
+int llm_ccc_of(uint32_t cp)
+{
+    int lo = 0, hi = llm_ccc_n - 1;
+    if (cp < 0x300)
+        return 0;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        uint32_t k = llm_ccc[mid] >> 8;
+        if (k == cp)
+            return (int)(llm_ccc[mid] & 0xFF);
+        if (k < cp)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return 0;
+}
+
+enum { H_SBASE = 0xAC00, H_LBASE = 0x1100, H_VBASE = 0x1161, H_TBASE = 0x11A7,
+       H_LCOUNT = 19, H_VCOUNT = 21, H_TCOUNT = 28, H_NCOUNT = H_VCOUNT * H_TCOUNT, H_SCOUNT = H_LCOUNT * H_NCOUNT };
+
+/* The full canonical decomposition of cp into d (at most 8): its length. */
+static int decompose(uint32_t cp, uint32_t *d)
+{
+    if (cp >= H_SBASE && cp < H_SBASE + H_SCOUNT) {
+        uint32_t s = cp - H_SBASE;
+        d[0] = H_LBASE + s / H_NCOUNT;
+        d[1] = H_VBASE + (s % H_NCOUNT) / H_TCOUNT;
+        if (s % H_TCOUNT == 0)
+            return 2;
+        d[2] = H_TBASE + s % H_TCOUNT;
+        return 3;
+    }
+    int lo = 0, hi = llm_decomp_n - 1;
+    while (cp >= 0xC0 && lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (llm_decomp_cp[mid] == cp) {
+            uint32_t o = llm_decomp_off[mid] >> 3, n = llm_decomp_off[mid] & 7;
+            memcpy(d, llm_decomp_pool + o, n * sizeof(uint32_t));
+            return (int)n;
+        }
+        if (llm_decomp_cp[mid] < cp)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    d[0] = cp;
+    return 1;
+}
+
+/* The primary composite of a and b, or 0. */
+static uint32_t compose(uint32_t a, uint32_t b)
+{
+    if (a >= H_LBASE && a < H_LBASE + H_LCOUNT && b >= H_VBASE && b < H_VBASE + H_VCOUNT)
+        return H_SBASE + ((a - H_LBASE) * H_VCOUNT + (b - H_VBASE)) * H_TCOUNT;
+    if (a >= H_SBASE && a < H_SBASE + H_SCOUNT && (a - H_SBASE) % H_TCOUNT == 0 && b > H_TBASE &&
+        b < H_TBASE + H_TCOUNT)
+        return a + (b - H_TBASE);
+    uint64_t k = (uint64_t)a << 21 | b;
+    int lo = 0, hi = llm_comp_n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (llm_comp_pair[mid] == k)
+            return llm_comp_cp[mid];
+        if (llm_comp_pair[mid] < k)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return 0;
+}
+
+/* NFC of the code points c[0..n) in place; returns the new length. */
+static size_t nfc_run(uint32_t *c, size_t n)
+{
+    /* Canonical order: a stable sort of each run of non-starters by class
+     * (insertion sort: runs of marks are short). */
+    for (size_t i = 1; i < n; i++) {
+        int cc = llm_ccc_of(c[i]);
+        if (cc == 0)
+            continue;
+        for (size_t j = i; j > 0 && llm_ccc_of(c[j - 1]) > cc; j--) {
+            uint32_t t = c[j];
+            c[j] = c[j - 1];
+            c[j - 1] = t;
+        }
+    }
+    if (n == 0)
+        return 0;
+    /* Compose each character with the last starter unless a character of
+     * the same or a higher class (or a starter) stands between them. */
+    size_t starter = 0, k = 1;
+    int last = llm_ccc_of(c[0]) ? 256 : 0;
+    for (size_t i = 1; i < n; i++) {
+        int cc = llm_ccc_of(c[i]);
+        uint32_t comp = compose(c[starter], c[i]);
+        if (comp && (last < cc || last == 0)) {
+            c[starter] = comp;
+            continue;
+        }
+        if (cc == 0)
+            starter = k;
+        last = cc;
+        c[k++] = c[i];
+    }
+    return k;
+}
+
+cb_status_t llm_nfc(const char *s, size_t n, char **out_p, size_t *on_p)
+{
+    /* The decomposition takes at most 8 code points per character (at least
+     * one byte each), and each comes back as at most 4 bytes. */
+    uint32_t *c = n <= SIZE_MAX / 64 ? malloc(sizeof(uint32_t) * 8 * (n ? n : 1)) : NULL;
+    char *out = n <= SIZE_MAX / 64 ? malloc(32 * (n ? n : 1)) : NULL;
+    if (!c || !out) {
+        free(c);
+        free(out);
+        cb_error("out of memory normalizing %zu bytes of text", n);
+        return CB_ERR_NOMEM;
+    }
+    size_t o = 0, nc = 0;
+    for (size_t i = 0; i <= n;) {
+        uint32_t cp = 0;
+        int len = i < n ? llm_utf8_decode(s + i, n - i, &cp) : 0;
+        int invalid = i < n && len == 1 && cp == 0xFFFD;
+        /* A run ends at an invalid byte, the end, or before a starter that
+         * nothing can compose with backwards (a cheap, safe cut: ASCII). */
+        if (invalid || i == n || (cp < 0x80 && nc > 0)) {
+            size_t m = nfc_run(c, nc);
+            for (size_t j = 0; j < m; j++)
+                o += (size_t)llm_utf8_encode(c[j], out + o);
+            nc = 0;
+        }
+        if (i == n)
+            break;
+        if (invalid)
+            out[o++] = s[i];
+        else
+            nc += (size_t)decompose(cp, c + nc);
+        i += (size_t)len;
+    }
+    free(c);
+    *out_p = out;
+    *on_p = o;
+    return CB_OK;
 }

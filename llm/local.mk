@@ -54,10 +54,10 @@ tests_llm_fuzz_tok_LDADD = $(CB_LIBS)
 endif
 TESTS += tests/llm/test_quant tests/llm/test_tok tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
-  tests/llm/fuzz_tok.sh tests/llm/tokenizers.sh tests/llm/tok_bad.sh tests/llm/chat.sh
+  tests/llm/fuzz_tok.sh tests/llm/tokenizers.sh tests/llm/tok_bad.sh tests/llm/chat.sh tests/llm/nfc.sh
 EXTRA_DIST += tests/llm/equiv.sh tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
   tests/llm/gguf_write.py tests/llm/ref.py tests/llm/compare_logits.py tests/llm/fuzz/corpus \
-  tests/llm/fuzz_tok.sh tests/llm/tokenizers.sh tests/llm/tok_bad.sh tests/llm/chat.sh tests/llm/fuzz/tok \
+  tests/llm/fuzz_tok.sh tests/llm/tokenizers.sh tests/llm/tok_bad.sh tests/llm/chat.sh tests/llm/nfc.sh tests/llm/fuzz/tok \
   tests/llm/tok_gguf.py tests/llm/tok_tiny.py tests/llm/tok_stress.py tests/llm/tok_ref.mjs tests/llm/tok_corpus.jsonl
 dist_noinst_SCRIPTS += scripts/bench-llm scripts/gen-unicode-table
