@@ -448,7 +448,7 @@ cb_status_t llm_cmd_chat(int argc, char **argv)
     cb_opt_t opts[] = {
         LLM_MODEL_OPTS(mo),
         { "system", 0, CB_OPT_STRING, &system, "TEXT", "system prompt", 0, -1, NULL },
-        { "template", 0, CB_OPT_CHOICE, &form, "FORM", "chat form instead of the file's template: chatml, qwen3, llama3, deepseek-v3", 0, -1, forms },
+        { "template", 0, CB_OPT_CHOICE, &form, "FORM", "chat form to use instead of the file's template", 0, -1, forms },
         { "n-predict", 'n', CB_OPT_INT, &n_predict, "N", "tokens per reply at most", 1, 1 << 20, NULL },
         { "temp", 0, CB_OPT_DOUBLE, &temp, "T", "temperature (0: greedy)", 0, 100, NULL },
         { "top-p", 0, CB_OPT_DOUBLE, &top_p, "P", "nucleus sampling mass (1: off)", 0, 1, NULL },

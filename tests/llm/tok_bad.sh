@@ -32,4 +32,11 @@ done
 "$launch" 2 "$bin" generate -m "$tmp/notok.gguf" -p "hello" -n 2 > /dev/null 2> "$tmp/err" && { echo "FAIL: text prompt without a tokenizer"; fail=1; }
 echo "no tokenizer: $(grep "^llm:" "$tmp/err")"
 grep -q "no tokenizer" "$tmp/err" || fail=1
+# stories260K comes without its tokenizer (../shared/models/README.md): text is refused, ids work.
+model=$top_srcdir/../shared/models/stories260K.bin
+if [ -f "$model" ]; then
+    "$launch" 1 "$bin" generate -m "$model" -p "Once upon" -n 2 > /dev/null 2> "$tmp/err" && { echo "FAIL: stories260K took text"; fail=1; }
+    echo "stories260K: $(grep "^llm:" "$tmp/err")"
+    grep -q "^llm: .*llama2.c model has no tokenizer" "$tmp/err" || fail=1
+fi
 exit $fail
