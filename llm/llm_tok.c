@@ -314,16 +314,18 @@ static int ar_str(arr_reader_t *r, const char **s_p, uint64_t *n_p)
     return 1;
 }
 
-static const llm_kv_t *kv_of(const llm_desc_t *d, const char *key, int kind, int gtype)
+/* The entry `key` into *kv_p (NULL when absent); 0 (held error) when it is
+ * there with another kind or element type. */
+static int kv_of(const llm_desc_t *d, const char *key, int kind, int gtype, const llm_kv_t **kv_p)
 {
     const llm_kv_t *kv = llm_desc_kv(d, key);
-    if (!kv)
-        return NULL;
-    if (kv->kind != kind || (gtype >= 0 && kv->gguf_type != gtype)) {
+    *kv_p = NULL;
+    if (kv && (kv->kind != kind || (gtype >= 0 && kv->gguf_type != gtype))) {
         cb_error("GGUF: %s has the wrong type", key);
-        return (const llm_kv_t *)1; /* marker: present and wrong */
+        return 0;
     }
-    return kv;
+    *kv_p = kv;
+    return 1;
 }
 
 /* A token id from the metadata: *id_p keeps its default when absent. */
@@ -377,11 +379,15 @@ static cb_status_t read_tokens(llm_tok_t *t, const uint8_t *buf, size_t len, con
             return CB_ERR_INPUT;
         total += sl + 1;
     }
+    if (total > UINT32_MAX) {
+        cb_error("GGUF: tokenizer.ggml.tokens: more than 4 GiB of text");
+        return CB_ERR_INPUT;
+    }
     t->text = malloc(total ? total : 1);
     t->text_off = malloc(sizeof(uint32_t) * ((size_t)t->n + 1));
-    if (!t->text || !t->text_off || total > UINT32_MAX) {
-        cb_error(total > UINT32_MAX ? "GGUF: tokenizer.ggml.tokens: too much text" : "out of memory for the vocabulary");
-        return total > UINT32_MAX ? CB_ERR_INPUT : CB_ERR_NOMEM;
+    if (!t->text || !t->text_off) {
+        cb_error("out of memory for the vocabulary");
+        return CB_ERR_NOMEM;
     }
     r.pos = kv->off;
     size_t o = 0;
@@ -582,8 +588,7 @@ static cb_status_t build_pieces(llm_tok_t *t)
     return CB_OK;
 }
 
-static const int *sp_sort_tok;
-static const llm_tok_t *sp_sort_t;
+static const llm_tok_t *sp_sort_t; /* qsort has no context argument */
 static int sp_cmp(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
@@ -616,7 +621,6 @@ static cb_status_t build_specials(llm_tok_t *t)
             t->sp[n++] = i;
     t->n_sp = n;
     sp_sort_t = t;
-    (void)sp_sort_tok;
     qsort(t->sp, (size_t)n, sizeof(int), sp_cmp);
     int k = 0;
     for (int b = 0; b <= 256; b++) {
@@ -654,8 +658,8 @@ static cb_status_t build_eog(llm_tok_t *t)
 cb_status_t llm_tok_parse(const uint8_t *buf, size_t len, const llm_desc_t *d, llm_tok_t **tok_p)
 {
     cb_status_t st = CB_ERR_INPUT;
-    const llm_kv_t *model = kv_of(d, "tokenizer.ggml.model", LLM_KV_STRING, -1);
-    if (model == (const llm_kv_t *)1)
+    const llm_kv_t *model;
+    if (!kv_of(d, "tokenizer.ggml.model", LLM_KV_STRING, -1, &model))
         return CB_ERR_INPUT;
     if (!model || !strcmp(model->s, "none") || !strcmp(model->s, "no_vocab")) {
         cb_error("the model has no tokenizer (no tokenizer.ggml.model): give token ids with --prompt-ids");
@@ -671,8 +675,8 @@ cb_status_t llm_tok_parse(const uint8_t *buf, size_t len, const llm_desc_t *d, l
         return CB_ERR_UNSUPPORTED;
     }
     int pre = LLM_PRE_GPT2;
-    const llm_kv_t *pk = kv_of(d, "tokenizer.ggml.pre", LLM_KV_STRING, -1);
-    if (pk == (const llm_kv_t *)1)
+    const llm_kv_t *pk;
+    if (!kv_of(d, "tokenizer.ggml.pre", LLM_KV_STRING, -1, &pk))
         return CB_ERR_INPUT;
     if (kind == LLM_TOK_BPE && pk) {
         const char *p = pk->s;
@@ -689,8 +693,8 @@ cb_status_t llm_tok_parse(const uint8_t *buf, size_t len, const llm_desc_t *d, l
             return CB_ERR_UNSUPPORTED;
         }
     }
-    const llm_kv_t *tk = kv_of(d, "tokenizer.ggml.tokens", LLM_KV_ARRAY, GGUF_STRING);
-    if (tk == (const llm_kv_t *)1)
+    const llm_kv_t *tk;
+    if (!kv_of(d, "tokenizer.ggml.tokens", LLM_KV_ARRAY, GGUF_STRING, &tk))
         return CB_ERR_INPUT;
     if (!tk || tk->n == 0 || tk->n > TOK_MAX_VOCAB) {
         cb_error("GGUF: tokenizer.ggml.tokens %s", tk ? "has an implausible count" : "is missing");
@@ -724,8 +728,8 @@ cb_status_t llm_tok_parse(const uint8_t *buf, size_t len, const llm_desc_t *d, l
         !kv_bool(d, "tokenizer.ggml.add_bos_token", &t->add_bos) ||
         !kv_bool(d, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix))
         goto fail;
-    const llm_kv_t *mk = kv_of(d, "tokenizer.ggml.merges", LLM_KV_ARRAY, GGUF_STRING);
-    if (mk == (const llm_kv_t *)1)
+    const llm_kv_t *mk;
+    if (!kv_of(d, "tokenizer.ggml.merges", LLM_KV_ARRAY, GGUF_STRING, &mk))
         goto fail;
     if (kind == LLM_TOK_BPE) {
         if (!mk) {
@@ -759,8 +763,8 @@ cb_status_t llm_tok_parse(const uint8_t *buf, size_t len, const llm_desc_t *d, l
     if (t->unk >= 0 && t->unk >= t->n)
         t->unk = -1;
     /* The parser keeps only the start of long strings: read it in full. */
-    const llm_kv_t *ck = kv_of(d, "tokenizer.chat_template", LLM_KV_STRING, -1);
-    if (ck == (const llm_kv_t *)1)
+    const llm_kv_t *ck;
+    if (!kv_of(d, "tokenizer.chat_template", LLM_KV_STRING, -1, &ck))
         goto fail;
     if (ck) {
         uint64_t cl;
