@@ -200,6 +200,7 @@ typedef struct {
     double f;           /* FLOAT */
     char *s;            /* STRING (NUL-terminated copy) */
     uint64_t n;         /* ARRAY: element count */
+    uint64_t off;       /* file offset of the value: a STRING's length, an ARRAY's first element */
 } llm_kv_t;
 
 typedef enum { LLM_FMT_GGUF = 0, LLM_FMT_LLAMA2C, LLM_FMT_SYNTHETIC } llm_format_t;

@@ -61,7 +61,7 @@ expect "row not whole blocks" "not a whole number of Q4_K blocks" 2 generate -m 
 expect "more ranks than heads" "5 ranks but the model has 4 attention heads" 5 generate -m "$good"
 expect "would not fit" "needs .* per rank" 1 generate --shape llama-3.1-70b --type f32
 expect "no such file" "cannot open" 2 generate -m "$tmp/nothing.gguf"
-expect "token out of range" "not a token id" 2 generate -m "$good" -p 1,999
+expect "token out of range" "not a token id" 2 generate -m "$good" --prompt-ids 1,999
 expect "bad shape" "unknown shape" 2 bench --shape gpt-5
 expect "bad option" "" 2 generate --frobnicate
 head -c 1000 /dev/urandom > "$tmp/random.bin"

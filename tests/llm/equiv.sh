@@ -40,7 +40,7 @@ for type in f32 f16 bf16 q8_0 q4_0 $more; do
     "$py" "$here/gguf_write.py" "$m" --arch "$arch" --type "$type" --seed 3 $dims || { echo "FAIL: writer"; exit 1; }
     "$py" "$here/ref.py" "$m" --prompt $prompt -n $n --batch-prompt --dump-logits "$tmp/ref.bin" > "$tmp/ref.txt" || exit 1
     for np in 1 2 3 4; do
-        "$launch" $np "$bin" generate -m "$m" -p $prompt -n $n -q --dump-logits "$tmp/c$np.bin" > "$tmp/c$np.txt" 2> "$tmp/err"
+        "$launch" $np "$bin" generate -m "$m" --prompt-ids $prompt -n $n -q --dump-logits "$tmp/c$np.bin" > "$tmp/c$np.txt" 2> "$tmp/err"
         rc=$?
         [ $rc = 77 ] && exit 77
         if [ $rc != 0 ]; then
@@ -56,14 +56,14 @@ for type in f32 f16 bf16 q8_0 q4_0 $more; do
     [ $type = q8_0 ] || [ $type = q4_k_m ] || continue
     # Token by token (matrix-vector kernels on quantized activations throughout).
     "$py" "$here/ref.py" "$m" --prompt $prompt -n $n --dump-logits "$tmp/ref1.bin" > "$tmp/ref1.txt" || exit 1
-    "$launch" 2 "$bin" generate -m "$m" -p $prompt -n $n -b 1 -q --dump-logits "$tmp/b1.bin" > "$tmp/b1.txt" 2> "$tmp/err"
+    "$launch" 2 "$bin" generate -m "$m" --prompt-ids $prompt -n $n -b 1 -q --dump-logits "$tmp/b1.bin" > "$tmp/b1.txt" 2> "$tmp/err"
     "$py" "$here/compare_logits.py" "$tmp/ref1.bin" "$tmp/b1.bin" $vocab $tol "$tmp/ref1.txt" "$tmp/b1.txt" > "$tmp/cmp" || {
         echo "FAIL: $arch $type token-by-token logits against numpy: $(cat "$tmp/cmp")"; fail=1; }
 done
 
 # The check can fail: another seed's model is not within tolerance.
 "$py" "$here/gguf_write.py" "$tmp/other.gguf" --arch "$arch" --type f32 --seed 4
-"$launch" 1 "$bin" generate -m "$tmp/other.gguf" -p $prompt -n $n -q --dump-logits "$tmp/other.bin" > /dev/null 2>&1
+"$launch" 1 "$bin" generate -m "$tmp/other.gguf" --prompt-ids $prompt -n $n -q --dump-logits "$tmp/other.bin" > /dev/null 2>&1
 "$py" "$here/compare_logits.py" "$tmp/c1.bin" "$tmp/other.bin" $vocab 2e-2 > /dev/null && {
     echo "FAIL: logits of a different model pass the comparison"; fail=1; }
 exit $fail

@@ -3,6 +3,10 @@
 
     gguf_write.py OUT --arch llama|qwen2|qwen3 --type f32|f16|bf16|q8_0|q4_0|q4_1|...|q6_k|q4_k_m [--seed N]
                   [--dim 64 --ffn 128 --layers 2 --heads 4 --kv 2 --head-dim 32 --vocab 256]
+                  [--vocab-gguf FILE]
+
+--vocab-gguf copies the tokenizer.* metadata of another GGUF (a vocabulary
+written by tok_gguf.py) and makes the vocabulary its token count.
 
 Written from the GGUF specification (ggml's gguf.md), independently of llm's C code.
 Q4_1, Q5_0, Q5_1 and the K-quants are random block bytes (every level and
@@ -92,6 +96,42 @@ def gguf_string(s):
     return struct.pack("<Q", len(b)) + b
 
 
+SCALAR_SIZE = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+
+def read_tokenizer_kv(path):
+    """The tokenizer.* entries of a GGUF file as (key, type, raw value bytes),
+    and its token count."""
+    b = open(path, "rb").read()
+    assert b[:4] == b"GGUF"
+    n_kv = struct.unpack_from("<Q", b, 16)[0]
+    pos, out, n_tok = 24, [], 0
+
+    def skip(t, pos):
+        if t == GGUF_STRING:
+            return pos + 8 + struct.unpack_from("<Q", b, pos)[0]
+        if t == GGUF_ARRAY:
+            et, n = struct.unpack_from("<IQ", b, pos)
+            pos += 12
+            for _ in range(n):
+                pos = skip(et, pos)
+            return pos
+        return pos + SCALAR_SIZE[t]
+    for _ in range(n_kv):
+        kl = struct.unpack_from("<Q", b, pos)[0]
+        key = b[pos + 8:pos + 8 + kl].decode()
+        pos += 8 + kl
+        t = struct.unpack_from("<I", b, pos)[0]
+        pos += 4
+        end = skip(t, pos)
+        if key.startswith("tokenizer."):
+            out.append((key, t, b[pos:end]))
+        if key == "tokenizer.ggml.tokens":
+            n_tok = struct.unpack_from("<Q", b, pos + 4)[0]
+        pos = end
+    return out, n_tok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
@@ -110,7 +150,11 @@ def main():
     ap.add_argument("--version", type=int, default=3)
     ap.add_argument("--tokenizer-model", default=None,
                     help="write tokenizer.ggml.model (e.g. llama), which llama.cpp requires to load the file")
+    ap.add_argument("--vocab-gguf")
     a = ap.parse_args()
+    tok_kv = None
+    if a.vocab_gguf:
+        tok_kv, a.vocab = read_tokenizer_kv(a.vocab_gguf)
     rng = np.random.default_rng(a.seed)
     qd, kvd = a.heads * a.head_dim, a.kv * a.head_dim
 
@@ -153,10 +197,13 @@ def main():
         kv.append(("%s.%s" % (a.arch, key), GGUF_UINT32, struct.pack("<I", val)))
     kv.append(("%s.rope.freq_base" % a.arch, GGUF_FLOAT32, struct.pack("<f", 10000.0 if a.arch == "llama" else 1e6)))
     kv.append(("%s.attention.layer_norm_rms_epsilon" % a.arch, GGUF_FLOAT32, struct.pack("<f", 1e-6)))
-    toks = b"".join(gguf_string("t%d" % i) for i in range(a.vocab))
-    kv.append(("tokenizer.ggml.tokens", GGUF_ARRAY, struct.pack("<IQ", GGUF_STRING, a.vocab) + toks))
-    if a.tokenizer_model:
-        kv.append(("tokenizer.ggml.model", GGUF_STRING, gguf_string(a.tokenizer_model)))
+    if tok_kv:
+        kv += tok_kv
+    else:
+        toks = b"".join(gguf_string("t%d" % i) for i in range(a.vocab))
+        kv.append(("tokenizer.ggml.tokens", GGUF_ARRAY, struct.pack("<IQ", GGUF_STRING, a.vocab) + toks))
+        if a.tokenizer_model:
+            kv.append(("tokenizer.ggml.model", GGUF_STRING, gguf_string(a.tokenizer_model)))
 
     header = b"GGUF" + struct.pack("<IQQ", a.version, len(tensors), len(kv))
     for key, t, val in kv:
