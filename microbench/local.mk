@@ -19,4 +19,4 @@ TESTS += $(MB_TESTS)
 EXTRA_DIST += tests/microbench/check_h5.py tests/microbench/lib.sh $(MB_TESTS)
 
 # The benchmark against ucx_perftest and OSU's figures (a script, not a test).
-dist_noinst_SCRIPTS += scripts/bench-microbench
+dist_noinst_SCRIPTS += scripts/bench-microbench scripts/bench-allreduce
