@@ -216,20 +216,32 @@ static void chunk_of(size_t n, int np, int r, size_t *off_p, size_t *len_p)
     *len_p = base + (rr < rem ? 1 : 0);
 }
 
-/* out[0..n) = sum over s of src[s][0..n), in rank order, blockwise so that
- * the running sum stays in cache. out may be one of the sources (s == me). */
+/* out[0..n) = sum over s of src[s][0..n), in rank order: ((s0 + s1) + s2)
+ * + ..., blockwise so that the running sum stays in cache, the first and
+ * last additions fused with the loads and the store. out may be one of the
+ * sources: a block of every source is read before that block of out is
+ * written. np >= 2. */
 static void sum_in_order(float *out, const float *const *src, int np, size_t n, float *acc)
 {
     const size_t B = 2048;
     for (size_t j0 = 0; j0 < n; j0 += B) {
         size_t m = n - j0 < B ? n - j0 : B;
-        memcpy(acc, src[0] + j0, m * sizeof(float));
-        for (int s = 1; s < np; s++) {
+        const float *a = src[0] + j0, *b = src[1] + j0, *z = src[np - 1] + j0;
+        float *o = out + j0;
+        if (np == 2) {
+            for (size_t j = 0; j < m; j++)
+                o[j] = a[j] + b[j];
+            continue;
+        }
+        for (size_t j = 0; j < m; j++)
+            acc[j] = a[j] + b[j];
+        for (int s = 2; s < np - 1; s++) {
             const float *in = src[s] + j0;
             for (size_t j = 0; j < m; j++)
                 acc[j] += in[j];
         }
-        memcpy(out + j0, acc, m * sizeof(float));
+        for (size_t j = 0; j < m; j++)
+            o[j] = acc[j] + z[j];
     }
 }
 
