@@ -296,20 +296,24 @@ void llm_weights_free(llm_weights_t *w);
 
 /* ================================================================ communication */
 
-typedef enum { LLM_AR_MPI = 0, LLM_AR_RD } llm_ar_t;
-extern const char *const llm_ar_names[]; /* "mpi", "rd", NULL */
+typedef enum { LLM_AR_MPI = 0, LLM_AR_RD, LLM_AR_UCX, LLM_AR_ONESHOT, LLM_AR_TWOSHOT, LLM_AR_AM, LLM_AR_AUTO } llm_ar_t;
+extern const char *const llm_ar_names[]; /* "mpi", "rd", "ucx", "oneshot", "twoshot", "am", "auto", NULL */
 
 typedef struct llm_comm llm_comm_t;
 
 /* Sum-allreduce over `comm` with algorithm `algo`; `small_count` is the
- * message (floats) the alternative algorithms keep persistent buffers for.
- * Collective over comm. */
-cb_status_t llm_comm_create(MPI_Comm comm, int algo, int small_count, llm_comm_t **comm_p);
+ * decode message (floats) the alternative algorithms keep persistent buffers
+ * for, `large_count` the largest (a prompt batch) UCX registers at once (a
+ * larger one re-registers). Collective over comm; agrees. */
+cb_status_t llm_comm_create(MPI_Comm comm, int algo, int small_count, int large_count, llm_comm_t **comm_p);
 /* In-place sum of buf[0..count) over the ranks; every rank gets the same bits.
  * Collective; count must match. */
 cb_status_t llm_comm_allreduce(llm_comm_t *c, float *buf, int count);
 double llm_comm_seconds(const llm_comm_t *c); /* time spent in allreduce so far */
-void llm_comm_reset_time(llm_comm_t *c);
+void llm_comm_reset_time(llm_comm_t *c);          /* and the counts below */
+long long llm_comm_calls(const llm_comm_t *c);   /* allreduces since the reset */
+double llm_comm_bytes(const llm_comm_t *c);      /* bytes they reduced */
+const char *llm_comm_describe(const llm_comm_t *c); /* algorithm, transport, auto's choices */
 MPI_Comm llm_comm_mpi(const llm_comm_t *c);
 void llm_comm_free(llm_comm_t *c);
 
@@ -380,7 +384,7 @@ extern const int llm_type_choice_ids[];
     { "weights-seed", 0, CB_OPT_INT64, &(mo).seed, "N", "seed of a synthetic model's weights", 0, 9e18, NULL }, \
     { "ctx", 'c', CB_OPT_INT, &(mo).ctx, "N", "context (KV cache) length (0: the model's, at most 4096)", 0, 1 << 24, NULL }, \
     { "isa", 0, CB_OPT_CHOICE, &(mo).isa, "ISA", "kernels: auto, c, avx2, avx512", 0, -1, llm_isa_names }, \
-    { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce) or rd (recursive doubling, persistent)", 0, -1, llm_ar_names }
+    { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce), rd (recursive doubling, persistent), over UCX: oneshot, twoshot, am (oneshot by active messages), ucx (picks by size and transport), auto (MPI or UCX, timed at start-up)", 0, -1, llm_ar_names }
 
 /* Open (file) or make (shape) the description, configured. Local. */
 cb_status_t llm_model_describe(const llm_model_opts_t *mo, llm_desc_t *desc);

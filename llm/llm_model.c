@@ -8,6 +8,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include <limits.h>
 #include "llm.h"
 
 cb_status_t llm_model_describe(const llm_model_opts_t *mo, llm_desc_t *desc)
@@ -100,7 +101,8 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
     st = llm_weights_load(desc, &sh, &w);
     if ((st = cb_agree(st, world)) != CB_OK)
         goto free_weights;
-    st = llm_comm_create(world, mo->allreduce, desc->cfg.dim, &comm);
+    int largest = batch > INT_MAX / desc->cfg.dim ? INT_MAX : batch * desc->cfg.dim;
+    st = llm_comm_create(world, mo->allreduce, desc->cfg.dim, largest, &comm);
     if ((st = cb_agree(st, world)) != CB_OK)
         goto free_weights;
     st = llm_run_create(w, comm, ctx, batch, run_p);

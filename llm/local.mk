@@ -67,3 +67,7 @@ TESTS += tests/llm/llama-peer.sh tests/llm/llama-ref.sh
 EXTRA_DIST += tests/llm/llama-peer.sh tests/llm/llama-ref.sh
 dist_noinst_SCRIPTS += scripts/llama-peer/llama-peer
 dist_noinst_DATA += scripts/llama-peer/llama_peer.c scripts/llama-peer/llama_abi.h
+
+# The tensor-parallel allreduce options give the same tokens
+TESTS += tests/llm/allreduce.sh
+EXTRA_DIST += tests/llm/allreduce.sh
