@@ -379,12 +379,13 @@ typedef struct {
     const char *shard_weights; /* --shard-weights W0,W1,..|auto (NULL: even) */
     int placement;        /* --expert-placement (llm_placement_t) */
     const char *routing_profile; /* --routing-profile FILE, for balanced placement */
+    const char *dump_routing; /* --dump-routing FILE: every routing decision, per rank */
 } llm_model_opts_t;
 
 extern const char *const llm_type_choices[]; /* "f32","f16","bf16","q8_0","q4_0",NULL */
 extern const int llm_type_choice_ids[];
 
-#define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0, NULL, 0, NULL }
+#define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0, NULL, 0, NULL, NULL }
 /* The model options every subcommand takes, as rows of its cb_opt_t table
  * (a macro because a table is a static initializer). */
 #define LLM_MODEL_OPTS(mo) \
@@ -398,10 +399,17 @@ extern const int llm_type_choice_ids[];
     { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce) or rd (recursive doubling, persistent)", 0, -1, llm_ar_names }, \
     { "shard-weights", 0, CB_OPT_STRING, &(mo).shard_weights, "W0,W1,..", "uneven hosts: rank i gets a share Wi of heads, FFN units, experts and vocabulary, or 'auto' (free memory)", 0, -1, NULL }, \
     { "expert-placement", 0, CB_OPT_CHOICE, &(mo).placement, "HOW", "experts to ranks: contiguous, round-robin, balanced (by --routing-profile)", 0, -1, llm_placement_names }, \
-    { "routing-profile", 0, CB_OPT_STRING, &(mo).routing_profile, "FILE", "routed tokens per layer and expert (written by llm bench --save-routing) for balanced placement", 0, -1, NULL }
+    { "routing-profile", 0, CB_OPT_STRING, &(mo).routing_profile, "FILE", "routed tokens per layer and expert (written by llm bench --save-routing) for balanced placement", 0, -1, NULL }, \
+    { "dump-routing", 0, CB_OPT_STRING, &(mo).dump_routing, "FILE", "write every MoE routing (layer, experts, exact weights) to FILE on rank 0, FILE.N on rank N", 0, -1, NULL }
 
 /* Open (file) or make (shape) the description, configured. Local. */
 cb_status_t llm_model_describe(const llm_model_opts_t *mo, llm_desc_t *desc);
+/* The split the options ask for over np ranks: --shard-weights (numbers,
+ * or auto: each rank's share of its host's free memory, gathered; np must
+ * be the run's), --expert-placement and its --routing-profile. Collective
+ * over MPI_COMM_WORLD (auto gathers). Free with llm_model_split_free. */
+cb_status_t llm_model_split(const llm_model_opts_t *mo, const llm_desc_t *desc, int np, int local_size, llm_split_t *sp);
+void llm_model_split_free(llm_split_t *sp);
 /* Describe, plan, check memory, load and build the run state, agreeing at
  * each step. Collective over MPI_COMM_WORLD. */
 cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *desc,

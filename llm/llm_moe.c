@@ -29,6 +29,7 @@ struct llm_moe_run {
     int64_t *profile;   /* (n_layers, E) routed tokens per expert */
     uint64_t hash;      /* FNV-1a of every choice and weight since the last check */
     int fault;          /* test hook: perturb one weight's bits on this rank once */
+    FILE *trace;        /* --dump-routing, or NULL */
     llm_moe_stats_t st;
 };
 
@@ -197,6 +198,8 @@ void llm_moe_run_free(llm_moe_run_t *r)
 {
     if (!r)
         return;
+    if (r->trace)
+        fclose(r->trace);
     cb_free(r->profile); cb_free(r->xq); cb_free(r->tw); cb_free(r->tok); cb_free(r->hu); cb_free(r->hg);
     cb_free(r->yg); cb_free(r->xg); cb_free(r->wt); cb_free(r->sel); cb_free(r->score); cb_free(r->logits);
     cb_free(r);
@@ -318,6 +321,14 @@ static void route(llm_moe_run_t *r, const llm_moe_layer_t *ml, int l, const floa
         }
         for (int j = 0; j < r->k; j++)
             r->profile[(size_t)l * E + sel[j]]++;
+        if (r->trace) {
+            fprintf(r->trace, "%d", l);
+            for (int j = 0; j < r->k; j++)
+                fprintf(r->trace, " %d", sel[j]);
+            for (int j = 0; j < r->k; j++)
+                fprintf(r->trace, " %a", (double)wt[j]);
+            fputc('\n', r->trace);
+        }
         hash_bytes(&r->hash, sel, sizeof(int) * (size_t)r->k);
         hash_bytes(&r->hash, wt, sizeof(float) * (size_t)r->k);
     }
@@ -332,7 +343,7 @@ cb_status_t llm_moe_check_routing(llm_moe_run_t *r, MPI_Comm comm)
     if (st != CB_OK)
         return st;
     if (top[0] != mine[0] || top[1] != mine[1]) {
-        cb_error("the ranks routed tokens to different experts or with different weights (rank %d's routing differs)",
+        cb_error("the ranks routed tokens differently (experts or weights): rank %d's routing is not every rank's",
                  r->w->sh.rank);
         return CB_ERR_INTERNAL;
     }
@@ -448,6 +459,15 @@ cb_status_t llm_moe_ffn(llm_moe_run_t *r, const llm_moe_layer_t *ml, int l, cons
     else
         ffn_batch(r, ml, x, b, out);
     r->st.seconds += cb_now() - t0;
+    return CB_OK;
+}
+
+cb_status_t llm_moe_trace_open(llm_moe_run_t *r, const char *path)
+{
+    if (!(r->trace = fopen(path, "w"))) {
+        cb_error("cannot write %s", path);
+        return CB_ERR_IO;
+    }
     return CB_OK;
 }
 

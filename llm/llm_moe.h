@@ -48,6 +48,10 @@ cb_status_t llm_moe_ffn(llm_moe_run_t *mr, const llm_moe_layer_t *ml, int l, con
  * every rank if any rank routed differently. Collective over comm. */
 cb_status_t llm_moe_check_routing(llm_moe_run_t *mr, MPI_Comm comm);
 
+/* Write every routing from now on to path, one line per token and layer:
+ * "layer e1 .. ek w1 .. wk" (weights as C99 hex floats, exact). Local. */
+cb_status_t llm_moe_trace_open(llm_moe_run_t *mr, const char *path);
+
 /* ================================================================ statistics */
 
 typedef struct {
