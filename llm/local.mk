@@ -41,7 +41,7 @@ TESTS += tests/llm/test_quant tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm
 EXTRA_DIST += tests/llm/moe.sh tests/llm/equiv.sh tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
   tests/llm/gguf_write.py tests/llm/ref.py tests/llm/compare_logits.py tests/llm/fuzz/corpus
-dist_noinst_SCRIPTS += scripts/bench-llm
+dist_noinst_SCRIPTS += scripts/bench-llm scripts/bench-moe
 
 # llm against llama.cpp (libllama from npm, through scripts/llama-peer; they skip when it is absent)
 TESTS += tests/llm/llama-peer.sh tests/llm/llama-ref.sh
