@@ -17,7 +17,12 @@ typedef struct {
 } llm_shape_t;
 
 #define SHAPE(n, a, d, h, l, nh, kv, hd, v, ctx, theta, tied, bias) \
-    { n, { a, d, h, l, nh, kv, hd, v, ctx, theta, 1e-6f, a != LLM_ARCH_LLAMA, a == LLM_ARCH_QWEN3, bias, tied } }
+    { n, { a, d, h, l, nh, kv, hd, v, ctx, theta, 1e-6f, a != LLM_ARCH_LLAMA, a == LLM_ARCH_QWEN3, bias, tied, { 0 } } }
+
+/* A mixture of experts: ne experts of width eff, nu used per token (softmax, renormalised). */
+#define MOE_SHAPE(n, a, d, l, nh, kv, hd, v, ctx, theta, ne, nu, eff) \
+    { n, { a, d, 0, l, nh, kv, hd, v, ctx, theta, 1e-6f, 1, 1, 0, 0, \
+           { ne, nu, eff, 0, 0, 0, LLM_GATE_SOFTMAX, 1, 1.0f, 0, 0, 0 } } }
 
 static const llm_shape_t llm_shapes[] = {
     /* name           arch            dim   ffn    layers heads kv  hd   vocab   ctx     theta    tied bias */
@@ -32,23 +37,33 @@ static const llm_shape_t llm_shapes[] = {
     SHAPE("qwen3-4b", LLM_ARCH_QWEN3, 2560, 9728, 36, 32, 8, 128, 151936, 40960, 1000000.0f, 1, 0),
     SHAPE("qwen3-8b", LLM_ARCH_QWEN3, 4096, 12288, 36, 32, 8, 128, 151936, 40960, 1000000.0f, 0, 0),
     SHAPE("qwen3-32b", LLM_ARCH_QWEN3, 5120, 25600, 64, 64, 8, 128, 151936, 40960, 1000000.0f, 0, 0),
+    /*             name               arch               dim  layers heads kv  hd  vocab   ctx    theta  experts used ffn */
+    MOE_SHAPE("qwen3-30b-a3b", LLM_ARCH_QWEN3MOE, 2048, 48, 32, 4, 128, 151936, 40960, 1000000.0f, 128, 8, 768),
+    MOE_SHAPE("qwen3-235b-a22b", LLM_ARCH_QWEN3MOE, 4096, 94, 64, 4, 128, 151936, 40960, 1000000.0f, 128, 8, 1536),
     /* Small shapes for tests: every split from 1 to 4 ranks, GQA, uneven np = 3
-     * ("tiny" is tiny-llama; the last three rows are the architectures' defaults). */
+     * ("tiny" is tiny-llama; the last four rows are the architectures' defaults,
+     * in llm_arch_names' order). */
     SHAPE("tiny", LLM_ARCH_LLAMA, 64, 128, 2, 4, 2, 32, 256, 256, 10000.0f, 0, 0),
     SHAPE("tiny-llama", LLM_ARCH_LLAMA, 64, 128, 2, 4, 2, 32, 256, 256, 10000.0f, 0, 0),
     SHAPE("tiny-qwen2", LLM_ARCH_QWEN2, 64, 128, 2, 4, 2, 32, 256, 256, 1000000.0f, 0, 1),
     SHAPE("tiny-qwen3", LLM_ARCH_QWEN3, 64, 128, 2, 4, 2, 32, 256, 256, 1000000.0f, 0, 0),
+    MOE_SHAPE("tiny-qwen3moe", LLM_ARCH_QWEN3MOE, 64, 2, 4, 2, 32, 256, 256, 1000000.0f, 6, 2, 64),
 };
 #define LLM_N_SHAPES ((int)(sizeof(llm_shapes) / sizeof(llm_shapes[0])))
 
 void llm_shape_list(void *out)
 {
     FILE *f = out;
-    fprintf(f, "# %-14s %-6s %6s %6s %6s %5s %4s %4s %7s\n", "shape", "arch", "dim", "ffn", "layers", "heads", "kv", "hd", "vocab");
+    fprintf(f, "# %-15s %-8s %6s %6s %6s %5s %4s %4s %7s %s\n", "shape", "arch", "dim", "ffn", "layers", "heads", "kv", "hd",
+            "vocab", "experts");
     for (int i = 0; i < LLM_N_SHAPES; i++) {
         const llm_config_t *c = &llm_shapes[i].c;
-        fprintf(f, "  %-14s %-6s %6d %6d %6d %5d %4d %4d %7d\n", llm_shapes[i].name, llm_arch_names[c->arch],
-                c->dim, c->hidden, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->vocab);
+        char ex[48] = "-";
+        if (c->moe.n_experts)
+            snprintf(ex, sizeof ex, "%d, %d used, ffn %d", c->moe.n_experts, c->moe.n_used, c->moe.expert_ffn);
+        fprintf(f, "  %-15s %-8s %6d %6d %6d %5d %4d %4d %7d %s\n", llm_shapes[i].name, llm_arch_names[c->arch],
+                c->dim, c->moe.n_experts ? c->moe.expert_ffn : c->hidden, c->n_layers, c->n_heads, c->n_kv_heads,
+                c->head_dim, c->vocab, ex);
     }
 }
 
@@ -72,7 +87,7 @@ static cb_status_t shape_parse(const char *text, llm_config_t *c)
         }
     for (int a = 0; llm_arch_names[a] && !found; a++)
         if (strcmp(llm_arch_names[a], base) == 0) {
-            *c = llm_shapes[LLM_N_SHAPES - 3 + a].c;
+            *c = llm_shapes[LLM_N_SHAPES - 4 + a].c;
             found = 1;
         }
     if (!found) {
@@ -102,22 +117,33 @@ static cb_status_t shape_parse(const char *text, llm_config_t *c)
             { "vocab", offsetof(llm_config_t, vocab), 1 << 21 },
             { "ctx", offsetof(llm_config_t, ctx), 1 << 24 },
             { "tied", offsetof(llm_config_t, tied), 1 },
+            { "experts", offsetof(llm_config_t, moe.n_experts), 1 << 12 },
+            { "used", offsetof(llm_config_t, moe.n_used), 1 << 12 },
+            { "expert_ffn", offsetof(llm_config_t, moe.expert_ffn), 1 << 18 },
+            { "shared_ffn", offsetof(llm_config_t, moe.shared_ffn), 1 << 18 },
         };
         int k;
         for (k = 0; k < (int)(sizeof keys / sizeof keys[0]); k++)
             if (strcmp(keys[k].k, key) == 0)
                 break;
         if (k == (int)(sizeof keys / sizeof keys[0])) {
-            cb_error("--shape: unknown key '%s' (dim, ffn, layers, heads, kv, head_dim, vocab, ctx, tied)", key);
+            cb_error("--shape: unknown key '%s' (dim, ffn, layers, heads, kv, head_dim, vocab, ctx, tied, "
+                     "experts, used, expert_ffn, shared_ffn)", key);
             return CB_ERR_USAGE;
         }
         long long v;
-        cb_status_t st = cb_parse_int(val, key, strcmp(key, "tied") == 0 ? 0 : 1, keys[k].max, &v);
+        cb_status_t st = cb_parse_int(val, key, strcmp(key, "tied") && strcmp(key, "shared_ffn") ? 1 : 0, keys[k].max, &v);
         if (st != CB_OK)
             return st;
         *(int *)((char *)c + keys[k].off) = (int)v;
         p = end ? end + 1 : NULL;
     }
+    if (c->arch == LLM_ARCH_QWEN3MOE && (c->moe.n_used > c->moe.n_experts || c->moe.n_experts < 1)) {
+        cb_error("--shape %s: %d experts used of %d", text, c->moe.n_used, c->moe.n_experts);
+        return CB_ERR_USAGE;
+    }
+    if (c->moe.shared_ffn > 0)
+        c->moe.n_shared = 1;
     if (c->n_heads % c->n_kv_heads || c->head_dim % 2) {
         cb_error("--shape %s: heads (%d) must be a multiple of kv (%d), head_dim (%d) even", text,
                  c->n_heads, c->n_kv_heads, c->head_dim);
@@ -128,16 +154,22 @@ static cb_status_t shape_parse(const char *text, llm_config_t *c)
 
 /* ================================================================ directory */
 
-static void shape_add(llm_desc_t *desc, const char *name, int type, int64_t cols, int64_t rows)
+static void shape_add3(llm_desc_t *desc, const char *name, int type, int64_t cols, int64_t rows, int64_t n)
 {
     llm_tensor_t *t = &desc->tensors[desc->n_tensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->type = rows > 1 ? type : LLM_F32;
-    t->n_dims = rows > 1 ? 2 : 1;
+    t->n_dims = n > 1 ? 3 : rows > 1 ? 2 : 1;
     t->ne[0] = cols;
     t->ne[1] = rows;
-    t->ne[2] = t->ne[3] = 1;
-    t->bytes = llm_type_bytes(t->type, cols) * (uint64_t)rows;
+    t->ne[2] = n;
+    t->ne[3] = 1;
+    t->bytes = llm_type_bytes(t->type, cols) * (uint64_t)rows * (uint64_t)n;
+}
+
+static void shape_add(llm_desc_t *desc, const char *name, int type, int64_t cols, int64_t rows)
+{
+    shape_add3(desc, name, type, cols, rows, 1);
 }
 
 cb_status_t llm_shape_desc(const char *shape, int type, int n_layers, uint64_t seed, llm_desc_t *desc)
@@ -150,7 +182,8 @@ cb_status_t llm_shape_desc(const char *shape, int type, int n_layers, uint64_t s
     if (n_layers > 0 && n_layers < c->n_layers)
         c->n_layers = n_layers;
     int blk = llm_type_block(type);
-    if (c->dim % blk || c->hidden % blk || (c->n_heads * c->head_dim) % blk) {
+    if (c->dim % blk || c->hidden % blk || (c->n_heads * c->head_dim) % blk || c->moe.expert_ffn % blk ||
+        c->moe.shared_ffn % blk) {
         cb_error("--shape %s: dim, ffn and heads x head_dim must be multiples of %d for %s", shape, blk, llm_type_name(type));
         return CB_ERR_USAGE;
     }
@@ -158,7 +191,7 @@ cb_status_t llm_shape_desc(const char *shape, int type, int n_layers, uint64_t s
     desc->seed = seed;
     snprintf(desc->source, sizeof desc->source, "synthetic %s %s%s", shape, llm_type_name(type),
              n_layers > 0 ? " (layers cut)" : "");
-    desc->tensors = calloc((size_t)c->n_layers * 14 + 3, sizeof *desc->tensors);
+    desc->tensors = calloc((size_t)c->n_layers * 18 + 3, sizeof *desc->tensors);
     if (!desc->tensors) {
         cb_error("cannot allocate the tensor directory");
         return CB_ERR_NOMEM;
@@ -177,9 +210,27 @@ cb_status_t llm_shape_desc(const char *shape, int type, int n_layers, uint64_t s
         ADD("blk.%d.attn_v.weight", c->dim, kvd);
         ADD("blk.%d.attn_output.weight", qd, c->dim);
         ADD("blk.%d.ffn_norm.weight", c->dim, 1);
-        ADD("blk.%d.ffn_gate.weight", c->dim, c->hidden);
-        ADD("blk.%d.ffn_up.weight", c->dim, c->hidden);
-        ADD("blk.%d.ffn_down.weight", c->hidden, c->dim);
+        if (llm_layer_is_moe(c, l)) {
+            const llm_moe_config_t *m = &c->moe;
+            /* The router stays F32, as llama.cpp's quantizer keeps it. */
+            snprintf(n, sizeof n, "blk.%d.ffn_gate_inp.weight", l);
+            shape_add(desc, n, LLM_F32, c->dim, m->n_experts);
+            snprintf(n, sizeof n, "blk.%d.ffn_gate_exps.weight", l);
+            shape_add3(desc, n, type, c->dim, m->expert_ffn, m->n_experts);
+            snprintf(n, sizeof n, "blk.%d.ffn_up_exps.weight", l);
+            shape_add3(desc, n, type, c->dim, m->expert_ffn, m->n_experts);
+            snprintf(n, sizeof n, "blk.%d.ffn_down_exps.weight", l);
+            shape_add3(desc, n, type, m->expert_ffn, c->dim, m->n_experts);
+            if (m->shared_ffn > 0) {
+                ADD("blk.%d.ffn_gate_shexp.weight", c->dim, m->shared_ffn);
+                ADD("blk.%d.ffn_up_shexp.weight", c->dim, m->shared_ffn);
+                ADD("blk.%d.ffn_down_shexp.weight", m->shared_ffn, c->dim);
+            }
+        } else {
+            ADD("blk.%d.ffn_gate.weight", c->dim, c->hidden);
+            ADD("blk.%d.ffn_up.weight", c->dim, c->hidden);
+            ADD("blk.%d.ffn_down.weight", c->hidden, c->dim);
+        }
         if (c->qkv_bias) {
             ADD("blk.%d.attn_q.bias", qd, 1);
             ADD("blk.%d.attn_k.bias", kvd, 1);

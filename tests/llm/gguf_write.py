@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Write a small GGUF model with random weights, for llm's tests (numpy only).
 
-    gguf_write.py OUT --arch llama|qwen2|qwen3 --type f32|f16|bf16|q8_0|q4_0|q4_1|...|q6_k|q4_k_m [--seed N]
+    gguf_write.py OUT --arch llama|qwen2|qwen3|qwen3moe --type f32|f16|bf16|q8_0|q4_0|q4_1|...|q6_k|q4_k_m [--seed N]
                   [--dim 64 --ffn 128 --layers 2 --heads 4 --kv 2 --head-dim 32 --vocab 256]
+                  [--experts 8 --experts-used 2 --expert-ffn 64]   (qwen3moe)
                   [--vocab-gguf FILE]
 
 --vocab-gguf copies the tokenizer.* metadata of another GGUF (a vocabulary
 written by tok_gguf.py) and makes the vocabulary its token count.
+Tensors are generated and written one slice at a time, so a model of
+several GB (qwen3-30b-a3b's widths, fewer layers) needs little memory.
 
 Written from the GGUF specification (ggml's gguf.md), independently of llm's C code.
 Q4_1, Q5_0, Q5_1 and the K-quants are random block bytes (every level and
@@ -53,6 +56,17 @@ def random_blocks(a, kind):
         d = b[:, o:o + 2].copy().view(np.float16).astype(np.float64)[:, 0] * scale
         b[:, o:o + 2] = d.astype(np.float16).view(np.uint8).reshape(nb, 2)
     return b.tobytes()
+
+
+BLOCK_BYTES = {"f32": (1, 4), "f16": (1, 2), "bf16": (1, 2), "q8_0": (32, 34), "q4_0": (32, 18)}
+
+
+def block_bytes(kind):
+    """(elements, bytes) of one block of type `kind`."""
+    if kind in BLOCK_BYTES:
+        return BLOCK_BYTES[kind]
+    name = kind.upper()
+    return quant_numpy.BLOCK[name], quant_numpy.TYPES[name][0]
 
 
 def quantize(a, kind):
@@ -135,7 +149,7 @@ def read_tokenizer_kv(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("--arch", default="llama", choices=["llama", "qwen2", "qwen3"])
+    ap.add_argument("--arch", default="llama", choices=["llama", "qwen2", "qwen3", "qwen3moe"])
     ap.add_argument("--type", default="f32", choices=sorted(TYPES))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dim", type=int, default=64)
@@ -148,6 +162,9 @@ def main():
     ap.add_argument("--ctx", type=int, default=256)
     ap.add_argument("--tied", action="store_true", help="no output.weight")
     ap.add_argument("--version", type=int, default=3)
+    ap.add_argument("--experts", type=int, default=8)
+    ap.add_argument("--experts-used", type=int, default=2)
+    ap.add_argument("--expert-ffn", type=int, default=64)
     ap.add_argument("--tokenizer-model", default=None,
                     help="write tokenizer.ggml.model (e.g. llama), which llama.cpp requires to load the file")
     ap.add_argument("--vocab-gguf")
@@ -158,34 +175,67 @@ def main():
     rng = np.random.default_rng(a.seed)
     qd, kvd = a.heads * a.head_dim, a.kv * a.head_dim
 
-    def mat(rows, cols):
-        return rng.uniform(-1, 1, (rows, cols)).astype(np.float32) * np.float32(np.sqrt(3.0 / cols))
+    # A tensor is (name, shape, type, generator of its float32 slices in
+    # order); generated only when written, in file order, from one stream.
+    CHUNK = 1 << 22
+
+    def mat(*shape):
+        cols = shape[-1]
+
+        def gen():
+            lead = int(np.prod(shape[:-1]))
+            step = max(1, CHUNK // cols)
+            for r in range(0, lead, step):
+                n = min(step, lead - r)
+                yield rng.uniform(-1, 1, (n, cols)).astype(np.float32) * np.float32(np.sqrt(3.0 / cols))
+        return shape, gen
+
+    def emb(rows, cols):
+        def gen():
+            step = max(1, CHUNK // cols)
+            for r in range(0, rows, step):
+                yield rng.uniform(-1, 1, (min(step, rows - r), cols)).astype(np.float32)
+        return (rows, cols), gen
+
+    def vec(arr_fn, n):
+        return (n,), lambda: iter([arr_fn(n)])
 
     def norm(n):
-        return (1 + 0.1 * rng.uniform(-1, 1, n)).astype(np.float32)
+        return vec(lambda m: (1 + 0.1 * rng.uniform(-1, 1, m)).astype(np.float32), n)
 
-    tensors = [("token_embd.weight", rng.uniform(-1, 1, (a.vocab, a.dim)).astype(np.float32), a.type),
-               ("output_norm.weight", norm(a.dim), "f32")]
+    def bias(n):
+        return vec(lambda m: (0.1 * rng.uniform(-1, 1, m)).astype(np.float32), n)
+
+    tensors = [("token_embd.weight",) + emb(a.vocab, a.dim) + (a.type,),
+               ("output_norm.weight",) + norm(a.dim) + ("f32",)]
     if not a.tied:
-        tensors.append(("output.weight", mat(a.vocab, a.dim), a.type))
+        tensors.append(("output.weight",) + mat(a.vocab, a.dim) + (a.type,))
+    E, F = a.experts, a.expert_ffn
     for l in range(a.layers):
         p = "blk.%d." % l
-        tensors += [(p + "attn_norm.weight", norm(a.dim), "f32"),
-                    (p + "attn_q.weight", mat(qd, a.dim), a.type),
-                    (p + "attn_k.weight", mat(kvd, a.dim), a.type),
-                    (p + "attn_v.weight", mat(kvd, a.dim), a.type),
-                    (p + "attn_output.weight", mat(a.dim, qd), a.type),
-                    (p + "ffn_norm.weight", norm(a.dim), "f32"),
-                    (p + "ffn_gate.weight", mat(a.ffn, a.dim), a.type),
-                    (p + "ffn_up.weight", mat(a.ffn, a.dim), a.type),
-                    (p + "ffn_down.weight", mat(a.dim, a.ffn), a.type)]
+        tensors += [(p + "attn_norm.weight",) + norm(a.dim) + ("f32",),
+                    (p + "attn_q.weight",) + mat(qd, a.dim) + (a.type,),
+                    (p + "attn_k.weight",) + mat(kvd, a.dim) + (a.type,),
+                    (p + "attn_v.weight",) + mat(kvd, a.dim) + (a.type,),
+                    (p + "attn_output.weight",) + mat(a.dim, qd) + (a.type,),
+                    (p + "ffn_norm.weight",) + norm(a.dim) + ("f32",)]
+        if a.arch == "qwen3moe":
+            # llama.cpp's layout: the router in F32, experts stacked in 3-D.
+            tensors += [(p + "ffn_gate_inp.weight",) + mat(E, a.dim) + ("f32",),
+                        (p + "ffn_gate_exps.weight",) + mat(E, F, a.dim) + (a.type,),
+                        (p + "ffn_up_exps.weight",) + mat(E, F, a.dim) + (a.type,),
+                        (p + "ffn_down_exps.weight",) + mat(E, a.dim, F) + (a.type,)]
+        else:
+            tensors += [(p + "ffn_gate.weight",) + mat(a.ffn, a.dim) + (a.type,),
+                        (p + "ffn_up.weight",) + mat(a.ffn, a.dim) + (a.type,),
+                        (p + "ffn_down.weight",) + mat(a.dim, a.ffn) + (a.type,)]
         if a.arch == "qwen2":
-            tensors += [(p + "attn_q.bias", (0.1 * rng.uniform(-1, 1, qd)).astype(np.float32), "f32"),
-                        (p + "attn_k.bias", (0.1 * rng.uniform(-1, 1, kvd)).astype(np.float32), "f32"),
-                        (p + "attn_v.bias", (0.1 * rng.uniform(-1, 1, kvd)).astype(np.float32), "f32")]
-        if a.arch == "qwen3":
-            tensors += [(p + "attn_q_norm.weight", norm(a.head_dim), "f32"),
-                        (p + "attn_k_norm.weight", norm(a.head_dim), "f32")]
+            tensors += [(p + "attn_q.bias",) + bias(qd) + ("f32",),
+                        (p + "attn_k.bias",) + bias(kvd) + ("f32",),
+                        (p + "attn_v.bias",) + bias(kvd) + ("f32",)]
+        if a.arch in ("qwen3", "qwen3moe"):
+            tensors += [(p + "attn_q_norm.weight",) + norm(a.head_dim) + ("f32",),
+                        (p + "attn_k_norm.weight",) + norm(a.head_dim) + ("f32",)]
 
     kv = [("general.architecture", GGUF_STRING, gguf_string(a.arch)),
           ("general.name", GGUF_STRING, gguf_string("test-%s-%s" % (a.arch, a.type))),
@@ -193,7 +243,9 @@ def main():
     for key, val in [("embedding_length", a.dim), ("feed_forward_length", a.ffn), ("block_count", a.layers),
                      ("attention.head_count", a.heads), ("attention.head_count_kv", a.kv),
                      ("attention.key_length", a.head_dim), ("attention.value_length", a.head_dim),
-                     ("context_length", a.ctx), ("rope.dimension_count", a.head_dim)]:
+                     ("context_length", a.ctx), ("rope.dimension_count", a.head_dim)] + \
+            ([("expert_count", a.experts), ("expert_used_count", a.experts_used),
+              ("expert_feed_forward_length", a.expert_ffn)] if a.arch == "qwen3moe" else []):
         kv.append(("%s.%s" % (a.arch, key), GGUF_UINT32, struct.pack("<I", val)))
     kv.append(("%s.rope.freq_base" % a.arch, GGUF_FLOAT32, struct.pack("<f", 10000.0 if a.arch == "llama" else 1e6)))
     kv.append(("%s.attention.layer_norm_rms_epsilon" % a.arch, GGUF_FLOAT32, struct.pack("<f", 1e-6)))
@@ -208,21 +260,26 @@ def main():
     header = b"GGUF" + struct.pack("<IQQ", a.version, len(tensors), len(kv))
     for key, t, val in kv:
         header += gguf_string(key) + struct.pack("<I", t) + val
-    blobs, offset = [], 0
-    for name, arr, kind in tensors:
+    offset = 0
+    for name, shape, _gen, kind in tensors:
         kind = tensor_kind(name, kind)
-        data = quantize(arr, kind)
-        shape = arr.shape[::-1]  # ggml order: row length first
-        header += gguf_string(name) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", n) for n in shape)
+        blk, bb = block_bytes(kind)
+        size = int(np.prod(shape)) // blk * bb
+        dims = shape[::-1]  # ggml order: row length first
+        header += gguf_string(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", n) for n in dims)
         header += struct.pack("<IQ", TYPES[kind], offset)
-        pad = (-len(data)) % 32
-        blobs.append(data + b"\0" * pad)
-        offset += len(data) + pad
+        offset += size + (-size) % 32
     header += b"\0" * ((-len(header)) % 32)
     with open(a.out, "wb") as f:
         f.write(header)
-        for b in blobs:
-            f.write(b)
+        for name, _shape, gen, kind in tensors:
+            kind = tensor_kind(name, kind)
+            size = 0
+            for part in gen():
+                data = quantize(part, kind)
+                f.write(data)
+                size += len(data)
+            f.write(b"\0" * ((-size) % 32))
     return 0
 
 

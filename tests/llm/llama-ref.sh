@@ -55,7 +55,8 @@ later   qwen3     f16      Q6_K        4e-2  1,2    K
 later   qwen3     f16      Q5_K_M      4e-2  1      K
 later   qwen3     f16      Q3_K_M      5e-2  1      K
 later   qwen3     f16      Q2_K        5e-2  1      K
-later   qwen3moe  f32      -           1e-4  1,2    -
+now     qwen3moe  f32      -           1e-4  1,2    -
+now     qwen3moe  q8_0     -           4e-2  1,2    -
 later   qwen3moe  f16      Q4_K_M      4e-2  1      K
 later   deepseek2 f32      -           1e-4  1,2    -
 later   deepseek2 f16      Q4_K_M      4e-2  1      K

@@ -3,9 +3,13 @@
 
     ref.py MODEL --prompt 1,2,3 -n N [--batch-prompt] [--dump-logits FILE]
 
-MODEL is a GGUF file (llama, qwen2, qwen3; F32 F16 BF16 Q8_0 Q4_0) or a llama2.c
+MODEL is a GGUF file (llama, qwen2, qwen3, qwen3moe; F32 F16 BF16 Q8_0 Q4_0) or a llama2.c
 checkpoint. Prints the greedy continuation's token ids on one line. Written from
 the formats' specifications and the models' papers, not from llm's C code.
+A mixture-of-experts layer (Qwen3-MoE): softmax over all experts' router
+logits, the top k (lowest id on ties), their probabilities renormalised to sum
+1, the SwiGLU experts' outputs summed with those weights. --routes FILE writes
+every (layer, token) choice and weight for the tests to compare.
 
 Quantized weights are used as ggml defines their dot product: the activation
 vector is itself quantized to 8-bit blocks of 32 (scale max|x|/127, round to
@@ -105,6 +109,7 @@ def read_gguf(data):
                eps=g("attention.layer_norm_rms_epsilon", 1e-6),
                theta=g("rope.freq_base", 10000.0 if arch == "llama" else 1e6))
     cfg["head_dim"] = g("attention.key_length", cfg["dim"] // cfg["heads"])
+    cfg["experts_used"] = g("expert_used_count", 0)
     cfg["neox"] = arch != "llama"
     return cfg, w, types
 
@@ -158,6 +163,7 @@ class Model:
         self.out = "output.weight" if "output.weight" in w else "token_embd.weight"
         self.k = [[] for _ in range(cfg["layers"])]
         self.v = [[] for _ in range(cfg["layers"])]
+        self.routes = []
 
     def lin(self, name, x, quant):
         if quant and self.t[name] in QNAMES:
@@ -180,6 +186,26 @@ class Model:
             a, b = v[..., 0::2].copy(), v[..., 1::2].copy()
             v[..., 0::2], v[..., 1::2] = a * cs - b * sn, a * sn + b * cs
         return v
+
+    def expert(self, name, e, x, quant):
+        if quant and self.t[name] in QTYPES:
+            x = q8_activation(x)
+        return self.w[name][e] @ x
+
+    def moe(self, l, p, xb, quant):
+        k = self.c["experts_used"]
+        logit = self.w[p + "ffn_gate_inp.weight"] @ xb  # the router stays F32: float activations
+        prob = np.exp(logit - logit.max())
+        prob /= prob.sum()
+        sel = np.argsort(-prob, kind="stable")[:k]
+        wt = prob[sel] / prob[sel].sum()
+        self.routes.append((l, [int(e) for e in sel], [float(v) for v in wt]))
+        out = np.zeros_like(xb)
+        for e, a in zip(sel, wt):
+            g = self.expert(p + "ffn_gate_exps.weight", e, xb, quant)
+            u = self.expert(p + "ffn_up_exps.weight", e, xb, quant)
+            out += a * self.expert(p + "ffn_down_exps.weight", e, g / (1 + np.exp(-g)) * u, quant)
+        return out
 
     def step(self, token, pos, quant):
         c, w = self.c, self.w
@@ -208,6 +234,9 @@ class Model:
                 out[h] = (e / e.sum()) @ V[:, h // (H // KV), :]
             x = x + self.lin(p + "attn_output.weight", out.reshape(-1), quant)
             xb = self.rms(x, w[p + "ffn_norm.weight"])
+            if p + "ffn_gate_inp.weight" in w:
+                x = x + self.moe(l, p, xb, quant)
+                continue
             g = self.lin(p + "ffn_gate.weight", xb, quant)
             u = self.lin(p + "ffn_up.weight", xb, quant)
             x = x + self.lin(p + "ffn_down.weight", g / (1 + np.exp(-g)) * u, quant)
@@ -221,6 +250,7 @@ def main():
     ap.add_argument("-n", type=int, default=16)
     ap.add_argument("--batch-prompt", action="store_true")
     ap.add_argument("--dump-logits")
+    ap.add_argument("--routes", help="write each MoE routing: token layer experts... weights...")
     a = ap.parse_args()
     data = open(a.model, "rb").read()
     cfg, w, types = read_gguf(data) if data[:4] == b"GGUF" else read_llama2c(data)
@@ -240,6 +270,10 @@ def main():
         if i + 1 < a.n:
             logits = m.step(nxt, len(prompt) + i, True)
     print(" ".join(map(str, out)))
+    if a.routes:
+        with open(a.routes, "w") as f:
+            for l, sel, wt in m.routes:
+                f.write("%d %s %s\n" % (l, " ".join(map(str, sel)), " ".join("%.9g" % v for v in wt)))
     return 0
 
 
