@@ -12,7 +12,7 @@ scripts_cluster_relay_SOURCES = scripts/cluster/relay.c
 # no root, no namespaces, no Slurm, a program not built).
 dist_noinst_SCRIPTS += scripts/run-suite scripts/summary scripts/compare scripts/plot \
   scripts/cluster/up scripts/cluster/down scripts/cluster/exec scripts/cluster/agent \
-  scripts/cluster/mpirun scripts/cluster/slurm-up scripts/cluster/slurm-down
+  scripts/cluster/mpirun scripts/cluster/measure scripts/cluster/slurm-up scripts/cluster/slurm-down
 dist_noinst_DATA += scripts/common.sh scripts/cbresults.py scripts/cluster/lib.sh scripts/slurm/job.sh \
   scripts/slurm/hpl.sbatch scripts/slurm/microbench.sbatch scripts/slurm/llm.sbatch \
   scripts/slurm/suite.sbatch results/published.csv \
