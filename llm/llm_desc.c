@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include "llm.h"
 
-const char *const llm_arch_names[] = { "llama", "qwen2", "qwen3", NULL };
+const char *const llm_arch_names[] = { "llama", "qwen2", "qwen3", "deepseek2", NULL };
 
 /* ================================================================ lookup */
 
@@ -89,7 +89,7 @@ close_fd:
 
 /* ================================================================ configuration */
 
-static int kv_int(const llm_desc_t *desc, const char *arch, const char *key, int64_t def, int64_t min, int64_t max, int64_t *v)
+int llm_desc_kv_int(const llm_desc_t *desc, const char *arch, const char *key, int64_t def, int64_t min, int64_t max, int64_t *v)
 {
     char full[160];
     snprintf(full, sizeof full, "%s.%s", arch, key);
@@ -115,7 +115,7 @@ static int kv_int(const llm_desc_t *desc, const char *arch, const char *key, int
     return 1;
 }
 
-static int kv_float(const llm_desc_t *desc, const char *arch, const char *key, double def, double min, double max, float *v)
+int llm_desc_kv_float(const llm_desc_t *desc, const char *arch, const char *key, double def, double min, double max, float *v)
 {
     char full[160];
     snprintf(full, sizeof full, "%s.%s", arch, key);
@@ -149,24 +149,29 @@ static cb_status_t gguf_config(llm_desc_t *desc)
         if (strcmp(a->s, llm_arch_names[i]) == 0)
             c->arch = i;
     if (c->arch < 0) {
-        cb_error("architecture '%.64s' is not supported (llama, qwen2 and qwen3 are)", a->s);
+        cb_error("architecture '%.64s' is not supported (llama, qwen2, qwen3 and deepseek2 are)", a->s);
         return CB_ERR_UNSUPPORTED;
     }
     const char *an = llm_arch_names[c->arch];
+    cb_status_t st = llm_rope_scaling_read(desc, an, &c->rope_scaling);
+    if (st != CB_OK)
+        return st;
+    if (c->arch == LLM_ARCH_DEEPSEEK2)
+        return llm_mla_config_read(desc, an);
     int64_t dim, hidden, layers, heads, kvh, hd, ctx, rope_dims;
-    if (!kv_int(desc, an, "embedding_length", -1, 1, 1 << 16, &dim) ||
-        !kv_int(desc, an, "feed_forward_length", -1, 1, 1 << 18, &hidden) ||
-        !kv_int(desc, an, "block_count", -1, 1, 1024, &layers) ||
-        !kv_int(desc, an, "attention.head_count", -1, 1, 1024, &heads) ||
-        !kv_int(desc, an, "attention.head_count_kv", heads, 1, heads, &kvh) ||
-        !kv_int(desc, an, "attention.key_length", dim / heads, 1, 1024, &hd) ||
-        !kv_int(desc, an, "context_length", 4096, 1, 1 << 24, &ctx) ||
-        !kv_int(desc, an, "rope.dimension_count", hd, 1, 1024, &rope_dims) ||
-        !kv_float(desc, an, "rope.freq_base", c->arch == LLM_ARCH_LLAMA ? 10000.0 : 1000000.0, 1.0, 1e12, &c->rope_theta) ||
-        !kv_float(desc, an, "attention.layer_norm_rms_epsilon", 1e-6, 1e-12, 1.0, &c->norm_eps))
+    if (!llm_desc_kv_int(desc, an, "embedding_length", -1, 1, 1 << 16, &dim) ||
+        !llm_desc_kv_int(desc, an, "feed_forward_length", -1, 1, 1 << 18, &hidden) ||
+        !llm_desc_kv_int(desc, an, "block_count", -1, 1, 1024, &layers) ||
+        !llm_desc_kv_int(desc, an, "attention.head_count", -1, 1, 1024, &heads) ||
+        !llm_desc_kv_int(desc, an, "attention.head_count_kv", heads, 1, heads, &kvh) ||
+        !llm_desc_kv_int(desc, an, "attention.key_length", dim / heads, 1, 1024, &hd) ||
+        !llm_desc_kv_int(desc, an, "context_length", 4096, 1, 1 << 24, &ctx) ||
+        !llm_desc_kv_int(desc, an, "rope.dimension_count", hd, 1, 1024, &rope_dims) ||
+        !llm_desc_kv_float(desc, an, "rope.freq_base", c->arch == LLM_ARCH_LLAMA ? 10000.0 : 1000000.0, 1.0, 1e12, &c->rope_theta) ||
+        !llm_desc_kv_float(desc, an, "attention.layer_norm_rms_epsilon", 1e-6, 1e-12, 1.0, &c->norm_eps))
         return CB_ERR_INPUT;
     int64_t vlen;
-    if (kv_int(desc, an, "attention.value_length", hd, 1, 1024, &vlen) && vlen != hd) {
+    if (llm_desc_kv_int(desc, an, "attention.value_length", hd, 1, 1024, &vlen) && vlen != hd) {
         cb_error("GGUF: value_length %lld differs from key_length %lld: not supported", (long long)vlen, (long long)hd);
         return CB_ERR_UNSUPPORTED;
     }
@@ -205,7 +210,7 @@ static cb_status_t gguf_config(llm_desc_t *desc)
 
 /* Tensor `name` must exist with ne = (cols, rows) and, for a matrix, a
  * supported type; vectors must be F32. */
-static cb_status_t check_tensor(const llm_desc_t *desc, const char *name, int64_t cols, int64_t rows, int matrix)
+cb_status_t llm_desc_check_tensor(const llm_desc_t *desc, const char *name, int64_t cols, int64_t rows, int matrix)
 {
     int i = llm_desc_find(desc, name);
     if (i < 0) {
@@ -240,11 +245,15 @@ cb_status_t llm_desc_config(llm_desc_t *desc)
         return CB_ERR_INPUT;
     }
 #define CHECK(name, cols, rows, matrix) \
-    if ((st = check_tensor(desc, name, cols, rows, matrix)) != CB_OK) return st
+    if ((st = llm_desc_check_tensor(desc, name, cols, rows, matrix)) != CB_OK) return st
     CHECK("token_embd.weight", c->dim, c->vocab, 1);
     CHECK("output_norm.weight", c->dim, 1, 0);
     if (!c->tied)
         CHECK("output.weight", c->dim, c->vocab, 1);
+    if (c->rope_scaling.freq_factors)
+        CHECK("rope_freqs.weight", (c->mla.kv_lora ? c->mla.rope : c->head_dim) / 2, 1, 0);
+    if (c->arch == LLM_ARCH_DEEPSEEK2)
+        return llm_mla_check(desc);
     for (int l = 0; l < c->n_layers; l++) {
 #define LAYER(fmt, cols, rows, matrix) snprintf(n, sizeof n, fmt, l); CHECK(n, cols, rows, matrix)
         LAYER("blk.%d.attn_norm.weight", c->dim, 1, 0);

@@ -16,8 +16,19 @@ typedef struct {
     llm_config_t c;
 } llm_shape_t;
 
-#define SHAPE(n, a, d, h, l, nh, kv, hd, v, ctx, theta, tied, bias) \
-    { n, { a, d, h, l, nh, kv, hd, v, ctx, theta, 1e-6f, a != LLM_ARCH_LLAMA, a == LLM_ARCH_QWEN3, bias, tied } }
+#define SHAPE(n, a, d, h, l, nh, kv, hd, v, cx, theta, ti, bias) \
+    { n, { .arch = a, .dim = d, .hidden = h, .n_layers = l, .n_heads = nh, .n_kv_heads = kv, .head_dim = hd, \
+           .vocab = v, .ctx = cx, .rope_theta = theta, .norm_eps = 1e-6f, .rope_neox = a != LLM_ARCH_LLAMA, \
+           .qk_norm = a == LLM_ARCH_QWEN3, .qkv_bias = bias, .tied = ti } }
+/* deepseek2: dense FFN width, heads, q_lora (0: none), kv_lora, nope, rope,
+ * v dims; YaRN factor over the original context (factor 0: none), beta_fast. */
+#define SHAPE_MLA(n, d, h, l, nh, ql, kvl, np_, rd, vd, v, cx, theta, yf, yorig, bfast) \
+    { n, { .arch = LLM_ARCH_DEEPSEEK2, .dim = d, .hidden = h, .n_layers = l, .n_heads = nh, .n_kv_heads = nh, \
+           .head_dim = (np_) + (rd), .vocab = v, .ctx = cx, .rope_theta = theta, .norm_eps = 1e-6f, \
+           .rope_scaling = { .kind = (yf) > 0 ? LLM_ROPE_YARN : LLM_ROPE_NONE, .factor = (yf) > 0 ? (yf) : 1.0f, \
+                             .orig_ctx = yorig, .beta_fast = bfast, .beta_slow = 1, .ext_factor = 1, .attn_factor = 1, \
+                             .log_mul = (yf) > 0 ? 0.1f : 0.0f }, \
+           .mla = { .kv_lora = kvl, .q_lora = ql, .nope = np_, .rope = rd, .v_dim = vd, .split_kvb = 1 } } }
 
 static const llm_shape_t llm_shapes[] = {
     /* name           arch            dim   ffn    layers heads kv  hd   vocab   ctx     theta    tied bias */
@@ -32,12 +43,16 @@ static const llm_shape_t llm_shapes[] = {
     SHAPE("qwen3-4b", LLM_ARCH_QWEN3, 2560, 9728, 36, 32, 8, 128, 151936, 40960, 1000000.0f, 1, 0),
     SHAPE("qwen3-8b", LLM_ARCH_QWEN3, 4096, 12288, 36, 32, 8, 128, 151936, 40960, 1000000.0f, 0, 0),
     SHAPE("qwen3-32b", LLM_ARCH_QWEN3, 5120, 25600, 64, 64, 8, 128, 151936, 40960, 1000000.0f, 0, 0),
+    /* name            dim   ffn    layers heads q_lora kv_lora nope rope v  vocab   ctx     theta  yarn  orig beta_fast */
+    SHAPE_MLA("deepseek-v3", 7168, 18432, 61, 128, 1536, 512, 128, 64, 128, 129280, 163840, 10000.0f, 40.0f, 4096, 32),
+    SHAPE_MLA("kimi-k2", 7168, 18432, 61, 64, 1536, 512, 128, 64, 128, 163840, 131072, 50000.0f, 32.0f, 4096, 1),
     /* Small shapes for tests: every split from 1 to 4 ranks, GQA, uneven np = 3
      * ("tiny" is tiny-llama; the last three rows are the architectures' defaults). */
     SHAPE("tiny", LLM_ARCH_LLAMA, 64, 128, 2, 4, 2, 32, 256, 256, 10000.0f, 0, 0),
     SHAPE("tiny-llama", LLM_ARCH_LLAMA, 64, 128, 2, 4, 2, 32, 256, 256, 10000.0f, 0, 0),
     SHAPE("tiny-qwen2", LLM_ARCH_QWEN2, 64, 128, 2, 4, 2, 32, 256, 256, 1000000.0f, 0, 1),
     SHAPE("tiny-qwen3", LLM_ARCH_QWEN3, 64, 128, 2, 4, 2, 32, 256, 256, 1000000.0f, 0, 0),
+    SHAPE_MLA("tiny-deepseek2", 64, 128, 2, 4, 32, 64, 32, 16, 32, 256, 256, 10000.0f, 4.0f, 64, 32),
 };
 #define LLM_N_SHAPES ((int)(sizeof(llm_shapes) / sizeof(llm_shapes[0])))
 
@@ -71,10 +86,12 @@ static cb_status_t shape_parse(const char *text, llm_config_t *c)
             found = 1;
         }
     for (int a = 0; llm_arch_names[a] && !found; a++)
-        if (strcmp(llm_arch_names[a], base) == 0) {
-            *c = llm_shapes[LLM_N_SHAPES - 3 + a].c;
-            found = 1;
-        }
+        if (strcmp(llm_arch_names[a], base) == 0)
+            for (int i = 0; i < LLM_N_SHAPES && !found; i++)
+                if (!strncmp(llm_shapes[i].name, "tiny-", 5) && !strcmp(llm_shapes[i].name + 5, base)) {
+                    *c = llm_shapes[i].c;
+                    found = 1;
+                }
     if (!found) {
         cb_error("--shape %s: unknown shape (llm generate --list-shapes shows them; or llama, qwen2, qwen3 with dimensions)", base);
         return CB_ERR_USAGE;
@@ -102,21 +119,40 @@ static cb_status_t shape_parse(const char *text, llm_config_t *c)
             { "vocab", offsetof(llm_config_t, vocab), 1 << 21 },
             { "ctx", offsetof(llm_config_t, ctx), 1 << 24 },
             { "tied", offsetof(llm_config_t, tied), 1 },
+            { "q_lora", offsetof(llm_config_t, mla.q_lora), 1 << 16 },
+            { "kv_lora", offsetof(llm_config_t, mla.kv_lora), 1 << 16 },
+            { "nope", offsetof(llm_config_t, mla.nope), 1024 },
+            { "rope", offsetof(llm_config_t, mla.rope), 1024 },
+            { "v_dim", offsetof(llm_config_t, mla.v_dim), 1024 },
         };
         int k;
         for (k = 0; k < (int)(sizeof keys / sizeof keys[0]); k++)
             if (strcmp(keys[k].k, key) == 0)
                 break;
         if (k == (int)(sizeof keys / sizeof keys[0])) {
-            cb_error("--shape: unknown key '%s' (dim, ffn, layers, heads, kv, head_dim, vocab, ctx, tied)", key);
+            cb_error("--shape: unknown key '%s' (dim, ffn, layers, heads, kv, head_dim, vocab, ctx, tied; "
+                     "deepseek2: q_lora, kv_lora, nope, rope, v_dim)", key);
             return CB_ERR_USAGE;
         }
         long long v;
-        cb_status_t st = cb_parse_int(val, key, strcmp(key, "tied") == 0 ? 0 : 1, keys[k].max, &v);
+        int min = !strcmp(key, "tied") || !strcmp(key, "q_lora") ? 0 : 1;
+        if (c->arch != LLM_ARCH_DEEPSEEK2 && k >= 9) {
+            cb_error("--shape %s: %s is a deepseek2 key", text, key);
+            return CB_ERR_USAGE;
+        }
+        cb_status_t st = cb_parse_int(val, key, min, keys[k].max, &v);
         if (st != CB_OK)
             return st;
         *(int *)((char *)c + keys[k].off) = (int)v;
         p = end ? end + 1 : NULL;
+    }
+    if (c->arch == LLM_ARCH_DEEPSEEK2) {
+        c->n_kv_heads = c->n_heads;
+        c->head_dim = c->mla.nope + c->mla.rope;
+        if (c->mla.rope % 2) {
+            cb_error("--shape %s: rope (%d) must be even", text, c->mla.rope);
+            return CB_ERR_USAGE;
+        }
     }
     if (c->n_heads % c->n_kv_heads || c->head_dim % 2) {
         cb_error("--shape %s: heads (%d) must be a multiple of kv (%d), head_dim (%d) even", text,
@@ -150,7 +186,8 @@ cb_status_t llm_shape_desc(const char *shape, int type, int n_layers, uint64_t s
     if (n_layers > 0 && n_layers < c->n_layers)
         c->n_layers = n_layers;
     int blk = llm_type_block(type);
-    if (c->dim % blk || c->hidden % blk || (c->n_heads * c->head_dim) % blk) {
+    if (c->dim % blk || c->hidden % blk || (c->n_heads * c->head_dim) % blk ||
+        (c->mla.kv_lora && (c->mla.kv_lora % blk || c->mla.nope % blk || c->mla.q_lora % blk))) {
         cb_error("--shape %s: dim, ffn and heads x head_dim must be multiples of %d for %s", shape, blk, llm_type_name(type));
         return CB_ERR_USAGE;
     }
@@ -158,7 +195,7 @@ cb_status_t llm_shape_desc(const char *shape, int type, int n_layers, uint64_t s
     desc->seed = seed;
     snprintf(desc->source, sizeof desc->source, "synthetic %s %s%s", shape, llm_type_name(type),
              n_layers > 0 ? " (layers cut)" : "");
-    desc->tensors = calloc((size_t)c->n_layers * 14 + 3, sizeof *desc->tensors);
+    desc->tensors = calloc((size_t)c->n_layers * 24 + 4, sizeof *desc->tensors);
     if (!desc->tensors) {
         cb_error("cannot allocate the tensor directory");
         return CB_ERR_NOMEM;
@@ -171,6 +208,33 @@ cb_status_t llm_shape_desc(const char *shape, int type, int n_layers, uint64_t s
         shape_add(desc, "output.weight", type, c->dim, c->vocab);
     for (int l = 0; l < c->n_layers; l++) {
 #define ADD(fmt, cols, rows) snprintf(n, sizeof n, fmt, l); shape_add(desc, n, type, cols, rows)
+        if (c->mla.kv_lora) {
+            const llm_mla_config_t *m = &c->mla;
+            ADD("blk.%d.attn_norm.weight", c->dim, 1);
+            if (m->q_lora) {
+                ADD("blk.%d.attn_q_a.weight", c->dim, m->q_lora);
+                ADD("blk.%d.attn_q_a_norm.weight", m->q_lora, 1);
+                ADD("blk.%d.attn_q_b.weight", m->q_lora, (int64_t)c->n_heads * c->head_dim);
+            } else {
+                ADD("blk.%d.attn_q.weight", c->dim, (int64_t)c->n_heads * c->head_dim);
+            }
+            ADD("blk.%d.attn_kv_a_mqa.weight", c->dim, m->kv_lora + m->rope);
+            ADD("blk.%d.attn_kv_a_norm.weight", m->kv_lora, 1);
+            ADD("blk.%d.attn_k_b.weight", m->nope, (int64_t)m->kv_lora * c->n_heads);
+            desc->tensors[desc->n_tensors - 1].ne[1] = m->kv_lora;
+            desc->tensors[desc->n_tensors - 1].ne[2] = c->n_heads;
+            desc->tensors[desc->n_tensors - 1].n_dims = 3;
+            ADD("blk.%d.attn_v_b.weight", m->kv_lora, (int64_t)m->v_dim * c->n_heads);
+            desc->tensors[desc->n_tensors - 1].ne[1] = m->v_dim;
+            desc->tensors[desc->n_tensors - 1].ne[2] = c->n_heads;
+            desc->tensors[desc->n_tensors - 1].n_dims = 3;
+            ADD("blk.%d.attn_output.weight", (int64_t)c->n_heads * m->v_dim, c->dim);
+            ADD("blk.%d.ffn_norm.weight", c->dim, 1);
+            ADD("blk.%d.ffn_gate.weight", c->dim, c->hidden);
+            ADD("blk.%d.ffn_up.weight", c->dim, c->hidden);
+            ADD("blk.%d.ffn_down.weight", c->hidden, c->dim);
+            continue;
+        }
         ADD("blk.%d.attn_norm.weight", c->dim, 1);
         ADD("blk.%d.attn_q.weight", c->dim, qd);
         ADD("blk.%d.attn_k.weight", c->dim, kvd);

@@ -35,8 +35,9 @@ cb_status_t llm_shard_plan(const llm_desc_t *desc, int rank, int np, llm_shard_t
         return CB_ERR_UNSUPPORTED;
     }
     int blk = shard_block(desc);
-    if (np > 1 && c->head_dim % blk) {
-        cb_error("head_dim %d is not a multiple of the %d-element blocks of the attention output: cannot split it", c->head_dim, blk);
+    int ocols = c->mla.kv_lora ? c->mla.v_dim : c->head_dim; /* attention output columns per head */
+    if (np > 1 && ocols % blk) {
+        cb_error("a head's %d output columns are not a multiple of the %d-element blocks of the attention output: cannot split it", ocols, blk);
         return CB_ERR_UNSUPPORTED;
     }
     int units = c->hidden / blk;
@@ -74,7 +75,28 @@ static part_t shard_part(const char *name, const llm_config_t *c, const llm_shar
     }
     (void)s;
     int64_t hd = c->head_dim;
-    *r0 = 0; *nr = t->ne[1]; *c0 = 0; *nc = t->ne[0];
+    *r0 = 0; *nr = t->ne[1] * t->ne[2] * t->ne[3]; *c0 = 0; *nc = t->ne[0];
+    if (c->mla.kv_lora > 0) {
+        /* MLA: q_b (or q), k_b, v_b and kv_b by heads, the output by their
+         * values; the latent projections q_a, kv_a_mqa and their norms whole. */
+        int64_t nh = sh->h1 - sh->h0, per = 0;
+        if (!strncmp(kind, "attn_q.", 7) || !strncmp(kind, "attn_q_b.", 9))
+            per = c->mla.nope + c->mla.rope;
+        else if (!strncmp(kind, "attn_k_b.", 9))
+            per = c->mla.kv_lora;
+        else if (!strncmp(kind, "attn_v_b.", 9))
+            per = c->mla.v_dim;
+        else if (!strncmp(kind, "attn_kv_b.", 10))
+            per = c->mla.nope + c->mla.v_dim;
+        if (per) {
+            *r0 = sh->h0 * per; *nr = nh * per;
+            return PART_QROWS;
+        }
+        if (!strncmp(kind, "attn_output.", 12)) {
+            *c0 = sh->h0 * c->mla.v_dim; *nc = nh * c->mla.v_dim;
+            return PART_QCOLS;
+        }
+    }
     if (!strncmp(kind, "attn_q.", 7)) {
         *r0 = sh->h0 * hd; *nr = (sh->h1 - sh->h0) * hd;
         if (t->ne[1] == 1) { *c0 = *r0; *nc = *nr; *r0 = 0; *nr = 1; }
@@ -121,19 +143,26 @@ size_t llm_shard_weight_bytes(const llm_desc_t *desc, const llm_shard_t *sh)
 size_t llm_shard_run_bytes(const llm_config_t *c, const llm_shard_t *sh, int ctx, int batch)
 {
     size_t kvd = (size_t)(sh->kv1 - sh->kv0) * c->head_dim, qd = (size_t)(sh->h1 - sh->h0) * c->head_dim;
+    size_t mla = 0;
+    if (c->mla.kv_lora) {
+        mla = llm_mla_run_bytes(c, sh, ctx, batch);
+        kvd = qd = 0;
+    }
     size_t hid = (size_t)(sh->f1 - sh->f0), voc = (size_t)(sh->v1 - sh->v0);
     size_t kv = 2 * (size_t)c->n_layers * (size_t)ctx * kvd * sizeof(float);
     size_t act = (size_t)batch * (4 * (size_t)c->dim + 2 * qd + 2 * kvd + 2 * hid) * sizeof(float);
     size_t cols = (size_t)(c->hidden > c->dim ? c->hidden : c->dim);
     if (qd * (size_t)(sh->np) > cols)
         cols = qd * (size_t)sh->np;
+    if (c->mla.kv_lora && (size_t)llm_mla_max_cols(c, sh) > cols)
+        cols = (size_t)llm_mla_max_cols(c, sh);
     size_t panels = 2 * llm_matmul_scratch((int)cols) * sizeof(float);
-    return kv + act + panels + (voc + (size_t)c->vocab) * sizeof(float) + (size_t)ctx * 16 * sizeof(float);
+    return mla + kv + act + panels + (voc + (size_t)c->vocab) * sizeof(float) + (size_t)ctx * 16 * sizeof(float);
 }
 
 /* ================================================================ loading */
 
-static cb_status_t load_mat(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, llm_mat_t *m, size_t *bytes)
+cb_status_t llm_shard_load_mat(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, llm_mat_t *m, size_t *bytes)
 {
     int t = llm_desc_find(desc, name);
     if (t < 0) {
@@ -158,10 +187,10 @@ static cb_status_t load_mat(const llm_desc_t *desc, const llm_shard_t *sh, const
 }
 
 /* A vector (norm or bias) as floats: this shard's part of it. */
-static cb_status_t load_vec(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, float **v, size_t *bytes)
+cb_status_t llm_shard_load_vec(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, float **v, size_t *bytes)
 {
     llm_mat_t m;
-    cb_status_t st = load_mat(desc, sh, name, &m, bytes);
+    cb_status_t st = llm_shard_load_mat(desc, sh, name, &m, bytes);
     if (st != CB_OK) {
         cb_free(m.data);
         return st;
@@ -184,22 +213,28 @@ cb_status_t llm_weights_load(const llm_desc_t *desc, const llm_shard_t *sh, llm_
         goto fail;
     char n[LLM_NAME_MAX];
 #define TRY(x) if ((st = (x)) != CB_OK) goto fail
-    TRY(load_mat(desc, sh, "token_embd.weight", &w->tok, &w->bytes));
+    TRY(llm_shard_load_mat(desc, sh, "token_embd.weight", &w->tok, &w->bytes));
     if (c->tied)
         w->out = w->tok;
     else
-        TRY(load_mat(desc, sh, "output.weight", &w->out, &w->bytes));
-    TRY(load_vec(desc, sh, "output_norm.weight", &w->out_norm, &w->bytes));
+        TRY(llm_shard_load_mat(desc, sh, "output.weight", &w->out, &w->bytes));
+    TRY(llm_shard_load_vec(desc, sh, "output_norm.weight", &w->out_norm, &w->bytes));
+    if (c->rope_scaling.freq_factors)
+        TRY(llm_shard_load_vec(desc, sh, "rope_freqs.weight", &w->rope_freqs, &w->bytes));
     for (int l = 0; l < c->n_layers; l++) {
         llm_layer_t *L = &w->layers[l];
-#define MAT(fmt, m) snprintf(n, sizeof n, fmt, l); TRY(load_mat(desc, sh, n, m, &w->bytes))
-#define VEC(fmt, v) snprintf(n, sizeof n, fmt, l); TRY(load_vec(desc, sh, n, v, &w->bytes))
+#define MAT(fmt, m) snprintf(n, sizeof n, fmt, l); TRY(llm_shard_load_mat(desc, sh, n, m, &w->bytes))
+#define VEC(fmt, v) snprintf(n, sizeof n, fmt, l); TRY(llm_shard_load_vec(desc, sh, n, v, &w->bytes))
         VEC("blk.%d.attn_norm.weight", &L->attn_norm);
         VEC("blk.%d.ffn_norm.weight", &L->ffn_norm);
-        MAT("blk.%d.attn_q.weight", &L->wq);
-        MAT("blk.%d.attn_k.weight", &L->wk);
-        MAT("blk.%d.attn_v.weight", &L->wv);
         MAT("blk.%d.attn_output.weight", &L->wo);
+        if (c->mla.kv_lora) {
+            TRY(llm_mla_layer_load(desc, sh, l, &L->mla, &w->bytes));
+        } else {
+            MAT("blk.%d.attn_q.weight", &L->wq);
+            MAT("blk.%d.attn_k.weight", &L->wk);
+            MAT("blk.%d.attn_v.weight", &L->wv);
+        }
         MAT("blk.%d.ffn_gate.weight", &L->wg);
         MAT("blk.%d.ffn_up.weight", &L->wu);
         MAT("blk.%d.ffn_down.weight", &L->wd);
@@ -234,10 +269,12 @@ void llm_weights_free(llm_weights_t *w)
             cb_free(L->wv.data); cb_free(L->wk.data); cb_free(L->wq.data);
             cb_free(L->k_norm); cb_free(L->q_norm); cb_free(L->bv); cb_free(L->bk); cb_free(L->bq);
             cb_free(L->ffn_norm); cb_free(L->attn_norm);
+            llm_mla_layer_free(L->mla);
         }
         cb_free(w->layers);
     }
     cb_free(w->out_norm);
+    cb_free(w->rope_freqs);
     if (w->out.data != w->tok.data)
         cb_free(w->out.data);
     cb_free(w->tok.data);
