@@ -193,16 +193,16 @@ void llm_mla_layer_free(llm_mla_layer_t *m)
 
 /* k_b and v_b of this rank's heads from attn_kv_b, whose rows are, per head,
  * nope key rows then v_dim value rows over the latent. k_b is its key part
- * transposed (a row per latent index), kept in Q8_0 when the file is
- * quantized (and nope allows), else in F32; v_b is its value rows as they are. */
+ * transposed (a row per latent index), in F32: a transposed quantized block
+ * would need requantizing, and these files are the older form; v_b is its
+ * value rows as they are. */
 static cb_status_t split_kv_b(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, llm_mla_layer_t *m, size_t *bytes)
 {
     const llm_config_t *c = &desc->cfg;
     const int kvl = c->mla.kv_lora, nope = c->mla.nope, vd = c->mla.v_dim, nh = sh->h1 - sh->h0;
     const int t = llm_desc_find(desc, name);
     const llm_tensor_t *ti = &desc->tensors[t];
-    const int quant = ti->type == LLM_Q8_0 || ti->type == LLM_Q4_0;
-    const int ktype = quant && nope % LLM_QK == 0 ? LLM_Q8_0 : LLM_F32;
+    const int ktype = LLM_F32;
     cb_status_t st = CB_OK;
     m->wk_b.type = ktype;
     m->wk_b.rows = nh * kvl;

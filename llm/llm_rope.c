@@ -153,13 +153,10 @@ float llm_rope_attn_scale(const llm_config_t *c, int key_dims)
 {
     const llm_rope_scaling_t *rs = &c->rope_scaling;
     double m = 1.0;
-    if (c->arch == LLM_ARCH_DEEPSEEK2 && rs->kind == LLM_ROPE_YARN && rs->ext_factor != 0) {
-        /* DeepSeek's softmax scale: (mscale_all_dim term)^2 / sqrt(d), with
-         * the cos/sin magnitude folded in as llama.cpp does (1 in every
-         * released DeepSeek and Kimi file). */
-        double mag = (rs->attn_factor > 0 ? rs->attn_factor : 1.0) * (rs->log_mul != 0 ? 1.0 : yarn_mscale(rs->factor, 1));
-        m = mag * (1.0 + rs->log_mul * log(rs->factor));
-    }
+    /* DeepSeek's softmax scale under YaRN: (1 + 0.1 mscale_all_dim ln s)^2 / sqrt(d),
+     * the file's yarn_log_multiplier being 0.1 mscale_all_dim. */
+    if (c->arch == LLM_ARCH_DEEPSEEK2 && rs->kind == LLM_ROPE_YARN && rs->ext_factor != 0)
+        m = 1.0 + rs->log_mul * log(rs->factor);
     return (float)(m * m / sqrt((double)key_dims));
 }
 

@@ -1,8 +1,17 @@
 #!/usr/bin/python3
 """Write a small GGUF model with random weights, for llm's tests (numpy only).
 
-    gguf_write.py OUT --arch llama|qwen2|qwen3 --type f32|f16|bf16|q8_0|q4_0 [--seed N]
+    gguf_write.py OUT --arch llama|qwen2|qwen3|deepseek2 --type f32|f16|bf16|q8_0|q4_0 [--seed N]
                   [--dim 64 --ffn 128 --layers 2 --heads 4 --kv 2 --head-dim 32 --vocab 256]
+                  [--rope-scaling none|linear|yarn|llama3|longrope --rope-factor F --rope-orig N --theta T]
+    deepseek2:    [--q-lora 32 (0: plain attn_q) --kv-lora 64 --nope 32 --rope 16 --v-dim 32
+                   --kvb split|whole]
+
+deepseek2 files are laid out as llama.cpp's converter writes them: attn_kv_b
+whole (older files: key_length = nope + rope, value_length = v_dim) or split
+into attn_k_b (per head, transposed: [nope, kv_lora, heads]) and attn_v_b
+([kv_lora, v_dim, heads]) with key_length = kv_lora + rope, value_length =
+kv_lora and the heads' widths in key_length_mla / value_length_mla.
 
 Written from the GGUF specification (ggml's gguf.md), independently of llm's C code.
 """
@@ -12,7 +21,7 @@ import sys
 
 import numpy as np
 
-GGUF_UINT32, GGUF_FLOAT32, GGUF_STRING, GGUF_ARRAY = 4, 6, 8, 9
+GGUF_UINT32, GGUF_FLOAT32, GGUF_BOOL, GGUF_STRING, GGUF_ARRAY = 4, 6, 7, 8, 9
 TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8, "bf16": 30}
 
 
@@ -58,7 +67,7 @@ def gguf_string(s):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("--arch", default="llama", choices=["llama", "qwen2", "qwen3"])
+    ap.add_argument("--arch", default="llama", choices=["llama", "qwen2", "qwen3", "deepseek2"])
     ap.add_argument("--type", default="f32", choices=sorted(TYPES))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dim", type=int, default=64)
@@ -71,7 +80,19 @@ def main():
     ap.add_argument("--ctx", type=int, default=256)
     ap.add_argument("--tied", action="store_true", help="no output.weight")
     ap.add_argument("--version", type=int, default=3)
+    ap.add_argument("--theta", type=float, default=None)
+    ap.add_argument("--rope-scaling", default="none", choices=["none", "linear", "yarn", "llama3", "longrope"])
+    ap.add_argument("--rope-factor", type=float, default=4.0)
+    ap.add_argument("--rope-orig", type=int, default=64)
+    ap.add_argument("--q-lora", type=int, default=32)
+    ap.add_argument("--kv-lora", type=int, default=64)
+    ap.add_argument("--nope", type=int, default=32)
+    ap.add_argument("--rope", type=int, default=16)
+    ap.add_argument("--v-dim", type=int, default=32)
+    ap.add_argument("--kvb", default="split", choices=["split", "whole"])
     a = ap.parse_args()
+    if a.theta is None:
+        a.theta = {"llama": 10000.0, "deepseek2": 10000.0}.get(a.arch, 1e6)
     rng = np.random.default_rng(a.seed)
     qd, kvd = a.heads * a.head_dim, a.kv * a.head_dim
 
@@ -85,7 +106,7 @@ def main():
                ("output_norm.weight", norm(a.dim), "f32")]
     if not a.tied:
         tensors.append(("output.weight", mat(a.vocab, a.dim), a.type))
-    for l in range(a.layers):
+    for l in range(a.layers if a.arch != "deepseek2" else 0):
         p = "blk.%d." % l
         tensors += [(p + "attn_norm.weight", norm(a.dim), "f32"),
                     (p + "attn_q.weight", mat(qd, a.dim), a.type),
@@ -104,15 +125,75 @@ def main():
             tensors += [(p + "attn_q_norm.weight", norm(a.head_dim), "f32"),
                         (p + "attn_k_norm.weight", norm(a.head_dim), "f32")]
 
+    if a.arch == "deepseek2":
+        H, qk = a.heads, a.nope + a.rope
+        for l in range(a.layers):
+            p = "blk.%d." % l
+            tensors.append((p + "attn_norm.weight", norm(a.dim), "f32"))
+            if a.q_lora:
+                tensors += [(p + "attn_q_a.weight", mat(a.q_lora, a.dim), a.type),
+                            (p + "attn_q_a_norm.weight", norm(a.q_lora), "f32"),
+                            (p + "attn_q_b.weight", mat(H * qk, a.q_lora), a.type)]
+            else:
+                tensors.append((p + "attn_q.weight", mat(H * qk, a.dim), a.type))
+            tensors += [(p + "attn_kv_a_mqa.weight", mat(a.kv_lora + a.rope, a.dim), a.type),
+                        (p + "attn_kv_a_norm.weight", norm(a.kv_lora), "f32")]
+            kv_b = mat(H * (a.nope + a.v_dim), a.kv_lora)
+            if a.kvb == "whole":
+                tensors.append((p + "attn_kv_b.weight", kv_b, a.type))
+            else:
+                per = kv_b.reshape(H, a.nope + a.v_dim, a.kv_lora)
+                k_b = np.ascontiguousarray(per[:, :a.nope, :].transpose(0, 2, 1))  # (H, kv_lora, nope)
+                v_b = np.ascontiguousarray(per[:, a.nope:, :])                       # (H, v_dim, kv_lora)
+                tensors += [(p + "attn_k_b.weight", k_b, a.type), (p + "attn_v_b.weight", v_b, a.type)]
+            tensors += [(p + "attn_output.weight", mat(a.dim, H * a.v_dim), a.type),
+                        (p + "ffn_norm.weight", norm(a.dim), "f32"),
+                        (p + "ffn_gate.weight", mat(a.ffn, a.dim), a.type),
+                        (p + "ffn_up.weight", mat(a.ffn, a.dim), a.type),
+                        (p + "ffn_down.weight", mat(a.dim, a.ffn), a.type)]
+    rope_dims = a.rope if a.arch == "deepseek2" else a.head_dim
+    if a.rope_scaling == "llama3":
+        # Llama 3.1's frequency factors as the converter computes them
+        # (factor, low_freq_factor 1, high_freq_factor 4, the original context).
+        base = a.theta ** (-np.arange(0, rope_dims, 2) / rope_dims)
+        wavelen = 2 * np.pi / base
+        lo_wl, hi_wl = a.rope_orig / 1.0, a.rope_orig / 4.0
+        smooth = (a.rope_orig / wavelen - 1.0) / (4.0 - 1.0)
+        factors = np.where(wavelen < hi_wl, 1.0,
+                           np.where(wavelen > lo_wl, a.rope_factor, 1.0 / ((1 - smooth) / a.rope_factor + smooth)))
+        tensors.append(("rope_freqs.weight", factors.astype(np.float32), "f32"))
+
     kv = [("general.architecture", GGUF_STRING, gguf_string(a.arch)),
           ("general.name", GGUF_STRING, gguf_string("test-%s-%s" % (a.arch, a.type))),
           ("general.alignment", GGUF_UINT32, struct.pack("<I", 32))]
-    for key, val in [("embedding_length", a.dim), ("feed_forward_length", a.ffn), ("block_count", a.layers),
-                     ("attention.head_count", a.heads), ("attention.head_count_kv", a.kv),
-                     ("attention.key_length", a.head_dim), ("attention.value_length", a.head_dim),
-                     ("context_length", a.ctx), ("rope.dimension_count", a.head_dim)]:
+    ints = [("embedding_length", a.dim), ("feed_forward_length", a.ffn), ("block_count", a.layers),
+            ("attention.head_count", a.heads), ("context_length", a.ctx)]
+    if a.arch == "deepseek2":
+        ints += [("attention.kv_lora_rank", a.kv_lora), ("rope.dimension_count", a.rope),
+                 ("leading_dense_block_count", a.layers)]
+        if a.q_lora:
+            ints.append(("attention.q_lora_rank", a.q_lora))
+        if a.kvb == "split":
+            ints += [("attention.head_count_kv", 1), ("attention.key_length", a.kv_lora + a.rope),
+                     ("attention.value_length", a.kv_lora), ("attention.key_length_mla", a.nope + a.rope),
+                     ("attention.value_length_mla", a.v_dim)]
+        else:
+            ints += [("attention.head_count_kv", a.heads), ("attention.key_length", a.nope + a.rope),
+                     ("attention.value_length", a.v_dim)]
+    else:
+        ints += [("attention.head_count_kv", a.kv), ("attention.key_length", a.head_dim),
+                 ("attention.value_length", a.head_dim), ("rope.dimension_count", a.head_dim)]
+    for key, val in ints:
         kv.append(("%s.%s" % (a.arch, key), GGUF_UINT32, struct.pack("<I", val)))
-    kv.append(("%s.rope.freq_base" % a.arch, GGUF_FLOAT32, struct.pack("<f", 10000.0 if a.arch == "llama" else 1e6)))
+    kv.append(("%s.rope.freq_base" % a.arch, GGUF_FLOAT32, struct.pack("<f", a.theta)))
+    if a.rope_scaling in ("linear", "yarn", "longrope"):
+        kv.append(("%s.rope.scaling.type" % a.arch, GGUF_STRING, gguf_string(a.rope_scaling)))
+        kv.append(("%s.rope.scaling.factor" % a.arch, GGUF_FLOAT32, struct.pack("<f", a.rope_factor)))
+    if a.rope_scaling in ("yarn", "longrope"):
+        kv.append(("%s.rope.scaling.original_context_length" % a.arch, GGUF_UINT32, struct.pack("<I", a.rope_orig)))
+    if a.rope_scaling == "yarn" and a.arch == "deepseek2":
+        # the converter's 0.1 * mscale_all_dim, with DeepSeek V3's mscale_all_dim of 1
+        kv.append(("%s.rope.scaling.yarn_log_multiplier" % a.arch, GGUF_FLOAT32, struct.pack("<f", 0.1)))
     kv.append(("%s.attention.layer_norm_rms_epsilon" % a.arch, GGUF_FLOAT32, struct.pack("<f", 1e-6)))
     toks = b"".join(gguf_string("t%d" % i) for i in range(a.vocab))
     kv.append(("tokenizer.ggml.tokens", GGUF_ARRAY, struct.pack("<IQ", GGUF_STRING, a.vocab) + toks))

@@ -1,0 +1,4 @@
+#!/bin/sh
+# See equiv.sh: deepseek2 as DeepSeek V2 Lite is shaped (no q_lora: a plain
+# attn_q) and as older files store it (attn_kv_b whole).
+ARCH=deepseek2 WRITER="--q-lora 0 --kvb whole" TYPES="f32 bf16 q8_0 q4_0" exec /bin/sh "$top_srcdir/tests/llm/equiv.sh"
