@@ -96,8 +96,35 @@ void llm_kernels_free_scratch(void);
 
 /* ================================================================ model description */
 
-typedef enum { LLM_ARCH_LLAMA = 0, LLM_ARCH_QWEN2, LLM_ARCH_QWEN3, LLM_ARCH_DEEPSEEK2 } llm_arch_t;
-extern const char *const llm_arch_names[]; /* "llama", "qwen2", "qwen3", "deepseek2", NULL */
+typedef enum { LLM_ARCH_LLAMA = 0, LLM_ARCH_QWEN2, LLM_ARCH_QWEN3, LLM_ARCH_QWEN3MOE, LLM_ARCH_DEEPSEEK2 } llm_arch_t;
+extern const char *const llm_arch_names[]; /* "llama", "qwen2", "qwen3", "qwen3moe", "deepseek2", NULL */
+
+/* ---------------------------------------------------------------- mixture of experts: configuration */
+
+/* Router probabilities (GGUF expert_gating_func's numbering). */
+typedef enum { LLM_GATE_SOFTMAX = 1, LLM_GATE_SIGMOID = 2 } llm_gate_t;
+
+/* The MoE FFN of a model (all zero for a dense model). Routing of one token:
+ * p = gate(router logits) over all experts; the choice ranks p + sel_bias
+ * (exp_probs_b, when sel_bias) among the experts of the best topk_group of
+ * n_group groups (a group scored by the sum of its two best, when n_group >
+ * 1); the chosen n_used experts are weighted by p (not the bias),
+ * renormalised to sum 1 when norm_topk, times weights_scale. Shared experts
+ * run on every token beside the routed ones, summed into the same output. */
+typedef struct {
+    int n_experts;      /* routed experts per MoE layer (0: dense model) */
+    int n_used;         /* experts chosen per token (top-k) */
+    int expert_ffn;     /* FFN width of one routed expert */
+    int n_shared;       /* shared experts (0: none) */
+    int shared_ffn;     /* FFN width of all shared experts together (ffn_*_shexp rows) */
+    int n_dense_lead;   /* leading layers with a dense FFN (DeepSeek V3: 3), the rest MoE */
+    int gate;           /* llm_gate_t */
+    int norm_topk;      /* renormalise the chosen weights (Qwen3's norm_topk_prob) */
+    float weights_scale;/* factor on the routing weights (1: none) */
+    int n_group;        /* expert groups for group-limited routing (0 or 1: off) */
+    int topk_group;     /* groups a token may choose from */
+    int sel_bias;       /* blk.N.exp_probs_b.bias present: selection bias */
+} llm_moe_config_t;
 
 /* RoPE scaling as GGUF files carry it ({arch}.rope.scaling.*, rope_freqs.weight). */
 typedef enum { LLM_ROPE_NONE = 0, LLM_ROPE_LINEAR, LLM_ROPE_YARN } llm_rope_kind_t;
@@ -142,7 +169,14 @@ typedef struct {
     int tied;           /* the output head is token_embd */
     llm_rope_scaling_t rope_scaling; /* none unless the file says so */
     llm_mla_config_t mla;            /* deepseek2: kv_lora > 0, head_dim = nope + rope */
+    llm_moe_config_t moe; /* mixture of experts (moe.n_experts == 0: dense) */
 } llm_config_t;
+
+/* 1 if layer l's FFN is a mixture of experts. */
+static inline int llm_layer_is_moe(const llm_config_t *c, int l)
+{
+    return c->moe.n_experts > 0 && l >= c->moe.n_dense_lead;
+}
 
 #define LLM_NAME_MAX 64 /* GGML_MAX_NAME: tensor names are shorter */
 
@@ -217,11 +251,54 @@ typedef struct {
     int kv0, kv1;   /* KV heads this rank computes (replicated when np > n_kv_heads) */
     int f0, f1;     /* FFN intermediate units [f0, f1) (block-aligned) */
     int v0, v1;     /* vocabulary rows [v0, v1) of token_embd and output */
+    int s0, s1;     /* shared-expert FFN units [s0, s1) (block-aligned) */
+    struct llm_expert_plan *ep; /* routed experts this rank holds, NULL for a dense model */
 } llm_shard_t;
 
-/* The plan of `rank` among `np`; CB_ERR_UNSUPPORTED (held error) when the
- * model cannot be split so. Local, deterministic. */
+/* ---------------------------------------------------------------- sharding: uneven hosts, experts */
+
+/* Which experts go to which rank (when np <= n_experts each rank holds whole
+ * experts; beyond, every expert's FFN is split across ranks). */
+typedef enum { LLM_PLACE_CONTIGUOUS = 0, LLM_PLACE_ROUND_ROBIN, LLM_PLACE_BALANCED } llm_placement_t;
+extern const char *const llm_placement_names[]; /* "contiguous", "round-robin", "balanced", NULL */
+
+/* How the model is split: np ranks with shares weight[0..np) of heads, FFN
+ * units, experts and vocabulary (NULL: even), experts placed by
+ * `placement`; BALANCED needs profile, the routed tokens per (layer,
+ * expert), (n_layers * n_experts) counts. */
+typedef struct {
+    int np;
+    const double *weight;
+    int placement;          /* llm_placement_t */
+    const int64_t *profile;
+} llm_split_t;
+
+/* One rank's piece of a routed expert: FFN units [f0, f1) of expert e. */
+typedef struct { int e, f0, f1; } llm_expert_piece_t;
+
+typedef struct llm_expert_plan {
+    int n_layers, n_experts;
+    int *n_pieces;          /* (n_layers) pieces this rank holds in layer l */
+    llm_expert_piece_t **pieces; /* (n_layers) arrays of n_pieces[l], by expert id */
+    int *local;             /* (n_layers * n_experts): index into pieces[l] of expert e, or -1 */
+} llm_expert_plan_t;
+
+/* The plan of `rank` for an even split over np ranks, contiguous experts;
+ * CB_ERR_UNSUPPORTED (held error) when the model cannot be split so. Local,
+ * deterministic. Free with llm_shard_free. */
 cb_status_t llm_shard_plan(const llm_desc_t *desc, int rank, int np, llm_shard_t *sh);
+/* The same for any split (uneven shares, expert placement). Local,
+ * deterministic: every rank computes every rank's plan alike. */
+cb_status_t llm_shard_plan_split(const llm_desc_t *desc, int rank, const llm_split_t *split, llm_shard_t *sh);
+void llm_shard_free(llm_shard_t *sh);
+/* A deep copy of sh (its expert plan). Local. */
+cb_status_t llm_shard_copy(const llm_shard_t *sh, llm_shard_t *dst);
+/* Parse --shard-weights "W0,W1,..." (np positive numbers) into weight[np].
+ * "auto" is resolved by the caller (llm_model_setup: each rank's free memory). Local. */
+cb_status_t llm_shard_parse_weights(const char *text, int np, double *weight);
+/* Read a routing profile written by llm_moe_profile_write (n_layers x
+ * n_experts counts) for BALANCED placement. Local. */
+cb_status_t llm_moe_profile_read(const char *path, int n_layers, int n_experts, int64_t *counts);
 /* Bytes of weights, and of KV cache for `ctx` positions and activations for
  * `batch` tokens, that the rank of `sh` needs. Local. */
 size_t llm_shard_weight_bytes(const llm_desc_t *desc, const llm_shard_t *sh);
@@ -240,6 +317,7 @@ typedef struct {
     llm_mat_t wg, wu;   /* (hid_loc, dim): gate and up rows */
     llm_mat_t wd;       /* (dim, hid_loc): down columns */
     struct llm_mla_layer *mla; /* deepseek2: the latent attention's weights (llm_mla.c), else NULL */
+    struct llm_moe_layer *moe; /* the MoE FFN of the layer instead of wg, wu, wd; NULL: dense */
 } llm_layer_t;
 
 typedef struct {
@@ -321,6 +399,10 @@ const char *llm_rope_describe(const llm_config_t *c, char *buf, size_t n);
 int llm_desc_kv_int(const llm_desc_t *desc, const char *arch, const char *key, int64_t def, int64_t min, int64_t max, int64_t *v);
 int llm_desc_kv_float(const llm_desc_t *desc, const char *arch, const char *key, double def, double min, double max, float *v);
 cb_status_t llm_desc_check_tensor(const llm_desc_t *desc, const char *name, int64_t cols, int64_t rows, int matrix);
+/* The MoE keys into c->moe (c's layers and dense FFN width set), and layer l's
+ * MoE tensors. Local. */
+cb_status_t llm_desc_moe_config(const llm_desc_t *desc, const char *arch, llm_config_t *c);
+cb_status_t llm_desc_check_moe(const llm_desc_t *desc, int l);
 /* This rank's part of a matrix or vector tensor (llm_shard.c's split). Local. */
 cb_status_t llm_shard_load_mat(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, llm_mat_t *m, size_t *bytes);
 cb_status_t llm_shard_load_vec(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, float **v, size_t *bytes);
@@ -381,12 +463,16 @@ typedef struct {
     int ctx;              /* --ctx N */
     int isa;              /* --isa */
     int allreduce;        /* --allreduce */
+    const char *shard_weights; /* --shard-weights W0,W1,..|auto (NULL: even) */
+    int placement;        /* --expert-placement (llm_placement_t) */
+    const char *routing_profile; /* --routing-profile FILE, for balanced placement */
+    const char *dump_routing; /* --dump-routing FILE: every routing decision, per rank */
 } llm_model_opts_t;
 
 extern const char *const llm_type_choices[]; /* "f32","f16","bf16","q8_0","q4_0",NULL */
 extern const int llm_type_choice_ids[];
 
-#define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0 }
+#define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0, NULL, 0, NULL, NULL }
 /* The model options every subcommand takes, as rows of its cb_opt_t table
  * (a macro because a table is a static initializer). */
 #define LLM_MODEL_OPTS(mo) \
@@ -397,10 +483,20 @@ extern const int llm_type_choice_ids[];
     { "weights-seed", 0, CB_OPT_INT64, &(mo).seed, "N", "seed of a synthetic model's weights", 0, 9e18, NULL }, \
     { "ctx", 'c', CB_OPT_INT, &(mo).ctx, "N", "context (KV cache) length (0: the model's, at most 4096)", 0, 1 << 24, NULL }, \
     { "isa", 0, CB_OPT_CHOICE, &(mo).isa, "ISA", "kernels: auto, c, avx2, avx512", 0, -1, llm_isa_names }, \
-    { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce) or rd (recursive doubling, persistent)", 0, -1, llm_ar_names }
+    { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce) or rd (recursive doubling, persistent)", 0, -1, llm_ar_names }, \
+    { "shard-weights", 0, CB_OPT_STRING, &(mo).shard_weights, "W0,W1,..", "uneven hosts: rank i gets a share Wi of heads, FFN units, experts and vocabulary, or 'auto' (free memory)", 0, -1, NULL }, \
+    { "expert-placement", 0, CB_OPT_CHOICE, &(mo).placement, "HOW", "experts to ranks: contiguous, round-robin, balanced (by --routing-profile)", 0, -1, llm_placement_names }, \
+    { "routing-profile", 0, CB_OPT_STRING, &(mo).routing_profile, "FILE", "routed tokens per layer and expert (written by llm bench --save-routing) for balanced placement", 0, -1, NULL }, \
+    { "dump-routing", 0, CB_OPT_STRING, &(mo).dump_routing, "FILE", "write every MoE routing (layer, experts, exact weights) to FILE on rank 0, FILE.N on rank N", 0, -1, NULL }
 
 /* Open (file) or make (shape) the description, configured. Local. */
 cb_status_t llm_model_describe(const llm_model_opts_t *mo, llm_desc_t *desc);
+/* The split the options ask for over np ranks: --shard-weights (numbers,
+ * or auto: each rank's share of its host's free memory, gathered; np must
+ * be the run's), --expert-placement and its --routing-profile. Collective
+ * over MPI_COMM_WORLD (auto gathers). Free with llm_model_split_free. */
+cb_status_t llm_model_split(const llm_model_opts_t *mo, const llm_desc_t *desc, int np, int local_size, llm_split_t *sp);
+void llm_model_split_free(llm_split_t *sp);
 /* Describe, plan, check memory, load and build the run state, agreeing at
  * each step. Collective over MPI_COMM_WORLD. */
 cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *desc,

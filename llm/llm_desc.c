@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include "llm.h"
 
-const char *const llm_arch_names[] = { "llama", "qwen2", "qwen3", "deepseek2", NULL };
+const char *const llm_arch_names[] = { "llama", "qwen2", "qwen3", "qwen3moe", "deepseek2", NULL };
 
 /* ================================================================ lookup */
 
@@ -89,7 +89,7 @@ close_fd:
 
 /* ================================================================ configuration */
 
-int llm_desc_kv_int(const llm_desc_t *desc, const char *arch, const char *key, int64_t def, int64_t min, int64_t max, int64_t *v)
+static int kv_int(const llm_desc_t *desc, const char *arch, const char *key, int64_t def, int64_t min, int64_t max, int64_t *v)
 {
     char full[160];
     snprintf(full, sizeof full, "%s.%s", arch, key);
@@ -115,7 +115,7 @@ int llm_desc_kv_int(const llm_desc_t *desc, const char *arch, const char *key, i
     return 1;
 }
 
-int llm_desc_kv_float(const llm_desc_t *desc, const char *arch, const char *key, double def, double min, double max, float *v)
+static int kv_float(const llm_desc_t *desc, const char *arch, const char *key, double def, double min, double max, float *v)
 {
     char full[160];
     snprintf(full, sizeof full, "%s.%s", arch, key);
@@ -136,9 +136,65 @@ int llm_desc_kv_float(const llm_desc_t *desc, const char *arch, const char *key,
     return 1;
 }
 
+static int kv_bool(const llm_desc_t *desc, const char *arch, const char *key, int def, int *v)
+{
+    char full[160];
+    snprintf(full, sizeof full, "%s.%s", arch, key);
+    const llm_kv_t *kv = llm_desc_kv(desc, full);
+    if (kv && kv->kind != LLM_KV_BOOL && kv->kind != LLM_KV_INT) {
+        cb_error("GGUF: metadata %s is not a boolean", full);
+        return 0;
+    }
+    *v = kv ? kv->i != 0 : def;
+    return 1;
+}
+
+/* The mixture-of-experts keys (llama.cpp's names), with the defaults of the
+ * architecture: Qwen3-MoE is softmax, renormalised top-k, no shared expert. */
+cb_status_t llm_desc_moe_config(const llm_desc_t *desc, const char *an, llm_config_t *c)
+{
+    llm_moe_config_t *m = &c->moe;
+    int64_t ne, nu, ff, ns, sff, lead, gf, ng, tg;
+    if (!kv_int(desc, an, "expert_count", -1, 1, 1 << 12, &ne) ||
+        !kv_int(desc, an, "expert_used_count", -1, 1, ne < 64 ? ne : 64, &nu) ||
+        !kv_int(desc, an, "expert_feed_forward_length", -1, 1, 1 << 18, &ff) ||
+        !kv_int(desc, an, "expert_shared_count", 0, 0, 64, &ns) ||
+        !kv_int(desc, an, "expert_shared_feed_forward_length", ns * ff, 0, 1 << 20, &sff) ||
+        !kv_int(desc, an, "leading_dense_block_count", 0, 0, c->n_layers, &lead) ||
+        !kv_int(desc, an, "expert_gating_func", LLM_GATE_SOFTMAX, LLM_GATE_SOFTMAX, LLM_GATE_SIGMOID, &gf) ||
+        !kv_int(desc, an, "expert_group_count", 0, 0, ne < 256 ? ne : 256, &ng) ||
+        !kv_int(desc, an, "expert_group_used_count", 0, 0, ng, &tg) ||
+        !kv_float(desc, an, "expert_weights_scale", 1.0, 1e-6, 1e6, &m->weights_scale) ||
+        !kv_bool(desc, an, "expert_weights_norm", c->arch != LLM_ARCH_DEEPSEEK2, &m->norm_topk))
+        return CB_ERR_INPUT;
+    if (ng > 1 && (ne % ng || tg < 1 || tg * (ne / ng) < nu)) {
+        cb_error("GGUF: %lld experts in %lld groups, %lld groups used, cannot choose %lld", (long long)ne, (long long)ng,
+                 (long long)tg, (long long)nu);
+        return CB_ERR_INPUT;
+    }
+    m->n_experts = (int)ne;
+    m->n_used = (int)nu;
+    m->expert_ffn = (int)ff;
+    m->n_shared = (int)ns;
+    m->shared_ffn = ns > 0 ? (int)sff : 0;
+    m->n_dense_lead = (int)lead;
+    m->gate = (int)gf;
+    m->n_group = (int)ng;
+    m->topk_group = (int)tg;
+    char bn[LLM_NAME_MAX];
+    snprintf(bn, sizeof bn, "blk.%d.exp_probs_b.bias", (int)lead); /* on the first MoE layer */
+    m->sel_bias = llm_desc_find(desc, bn) >= 0;
+    if (lead > 0 && c->hidden < 1) {
+        cb_error("GGUF: %lld dense layers but %s.feed_forward_length is missing", (long long)lead, an);
+        return CB_ERR_INPUT;
+    }
+    return CB_OK;
+}
+
 static cb_status_t gguf_config(llm_desc_t *desc)
 {
     llm_config_t *c = &desc->cfg;
+    cb_status_t st;
     const llm_kv_t *a = llm_desc_kv(desc, "general.architecture");
     if (!a || a->kind != LLM_KV_STRING) {
         cb_error("GGUF: general.architecture is missing");
@@ -149,29 +205,29 @@ static cb_status_t gguf_config(llm_desc_t *desc)
         if (strcmp(a->s, llm_arch_names[i]) == 0)
             c->arch = i;
     if (c->arch < 0) {
-        cb_error("architecture '%.64s' is not supported (llama, qwen2, qwen3 and deepseek2 are)", a->s);
+        cb_error("architecture '%.64s' is not supported (llama, qwen2, qwen3, qwen3moe and deepseek2 are)", a->s);
         return CB_ERR_UNSUPPORTED;
     }
     const char *an = llm_arch_names[c->arch];
-    cb_status_t st = llm_rope_scaling_read(desc, an, &c->rope_scaling);
-    if (st != CB_OK)
+    if ((st = llm_rope_scaling_read(desc, an, &c->rope_scaling)) != CB_OK)
         return st;
     if (c->arch == LLM_ARCH_DEEPSEEK2)
         return llm_mla_config_read(desc, an);
     int64_t dim, hidden, layers, heads, kvh, hd, ctx, rope_dims;
-    if (!llm_desc_kv_int(desc, an, "embedding_length", -1, 1, 1 << 16, &dim) ||
-        !llm_desc_kv_int(desc, an, "feed_forward_length", -1, 1, 1 << 18, &hidden) ||
-        !llm_desc_kv_int(desc, an, "block_count", -1, 1, 1024, &layers) ||
-        !llm_desc_kv_int(desc, an, "attention.head_count", -1, 1, 1024, &heads) ||
-        !llm_desc_kv_int(desc, an, "attention.head_count_kv", heads, 1, heads, &kvh) ||
-        !llm_desc_kv_int(desc, an, "attention.key_length", dim / heads, 1, 1024, &hd) ||
-        !llm_desc_kv_int(desc, an, "context_length", 4096, 1, 1 << 24, &ctx) ||
-        !llm_desc_kv_int(desc, an, "rope.dimension_count", hd, 1, 1024, &rope_dims) ||
-        !llm_desc_kv_float(desc, an, "rope.freq_base", c->arch == LLM_ARCH_LLAMA ? 10000.0 : 1000000.0, 1.0, 1e12, &c->rope_theta) ||
-        !llm_desc_kv_float(desc, an, "attention.layer_norm_rms_epsilon", 1e-6, 1e-12, 1.0, &c->norm_eps))
+    const int moe = c->arch == LLM_ARCH_QWEN3MOE;
+    if (!kv_int(desc, an, "embedding_length", -1, 1, 1 << 16, &dim) ||
+        !kv_int(desc, an, "feed_forward_length", moe ? 0 : -1, 0, 1 << 18, &hidden) ||
+        !kv_int(desc, an, "block_count", -1, 1, 1024, &layers) ||
+        !kv_int(desc, an, "attention.head_count", -1, 1, 1024, &heads) ||
+        !kv_int(desc, an, "attention.head_count_kv", heads, 1, heads, &kvh) ||
+        !kv_int(desc, an, "attention.key_length", dim / heads, 1, 1024, &hd) ||
+        !kv_int(desc, an, "context_length", 4096, 1, 1 << 24, &ctx) ||
+        !kv_int(desc, an, "rope.dimension_count", hd, 1, 1024, &rope_dims) ||
+        !kv_float(desc, an, "rope.freq_base", c->arch == LLM_ARCH_LLAMA ? 10000.0 : 1000000.0, 1.0, 1e12, &c->rope_theta) ||
+        !kv_float(desc, an, "attention.layer_norm_rms_epsilon", 1e-6, 1e-12, 1.0, &c->norm_eps))
         return CB_ERR_INPUT;
     int64_t vlen;
-    if (llm_desc_kv_int(desc, an, "attention.value_length", hd, 1, 1024, &vlen) && vlen != hd) {
+    if (kv_int(desc, an, "attention.value_length", hd, 1, 1024, &vlen) && vlen != hd) {
         cb_error("GGUF: value_length %lld differs from key_length %lld: not supported", (long long)vlen, (long long)hd);
         return CB_ERR_UNSUPPORTED;
     }
@@ -202,7 +258,13 @@ static cb_status_t gguf_config(llm_desc_t *desc)
     c->vocab = (int)desc->tensors[te].ne[1];
     c->ctx = (int)ctx;
     c->rope_neox = c->arch != LLM_ARCH_LLAMA;
-    c->qk_norm = c->arch == LLM_ARCH_QWEN3;
+    c->qk_norm = c->arch == LLM_ARCH_QWEN3 || c->arch == LLM_ARCH_QWEN3MOE;
+    if (moe && (st = llm_desc_moe_config(desc, an, c)) != CB_OK)
+        return st;
+    if (!moe && hidden < 1) {
+        cb_error("GGUF: %s.feed_forward_length is 0", an);
+        return CB_ERR_INPUT;
+    }
     c->qkv_bias = c->arch == LLM_ARCH_QWEN2 && llm_desc_find(desc, "blk.0.attn_q.bias") >= 0;
     c->tied = llm_desc_find(desc, "output.weight") < 0;
     return CB_OK;
@@ -210,7 +272,7 @@ static cb_status_t gguf_config(llm_desc_t *desc)
 
 /* Tensor `name` must exist with ne = (cols, rows) and, for a matrix, a
  * supported type; vectors must be F32. */
-cb_status_t llm_desc_check_tensor(const llm_desc_t *desc, const char *name, int64_t cols, int64_t rows, int matrix)
+static cb_status_t check_tensor3(const llm_desc_t *desc, const char *name, int64_t cols, int64_t rows, int64_t n, int matrix)
 {
     int i = llm_desc_find(desc, name);
     if (i < 0) {
@@ -218,10 +280,10 @@ cb_status_t llm_desc_check_tensor(const llm_desc_t *desc, const char *name, int6
         return CB_ERR_INPUT;
     }
     const llm_tensor_t *t = &desc->tensors[i];
-    if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != 1 || t->ne[3] != 1) {
-        cb_error("tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]", name,
+    if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != n || t->ne[3] != 1) {
+        cb_error("tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld, %lld]", name,
                  (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3],
-                 (long long)cols, (long long)rows);
+                 (long long)cols, (long long)rows, (long long)n);
         return CB_ERR_INPUT;
     }
     if (!llm_type_supported(t->type) || (!matrix && t->type != LLM_F32)) {
@@ -230,6 +292,59 @@ cb_status_t llm_desc_check_tensor(const llm_desc_t *desc, const char *name, int6
         return CB_ERR_UNSUPPORTED;
     }
     return CB_OK;
+}
+
+static cb_status_t check_tensor(const llm_desc_t *desc, const char *name, int64_t cols, int64_t rows, int matrix)
+{
+    return check_tensor3(desc, name, cols, rows, 1, matrix);
+}
+
+/* A MoE layer: the router, the routed experts' 3-D tensors, the selection
+ * bias and the shared experts when the configuration has them. */
+/* Tensor fmt (with layer l) of ne (cols, rows, n). */
+static cb_status_t check_layer(const llm_desc_t *desc, const char *fmt, int l, int64_t cols, int64_t rows, int64_t n, int matrix)
+{
+    char name[LLM_NAME_MAX];
+    snprintf(name, sizeof name, fmt, l);
+    return check_tensor3(desc, name, cols, rows, n, matrix);
+}
+
+cb_status_t llm_desc_check_moe(const llm_desc_t *desc, int l)
+{
+    const llm_config_t *c = &desc->cfg;
+    const llm_moe_config_t *m = &c->moe;
+    cb_status_t st = check_layer(desc, "blk.%d.ffn_gate_inp.weight", l, c->dim, m->n_experts, 1, 1);
+    if (st == CB_OK)
+        st = check_layer(desc, "blk.%d.ffn_gate_exps.weight", l, c->dim, m->expert_ffn, m->n_experts, 1);
+    if (st == CB_OK)
+        st = check_layer(desc, "blk.%d.ffn_up_exps.weight", l, c->dim, m->expert_ffn, m->n_experts, 1);
+    if (st == CB_OK)
+        st = check_layer(desc, "blk.%d.ffn_down_exps.weight", l, m->expert_ffn, c->dim, m->n_experts, 1);
+    if (st == CB_OK && m->sel_bias)
+        st = check_layer(desc, "blk.%d.exp_probs_b.bias", l, m->n_experts, 1, 1, 0);
+    if (st == CB_OK && m->shared_ffn > 0)
+        st = check_layer(desc, "blk.%d.ffn_gate_shexp.weight", l, c->dim, m->shared_ffn, 1, 1);
+    if (st == CB_OK && m->shared_ffn > 0)
+        st = check_layer(desc, "blk.%d.ffn_up_shexp.weight", l, c->dim, m->shared_ffn, 1, 1);
+    if (st == CB_OK && m->shared_ffn > 0)
+        st = check_layer(desc, "blk.%d.ffn_down_shexp.weight", l, m->shared_ffn, c->dim, 1, 1);
+    return st;
+}
+
+/* The helpers llm_mla.c's deepseek2 loader shares (see llm.h). */
+int llm_desc_kv_int(const llm_desc_t *desc, const char *arch, const char *key, int64_t def, int64_t min, int64_t max, int64_t *v)
+{
+    return kv_int(desc, arch, key, def, min, max, v);
+}
+
+int llm_desc_kv_float(const llm_desc_t *desc, const char *arch, const char *key, double def, double min, double max, float *v)
+{
+    return kv_float(desc, arch, key, def, min, max, v);
+}
+
+cb_status_t llm_desc_check_tensor(const llm_desc_t *desc, const char *name, int64_t cols, int64_t rows, int matrix)
+{
+    return check_tensor(desc, name, cols, rows, matrix);
 }
 
 cb_status_t llm_desc_config(llm_desc_t *desc)
@@ -245,7 +360,7 @@ cb_status_t llm_desc_config(llm_desc_t *desc)
         return CB_ERR_INPUT;
     }
 #define CHECK(name, cols, rows, matrix) \
-    if ((st = llm_desc_check_tensor(desc, name, cols, rows, matrix)) != CB_OK) return st
+    if ((st = check_tensor(desc, name, cols, rows, matrix)) != CB_OK) return st
     CHECK("token_embd.weight", c->dim, c->vocab, 1);
     CHECK("output_norm.weight", c->dim, 1, 0);
     if (!c->tied)
@@ -262,9 +377,14 @@ cb_status_t llm_desc_config(llm_desc_t *desc)
         LAYER("blk.%d.attn_v.weight", c->dim, kvd, 1);
         LAYER("blk.%d.attn_output.weight", qd, c->dim, 1);
         LAYER("blk.%d.ffn_norm.weight", c->dim, 1, 0);
-        LAYER("blk.%d.ffn_gate.weight", c->dim, c->hidden, 1);
-        LAYER("blk.%d.ffn_up.weight", c->dim, c->hidden, 1);
-        LAYER("blk.%d.ffn_down.weight", c->hidden, c->dim, 1);
+        if (llm_layer_is_moe(c, l)) {
+            if ((st = llm_desc_check_moe(desc, l)) != CB_OK)
+                return st;
+        } else {
+            LAYER("blk.%d.ffn_gate.weight", c->dim, c->hidden, 1);
+            LAYER("blk.%d.ffn_up.weight", c->dim, c->hidden, 1);
+            LAYER("blk.%d.ffn_down.weight", c->hidden, c->dim, 1);
+        }
         if (c->qkv_bias) {
             LAYER("blk.%d.attn_q.bias", qd, 1, 0);
             LAYER("blk.%d.attn_k.bias", kvd, 1, 0);

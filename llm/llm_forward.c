@@ -9,6 +9,7 @@
 #include <omp.h>
 #endif
 #include "llm.h"
+#include "llm_moe.h"
 
 struct llm_run {
     const llm_weights_t *w;
@@ -34,9 +35,11 @@ struct llm_run {
     float *logits;      /* (voc) last position's logits, this rank's vocabulary rows */
     llm_block_q8x_t *xq;/* activation quantized for integer dots */
     int *counts, *displs; /* (np) vocabulary rows of every rank, for the gather */
+    llm_moe_run_t *moe; /* the MoE unit's state, NULL for a dense model */
 };
 
 int llm_run_ctx(const llm_run_t *run) { return run->ctx; }
+llm_moe_run_t *llm_run_moe(llm_run_t *run) { return run->moe; }
 
 /* ================================================================ state */
 
@@ -101,6 +104,14 @@ cb_status_t llm_run_create(const llm_weights_t *w, llm_comm_t *comm, int ctx, in
         r->displs[i] = d;
         d += r->counts[i];
     }
+    if (c->moe.n_experts > 0 && (st = llm_moe_run_create(w, batch, &r->moe)) != CB_OK) {
+        llm_run_free(r);
+        return st;
+    }
+    if ((size_t)c->moe.expert_ffn > maxcols)
+        maxcols = (size_t)c->moe.expert_ffn;
+    if ((size_t)(sh->s1 - sh->s0) > maxcols)
+        maxcols = (size_t)(sh->s1 - sh->s0);
     st = llm_kernels_init_scratch((int)(maxcols > (size_t)c->hidden ? maxcols : (size_t)c->hidden));
     if (st != CB_OK) {
         llm_run_free(r);
@@ -119,6 +130,7 @@ void llm_run_free(llm_run_t *r)
         return;
     llm_kernels_free_scratch();
     llm_mla_run_free(r->mla);
+    llm_moe_run_free(r->moe);
     cb_free(r->displs); cb_free(r->counts); cb_free(r->xq); cb_free(r->logits); cb_free(r->inv_freq);
     cb_free(r->rope_sn); cb_free(r->rope_cs);
     cb_free(r->att); cb_free(r->vc); cb_free(r->kc); cb_free(r->hu); cb_free(r->hg);
@@ -260,6 +272,28 @@ static void gqa_attend(llm_run_t *r, int l, int b, int pos)
     project(r, &L->wo, r->ao, b, r->part);
 }
 
+/* ================================================================ dense FFN */
+
+/* part = this rank's share of the SwiGLU FFN of r->xb (b tokens). */
+static void ffn_dense(llm_run_t *r, const llm_layer_t *L, int b)
+{
+    if (b == 1) {
+        const llm_mat_t *m[2] = { &L->wg, &L->wu };
+        float *const y[2] = { r->hg, r->hu };
+        llm_matvec_n(2, m, r->xb, r->xq, y);
+    } else {
+        project(r, &L->wg, r->xb, b, r->hg);
+        project(r, &L->wu, r->xb, b, r->hu);
+    }
+    const int64_t nh = (int64_t)b * r->hid;
+#pragma omp parallel for schedule(static) if (nh > 4096)
+    for (int64_t j = 0; j < nh; j++) {
+        float g = r->hg[j];
+        r->hg[j] = g / (1.0f + expf(-g)) * r->hu[j];
+    }
+    project(r, &L->wd, r->hg, b, r->part);
+}
+
 /* ================================================================ one batch */
 
 static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos)
@@ -297,26 +331,21 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
             return st;
         residual_add(r->x, r->part, (size_t)b * dim);
 
-        /* ---- SwiGLU FFN over this rank's units */
+        /* ---- FFN (dense SwiGLU or mixture of experts) over this rank's units, summed over ranks */
 #pragma omp parallel for schedule(static) if (b > 1)
         for (int i = 0; i < b; i++)
             rmsnorm(r->xb + (size_t)i * dim, r->x + (size_t)i * dim, L->ffn_norm, dim, c->norm_eps);
-        if (b == 1) {
-            const llm_mat_t *m[2] = { &L->wg, &L->wu };
-            float *const y[2] = { r->hg, r->hu };
-            llm_matvec_n(2, m, r->xb, r->xq, y);
+        if (L->moe) {
+            if ((st = llm_moe_ffn(r->moe, L->moe, l, r->xb, b, r->part)) != CB_OK)
+                return st;
+            double t0 = cb_now();
+            st = llm_comm_allreduce(r->comm, r->part, b * dim);
+            llm_moe_note_allreduce(r->moe, cb_now() - t0);
         } else {
-            project(r, &L->wg, r->xb, b, r->hg);
-            project(r, &L->wu, r->xb, b, r->hu);
+            ffn_dense(r, L, b);
+            st = llm_comm_allreduce(r->comm, r->part, b * dim);
         }
-        const int64_t nh = (int64_t)b * r->hid;
-#pragma omp parallel for schedule(static) if (nh > 4096)
-        for (int64_t j = 0; j < nh; j++) {
-            float g = r->hg[j];
-            r->hg[j] = g / (1.0f + expf(-g)) * r->hu[j];
-        }
-        project(r, &L->wd, r->hg, b, r->part);
-        if ((st = llm_comm_allreduce(r->comm, r->part, b * dim)) != CB_OK)
+        if (st != CB_OK)
             return st;
         residual_add(r->x, r->part, (size_t)b * dim);
     }
@@ -339,6 +368,9 @@ cb_status_t llm_forward(llm_run_t *r, const int *tokens, int n, int pos)
         if (st != CB_OK)
             return st;
     }
+    /* Every rank routed alone: prove they agreed (one small allreduce). */
+    if (r->moe && r->w->sh.np > 1)
+        return llm_moe_check_routing(r->moe, llm_comm_mpi(r->comm));
     return CB_OK;
 }
 

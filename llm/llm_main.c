@@ -128,8 +128,33 @@ cleanup:
 
 /* ================================================================ inspect */
 
-static void inspect_print(const llm_desc_t *d, int np)
+/* The experts a rank holds in layer l, as ranges: "0-15 32-47" (pieces of
+ * split experts as "e[f0:f1]"), cut at the buffer's end. */
+static void inspect_experts(const llm_shard_t *sh, int l, int full, char *buf, size_t len)
 {
+    const llm_expert_plan_t *ep = sh->ep;
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < ep->n_pieces[l] && o + 24 < len; i++) {
+        const llm_expert_piece_t *p = &ep->pieces[l][i];
+        int j = i;
+        while (j + 1 < ep->n_pieces[l] && ep->pieces[l][j + 1].e == ep->pieces[l][j].e + 1 &&
+               ep->pieces[l][j + 1].f0 == p->f0 && ep->pieces[l][j + 1].f1 == p->f1)
+            j++;
+        o += (size_t)snprintf(buf + o, len - o, "%s%d", o ? " " : "", p->e);
+        if (j > i)
+            o += (size_t)snprintf(buf + o, len - o, "-%d", ep->pieces[l][j].e);
+        if (o < len && (p->f0 != 0 || p->f1 != full))
+            o += (size_t)snprintf(buf + o, len - o, "[%d:%d]", p->f0, p->f1);
+        i = j;
+    }
+    if (o + 24 >= len)
+        snprintf(buf + len - 5, 5, " ...");
+}
+
+static void inspect_print(const llm_desc_t *d, const llm_split_t *sp)
+{
+    const int np = sp->np;
     const llm_config_t *c = &d->cfg;
     char a[32], b[32];
     static const char *const formats[] = { "GGUF", "llama2.c", "synthetic" };
@@ -142,6 +167,11 @@ static void inspect_print(const llm_desc_t *d, int np)
            c->vocab, c->ctx);
     printf("# rope %s theta %g, rms eps %g%s%s%s\n", c->rope_neox ? "rotate-half" : "interleaved", c->rope_theta,
            c->norm_eps, c->qk_norm ? ", q/k norm" : "", c->qkv_bias ? ", qkv bias" : "", c->tied ? ", tied output" : "");
+    if (c->moe.n_experts)
+        printf("# mixture of experts: %d experts of ffn %d, %d used per token (%s gate%s%s), %d shared (ffn %d), "
+               "%d leading dense layers\n", c->moe.n_experts, c->moe.expert_ffn, c->moe.n_used,
+               c->moe.gate == LLM_GATE_SIGMOID ? "sigmoid" : "softmax", c->moe.norm_topk ? ", renormalised" : "",
+               c->moe.sel_bias ? ", selection bias" : "", c->moe.n_shared, c->moe.shared_ffn, c->moe.n_dense_lead);
     if (d->n_kv)
         printf("# metadata (%d keys)\n", d->n_kv);
     for (int i = 0; i < d->n_kv; i++) {
@@ -154,7 +184,7 @@ static void inspect_print(const llm_desc_t *d, int np)
         default: printf("  %-44s [%llu values of type %d]\n", kv->key, (unsigned long long)kv->n, kv->gguf_type); break;
         }
     }
-    uint64_t total = 0, params = 0;
+    uint64_t total = 0, params = 0, expert_params = 0;
     printf("# %-32s %-6s %-22s %10s\n", "tensor", "type", "shape", "bytes");
     for (int i = 0; i < d->n_tensors; i++) {
         const llm_tensor_t *t = &d->tensors[i];
@@ -165,14 +195,23 @@ static void inspect_print(const llm_desc_t *d, int np)
         printf("  %-32s %-6s %-22s %10llu\n", t->name, llm_type_name(t->type), shape, (unsigned long long)t->bytes);
         total += t->bytes;
         params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+        if (c->moe.n_experts && strstr(t->name, "_exps."))
+            expert_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
     }
+    if (c->moe.n_experts)
+        printf("# %.3f M parameters active per token (attention, router, %d of %d experts)\n",
+               ((double)(params - expert_params) + (double)expert_params * c->moe.n_used / c->moe.n_experts) / 1e6,
+               c->moe.n_used, c->moe.n_experts);
     printf("# %d tensors, %s of weights, %.3f M parameters\n", d->n_tensors, cb_format_size((size_t)total, a, sizeof a),
            (double)params / 1e6);
-    printf("# per rank with %d ranks (ctx %d, batch 512):\n", np, c->ctx < 4096 ? c->ctx : 4096);
-    printf("# %4s %8s %8s %8s %8s %12s %12s\n", "rank", "heads", "kv", "ffn", "vocab", "weights", "total");
+    printf("# per rank with %d ranks (ctx %d, batch 512%s%s%s):\n", np, c->ctx < 4096 ? c->ctx : 4096,
+           sp->weight ? ", uneven shares" : "", c->moe.n_experts ? ", experts " : "",
+           c->moe.n_experts ? llm_placement_names[sp->placement] : "");
+    printf("# %4s %8s %8s %8s %8s %12s %12s%s\n", "rank", "heads", "kv", "ffn", "vocab", "weights", "total",
+           c->moe.n_experts ? "  experts (pieces in all layers; first MoE layer's)" : "");
     for (int r = 0; r < np; r++) {
         llm_shard_t sh;
-        if (llm_shard_plan(d, r, np, &sh) != CB_OK) {
+        if (llm_shard_plan_split(d, r, sp, &sh) != CB_OK) {
             printf("  cannot split over %d ranks: %s\n", np, cb_error_message() ? cb_error_message() : "");
             cb_error_clear();
             return;
@@ -182,10 +221,20 @@ static void inspect_print(const llm_desc_t *d, int np)
         char hs[24], ks[24], fs[24], vs[24];
         snprintf(hs, sizeof hs, "%d-%d", sh.h0, sh.h1 - 1);
         snprintf(ks, sizeof ks, "%d-%d", sh.kv0, sh.kv1 - 1);
-        snprintf(fs, sizeof fs, "%d", sh.f1 - sh.f0);
+        snprintf(fs, sizeof fs, "%d", c->moe.n_experts ? sh.s1 - sh.s0 : sh.f1 - sh.f0);
         snprintf(vs, sizeof vs, "%d", sh.v1 - sh.v0);
-        printf("  %4d %8s %8s %8s %8s %12s %12s\n", r, hs, ks, fs, vs, cb_format_size(wb, a, sizeof a),
+        printf("  %4d %8s %8s %8s %8s %12s %12s", r, hs, ks, fs, vs, cb_format_size(wb, a, sizeof a),
                cb_format_size(wb + rb, b, sizeof b));
+        if (sh.ep) {
+            char ex[160];
+            int pieces = 0, l0 = c->moe.n_dense_lead;
+            for (int l = 0; l < c->n_layers; l++)
+                pieces += sh.ep->n_pieces[l];
+            inspect_experts(&sh, l0, c->moe.expert_ffn, ex, sizeof ex);
+            printf("  %d: %s", pieces, ex);
+        }
+        printf("\n");
+        llm_shard_free(&sh);
     }
     unsigned long long avail = cb_mem_available_bytes();
     if (avail)
@@ -216,10 +265,15 @@ cb_status_t llm_cmd_inspect(int argc, char **argv)
     st = llm_model_describe(&mo, &desc);
     if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
         return st;
-    if (cb_rank() == 0)
-        inspect_print(&desc, np > 0 ? np : cb_nranks());
+    llm_split_t sp;
+    st = llm_model_split(&mo, &desc, np > 0 ? np : cb_nranks(), 1, &sp);
+    if ((st = cb_agree(st, MPI_COMM_WORLD)) == CB_OK) {
+        if (cb_rank() == 0)
+            inspect_print(&desc, &sp);
+        llm_model_split_free(&sp);
+    }
     llm_desc_free(&desc);
-    return CB_OK;
+    return st;
 }
 
 /* ================================================================ main */
@@ -230,7 +284,7 @@ static void usage(FILE *f)
                "  bench      prompt processing and generation speed, llama-bench style (pp512, tg128)\n"
                "  generate   greedy or sampled generation from token ids\n"
                "  inspect    a model's metadata, tensors and memory per rank\n"
-               "Models: GGUF (llama, qwen2, qwen3; F32 F16 BF16 Q8_0 Q4_0), llama2.c checkpoints,\n"
+               "Models: GGUF (llama, qwen2, qwen3, qwen3moe; F32 F16 BF16 Q8_0 Q4_0), llama2.c checkpoints,\n"
                "or synthetic --shape presets (llm generate --list-shapes).\n");
 }
 

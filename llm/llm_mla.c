@@ -79,15 +79,6 @@ cb_status_t llm_mla_config_read(llm_desc_t *desc, const char *an)
                  (long long)kmla, (long long)rope, (long long)heads);
         return CB_ERR_INPUT;
     }
-    int64_t experts = 0, dense_lead = 0;
-    if (!llm_desc_kv_int(desc, an, "expert_count", 0, 0, 1 << 16, &experts) ||
-        !llm_desc_kv_int(desc, an, "leading_dense_block_count", experts ? 0 : layers, 0, 1024, &dense_lead))
-        return CB_ERR_INPUT;
-    if (experts > 0 && dense_lead < layers) {
-        cb_error("deepseek2: mixture-of-experts layers (%lld experts from layer %lld) are not supported yet",
-                 (long long)experts, (long long)dense_lead);
-        return CB_ERR_UNSUPPORTED;
-    }
     int te = llm_desc_find(desc, "token_embd.weight");
     if (te < 0) {
         cb_error("GGUF: tensor token_embd.weight is missing");
@@ -114,6 +105,13 @@ cb_status_t llm_mla_config_read(llm_desc_t *desc, const char *an)
     c->mla.nope = (int)(kmla - rope);
     c->mla.v_dim = (int)vmla;
     c->mla.split_kvb = split;
+    /* DeepSeek MoE: sigmoid or softmax router, selection bias, groups,
+     * shared experts, leading dense layers (llm_moe.c) */
+    char key[160];
+    snprintf(key, sizeof key, "%s.expert_count", an);
+    memset(&c->moe, 0, sizeof c->moe);
+    if (llm_desc_kv(desc, key))
+        return llm_desc_moe_config(desc, an, c);
     return CB_OK;
 }
 
@@ -172,6 +170,11 @@ cb_status_t llm_mla_check(const llm_desc_t *desc)
         }
         LAYER("blk.%d.attn_output.weight", H * m->v_dim, c->dim, 1);
         LAYER("blk.%d.ffn_norm.weight", c->dim, 1, 0);
+        if (llm_layer_is_moe(c, l)) {
+            if ((st = llm_desc_check_moe(desc, l)) != CB_OK)
+                return st;
+            continue;
+        }
         LAYER("blk.%d.ffn_gate.weight", c->dim, c->hidden, 1);
         LAYER("blk.%d.ffn_up.weight", c->dim, c->hidden, 1);
         LAYER("blk.%d.ffn_down.weight", c->hidden, c->dim, 1);

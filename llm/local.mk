@@ -2,7 +2,7 @@
 noinst_LIBRARIES += llm/libllm.a
 llm_libllm_a_SOURCES = llm/llm.h llm/llm_quant.c llm/llm_kernels.c llm/llm_gguf.c llm/llm_l2c.c \
   llm/llm_desc.c llm/llm_shape.c llm/llm_shard.c llm/llm_comm.c llm/llm_forward.c \
-  llm/llm_sample.c llm/llm_model.c llm/llm_bench.c llm/llm_rope.c llm/llm_mla.c
+  llm/llm_sample.c llm/llm_model.c llm/llm_bench.c llm/llm_moe.h llm/llm_moe.c llm/llm_rope.c llm/llm_mla.c
 llm_libllm_a_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
 llm_libllm_a_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 LLM_LIBS = llm/libllm.a $(CB_LIBS)

@@ -14,6 +14,13 @@ expands every cached latent into each head's key and value through attn_kv_b
 (or attn_k_b / attn_v_b) and attends as ordinary multi-head attention;
 "absorbed" folds k_b into the query and v_b into the output and attends over
 the latents themselves. They are the same function; tests run both.
+A mixture-of-experts layer (Qwen3-MoE): softmax over all experts' router
+logits, the top k (lowest id on ties), their probabilities renormalised to sum
+1, the SwiGLU experts' outputs summed with those weights. DeepSeek V3's
+(deepseek2 files): sigmoid scores, chosen by score + exp_probs_b among the best
+groups (a group ranked by the sum of its two best), weighted by the scores
+renormalised and times expert_weights_scale, plus the shared expert. --routes
+FILE writes every (layer, token) choice and weight for the tests to compare.
 
 Quantized weights are used as ggml defines their dot product: the activation
 vector is itself quantized to 8-bit blocks of 32 (scale max|x|/127, round to
@@ -120,6 +127,11 @@ def read_gguf(data):
     cfg["beta_fast"] = g("rope.scaling.yarn_beta_fast", 32.0)
     cfg["beta_slow"] = g("rope.scaling.yarn_beta_slow", 1.0)
     cfg["mscale_all_dim"] = g("rope.scaling.yarn_log_multiplier", 0.0) / 0.1
+    cfg["experts_used"] = g("expert_used_count", 0)
+    cfg["gating"] = g("expert_gating_func", 1)  # 1 softmax, 2 sigmoid
+    cfg["weights_norm"] = g("expert_weights_norm", arch != "deepseek2")
+    cfg["weights_scale"] = g("expert_weights_scale", 1.0)
+    cfg["groups"], cfg["groups_used"] = g("expert_group_count", 0), g("expert_group_used_count", 0)
     return cfg, w, types
 
 
@@ -222,6 +234,7 @@ class Model:
                 scale *= yarn_mscale(cfg["rope_factor"], cfg["mscale_all_dim"]) ** 2
             self.kq_scale = scale
             self.lat = [[] for _ in range(cfg["layers"])]
+        self.routes = []
 
     def lin(self, name, x, quant):
         if quant and self.t[name] in QTYPES:
@@ -280,6 +293,42 @@ class Model:
                 o_lat = (e / e.sum()) @ C
                 out[h] = v_b[h] @ (q8_activation(o_lat) if vz else o_lat)
         return out.reshape(-1)
+    def expert(self, name, e, x, quant):
+        if quant and self.t[name] in QTYPES:
+            x = q8_activation(x)
+        return self.w[name][e] @ x
+
+    def moe(self, l, p, xb, quant):
+        k = self.c["experts_used"]
+        c = self.c
+        logit = self.w[p + "ffn_gate_inp.weight"] @ xb  # the router stays F32: float activations
+        if c["gating"] == 2:
+            prob = 1 / (1 + np.exp(-logit))
+        else:
+            prob = np.exp(logit - logit.max())
+            prob /= prob.sum()
+        choice = prob + self.w[p + "exp_probs_b.bias"] if p + "exp_probs_b.bias" in self.w else prob.copy()
+        if c["groups"] > 1:
+            per = choice.reshape(c["groups"], -1)
+            gscore = np.sort(per, axis=1)[:, -2:].sum(axis=1)
+            keep = np.argsort(-gscore, kind="stable")[:c["groups_used"]]
+            mask = np.full(c["groups"], True)
+            mask[keep] = False
+            choice = np.where(np.repeat(mask, per.shape[1]), -np.inf, choice)
+        sel = np.argsort(-choice, kind="stable")[:k]
+        wt = prob[sel] / prob[sel].sum() if c["weights_norm"] else prob[sel]
+        wt = wt * c["weights_scale"]
+        self.routes.append((l, [int(e) for e in sel], [float(v) for v in wt]))
+        out = np.zeros_like(xb)
+        for e, a in zip(sel, wt):
+            g = self.expert(p + "ffn_gate_exps.weight", e, xb, quant)
+            u = self.expert(p + "ffn_up_exps.weight", e, xb, quant)
+            out += a * self.expert(p + "ffn_down_exps.weight", e, g / (1 + np.exp(-g)) * u, quant)
+        if p + "ffn_gate_shexp.weight" in self.w:
+            g = self.lin(p + "ffn_gate_shexp.weight", xb, quant)
+            u = self.lin(p + "ffn_up_shexp.weight", xb, quant)
+            out += self.lin(p + "ffn_down_shexp.weight", g / (1 + np.exp(-g)) * u, quant)
+        return out
 
     def step(self, token, pos, quant):
         c, w = self.c, self.w
@@ -290,7 +339,8 @@ class Model:
             xb = self.rms(x, w[p + "attn_norm.weight"])
             if c["arch"] == "deepseek2":
                 x = x + self.lin(p + "attn_output.weight", self.mla(l, xb, pos, quant), quant)
-                x = x + self.ffn(p, self.rms(x, w[p + "ffn_norm.weight"]), quant)
+                xb = self.rms(x, w[p + "ffn_norm.weight"])
+                x = x + (self.moe(l, p, xb, quant) if p + "ffn_gate_inp.weight" in w else self.ffn(p, xb, quant))
                 continue
             q = self.lin(p + "attn_q.weight", xb, quant)
             k = self.lin(p + "attn_k.weight", xb, quant)
@@ -311,7 +361,8 @@ class Model:
                 e = np.exp(s - s.max())
                 out[h] = (e / e.sum()) @ V[:, h // (H // KV), :]
             x = x + self.lin(p + "attn_output.weight", out.reshape(-1), quant)
-            x = x + self.ffn(p, self.rms(x, w[p + "ffn_norm.weight"]), quant)
+            xb = self.rms(x, w[p + "ffn_norm.weight"])
+            x = x + (self.moe(l, p, xb, quant) if p + "ffn_gate_inp.weight" in w else self.ffn(p, xb, quant))
         return self.lin(self.out, self.rms(x, w["output_norm.weight"]), True)
 
     def ffn(self, p, xb, quant):
@@ -328,6 +379,7 @@ def main():
     ap.add_argument("--batch-prompt", action="store_true")
     ap.add_argument("--dump-logits")
     ap.add_argument("--mla", default="absorbed", choices=["naive", "absorbed"])
+    ap.add_argument("--routes", help="write each MoE routing: token layer experts... weights...")
     a = ap.parse_args()
     data = open(a.model, "rb").read()
     cfg, w, types = read_gguf(data) if data[:4] == b"GGUF" else read_llama2c(data)
@@ -347,6 +399,10 @@ def main():
         if i + 1 < a.n:
             logits = m.step(nxt, len(prompt) + i, True)
     print(" ".join(map(str, out)))
+    if a.routes:
+        with open(a.routes, "w") as f:
+            for l, sel, wt in m.routes:
+                f.write("%d %s %s\n" % (l, " ".join(map(str, sel)), " ".join("%.9g" % v for v in wt)))
     return 0
 
 
