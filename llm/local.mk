@@ -37,10 +37,16 @@ tests_llm_fuzz_gguf_LDFLAGS = $(OPENMP_CFLAGS) -fsanitize=fuzzer,address
 tests_llm_fuzz_gguf_LDADD = $(CB_LIBS)
 endif
 TESTS += tests/llm/test_quant tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
-  tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
+  tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh tests/llm/moe.sh \
   tests/llm/equiv-deepseek2.sh tests/llm/equiv-deepseek2-lite.sh
-EXTRA_DIST += tests/llm/equiv.sh tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
+EXTRA_DIST += tests/llm/moe.sh tests/llm/equiv.sh tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
   tests/llm/equiv-deepseek2.sh tests/llm/equiv-deepseek2-lite.sh \
   tests/llm/gguf_write.py tests/llm/ref.py tests/llm/compare_logits.py tests/llm/fuzz/corpus
 dist_noinst_SCRIPTS += scripts/bench-llm
+
+# llm against llama.cpp (libllama from npm, through scripts/llama-peer; they skip when it is absent)
+TESTS += tests/llm/llama-peer.sh tests/llm/llama-ref.sh
+EXTRA_DIST += tests/llm/llama-peer.sh tests/llm/llama-ref.sh
+dist_noinst_SCRIPTS += scripts/llama-peer/llama-peer
+dist_noinst_DATA += scripts/llama-peer/llama_peer.c scripts/llama-peer/llama_abi.h

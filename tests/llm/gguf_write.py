@@ -106,6 +106,8 @@ def main():
     ap.add_argument("--groups-used", type=int, default=0)
     ap.add_argument("--shared-ffn", type=int, default=64)
     ap.add_argument("--weights-scale", type=float, default=2.5)
+    ap.add_argument("--tokenizer-model", default=None,
+                    help="write tokenizer.ggml.model (e.g. llama), which llama.cpp requires to load the file")
     a = ap.parse_args()
     if a.theta is None:
         a.theta = {"llama": 10000.0, "deepseek2": 10000.0}.get(a.arch, 1e6)
@@ -279,6 +281,8 @@ def main():
     kv.append(("%s.attention.layer_norm_rms_epsilon" % a.arch, GGUF_FLOAT32, struct.pack("<f", 1e-6)))
     toks = b"".join(gguf_string("t%d" % i) for i in range(a.vocab))
     kv.append(("tokenizer.ggml.tokens", GGUF_ARRAY, struct.pack("<IQ", GGUF_STRING, a.vocab) + toks))
+    if a.tokenizer_model:
+        kv.append(("tokenizer.ggml.model", GGUF_STRING, gguf_string(a.tokenizer_model)))
 
     header = b"GGUF" + struct.pack("<IQQ", a.version, len(tensors), len(kv))
     for key, t, val in kv:
