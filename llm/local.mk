@@ -38,10 +38,10 @@ tests_llm_fuzz_gguf_LDADD = $(CB_LIBS)
 endif
 TESTS += tests/llm/test_quant tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh tests/llm/moe.sh \
-  tests/llm/equiv-deepseek2.sh tests/llm/equiv-deepseek2-lite.sh
+  tests/llm/equiv-deepseek2.sh tests/llm/equiv-deepseek2-lite.sh tests/llm/rope.sh
 EXTRA_DIST += tests/llm/moe.sh tests/llm/equiv.sh tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
-  tests/llm/equiv-deepseek2.sh tests/llm/equiv-deepseek2-lite.sh \
+  tests/llm/equiv-deepseek2.sh tests/llm/equiv-deepseek2-lite.sh tests/llm/rope.sh \
   tests/llm/gguf_write.py tests/llm/ref.py tests/llm/compare_logits.py tests/llm/fuzz/corpus
 dist_noinst_SCRIPTS += scripts/bench-llm
 

@@ -252,7 +252,8 @@ def main():
         else:
             ints += [("attention.head_count_kv", a.heads), ("attention.key_length", a.nope + a.rope),
                      ("attention.value_length", a.v_dim)]
-        if a.dense_lead < a.layers:
+        # llama.cpp's loader asks for the expert keys even when every layer is dense
+        if a.arch == "deepseek2":
             ints += [("leading_dense_block_count", a.dense_lead), ("expert_count", a.experts),
                      ("expert_used_count", a.experts_used), ("expert_feed_forward_length", a.expert_ffn),
                      ("expert_shared_count", 1 if a.shared_ffn else 0), ("expert_gating_func", 2)]
@@ -266,7 +267,7 @@ def main():
                      ("expert_feed_forward_length", a.expert_ffn)]
     for key, val in ints:
         kv.append(("%s.%s" % (a.arch, key), GGUF_UINT32, struct.pack("<I", val)))
-    if a.arch == "deepseek2" and a.dense_lead < a.layers:
+    if a.arch == "deepseek2":
         kv.append(("%s.expert_weights_scale" % a.arch, GGUF_FLOAT32, struct.pack("<f", a.weights_scale)))
         kv.append(("%s.expert_weights_norm" % a.arch, GGUF_BOOL, struct.pack("<?", True)))
     kv.append(("%s.rope.freq_base" % a.arch, GGUF_FLOAT32, struct.pack("<f", a.theta)))

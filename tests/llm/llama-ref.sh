@@ -36,6 +36,7 @@ fail=0 ran=0 skipped=0
 # the activations to the weights' type); 4e-2 for quantized weights: llama.cpp multiplies them
 # by activations quantized to Q8_0 or Q8_K blocks (llm's prompt path by float ones), which
 # moves the logits of these random models by up to about 2% of the largest (measured).
+# (llama.cpp takes a deepseek2 file without q_lora only at V2 Lite's 27 layers.)
 # when  arch      written  quantized   tol   ranks  writer options
 cat > "$tmp/cases" <<'EOF'
 now     llama     f32      -           1e-4  1      -
@@ -58,7 +59,13 @@ later   qwen3     f16      Q2_K        5e-2  1      K
 now     qwen3moe  f32      -           1e-4  1,2    -
 now     qwen3moe  q8_0     -           4e-2  1,2    -
 later   qwen3moe  f16      Q4_K_M      4e-2  1      K
-later   deepseek2 f32      -           1e-4  1,2    -
+now     deepseek2 f32      -           1e-4  1,2    --layers 3 --dense-lead 1 --groups 4 --groups-used 2
+now     deepseek2 q8_0     -           4e-2  1,2    --layers 3 --dense-lead 1 --groups 4 --groups-used 2
+now     deepseek2 f32      -           1e-4  1,3    --layers 3 --dense-lead 1 --theta 100 --rope-scaling yarn --rope-factor 4 --rope-orig 64
+now     deepseek2 f32      -           1e-4  1,2    --q-lora 0 --kvb whole --layers 27 --dense-lead 1
+now     llama     f32      -           1e-4  1,2    --rope-scaling linear --rope-factor 4
+now     llama     f32      -           1e-4  1      --theta 100 --rope-scaling yarn --rope-factor 4 --rope-orig 64
+now     llama     f32      -           1e-4  1      --theta 100 --rope-scaling llama3 --rope-factor 8 --rope-orig 64
 later   deepseek2 f16      Q4_K_M      4e-2  1      K
 EOF
 
