@@ -155,6 +155,7 @@ static cb_status_t shape_parse(const char *text, llm_config_t *c)
             { "used", offsetof(llm_config_t, moe.n_used), 1 << 12 },
             { "expert_ffn", offsetof(llm_config_t, moe.expert_ffn), 1 << 18 },
             { "shared_ffn", offsetof(llm_config_t, moe.shared_ffn), 1 << 18 },
+            { "dense_lead", offsetof(llm_config_t, moe.n_dense_lead), 1024 },
         };
         int k;
         for (k = 0; k < (int)(sizeof keys / sizeof keys[0]); k++)
@@ -162,7 +163,7 @@ static cb_status_t shape_parse(const char *text, llm_config_t *c)
                 break;
         if (k == (int)(sizeof keys / sizeof keys[0])) {
             cb_error("--shape: unknown key '%s' (dim, ffn, layers, heads, kv, head_dim, vocab, ctx, tied, "
-                     "experts, used, expert_ffn, shared_ffn; deepseek2: q_lora, kv_lora, nope, rope, v_dim)", key);
+                     "experts, used, expert_ffn, shared_ffn, dense_lead; deepseek2: q_lora, kv_lora, nope, rope, v_dim)", key);
             return CB_ERR_USAGE;
         }
         long long v;
@@ -171,7 +172,7 @@ static cb_status_t shape_parse(const char *text, llm_config_t *c)
             cb_error("--shape %s: %s is a deepseek2 key", text, key);
             return CB_ERR_USAGE;
         }
-        int min = !strcmp(key, "tied") || !strcmp(key, "q_lora") || !strcmp(key, "shared_ffn") ? 0 : 1;
+        int min = !strcmp(key, "tied") || !strcmp(key, "q_lora") || !strcmp(key, "shared_ffn") || !strcmp(key, "dense_lead") ? 0 : 1;
         cb_status_t st = cb_parse_int(val, key, min, keys[k].max, &v);
         if (st != CB_OK)
             return st;
