@@ -43,7 +43,7 @@ EXTRA_DIST += tests/llm/moe.sh tests/llm/equiv.sh tests/llm/fuzz.sh tests/llm/ba
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
   tests/llm/equiv-deepseek2.sh tests/llm/equiv-deepseek2-lite.sh tests/llm/rope.sh \
   tests/llm/gguf_write.py tests/llm/ref.py tests/llm/compare_logits.py tests/llm/fuzz/corpus
-dist_noinst_SCRIPTS += scripts/bench-llm
+dist_noinst_SCRIPTS += scripts/bench-llm scripts/bench-moe
 
 # llm against llama.cpp (libllama from npm, through scripts/llama-peer; they skip when it is absent)
 TESTS += tests/llm/llama-peer.sh tests/llm/llama-ref.sh
