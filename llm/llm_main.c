@@ -364,7 +364,7 @@ static void usage(FILE *f)
                "  bench      prompt processing and generation speed, llama-bench style (pp512, tg128)\n"
                "  generate   greedy or sampled generation from token ids\n"
                "  inspect    a model's metadata, tensors and memory per rank\n"
-               "Models: GGUF (llama, qwen2, qwen3, qwen3moe; F32 F16 BF16 Q8_0 Q4_0), llama2.c checkpoints,\n"
+               "Models: GGUF (llama, qwen2, qwen3, qwen3moe, deepseek2; F32 F16 BF16 Q8_0 Q4_0), llama2.c checkpoints,\n"
                "or synthetic --shape presets (llm generate --list-shapes).\n");
 }
 
