@@ -344,7 +344,8 @@ cb_status_t llm_mla_run_create(const llm_weights_t *w, int ctx, int batch, llm_m
     m->kq_scale = llm_rope_attn_scale(c, mc->nope + mc->rope);
     const size_t B = (size_t)batch, nq = (size_t)m->nq, lat = (size_t)m->lat;
 #define ALLOC(p, n, what) if (!((p) = cb_alloc(sizeof(*(p)) * (n), 1, what))) goto fail
-    ALLOC(m->cache, (size_t)c->n_layers * (size_t)ctx * lat, "latent cache");
+    /* exactly what inspect states: ctx x llm_mla_cache_bytes_per_token */
+    ALLOC(m->cache, (size_t)ctx * llm_mla_cache_bytes_per_token(c) / sizeof(float), "latent cache");
     ALLOC(m->qa, B * (size_t)mc->q_lora, "activations");
     ALLOC(m->q, B * nq * (size_t)(mc->nope + mc->rope), "activations");
     ALLOC(m->kva, B * lat, "activations");

@@ -65,6 +65,21 @@ for type in $types; do
         echo "FAIL: $arch $type token-by-token logits against numpy: $(cat "$tmp/cmp")"; fail=1; }
 done
 
+# deepseek2: the latent cache llm states (and allocates) is (kv_lora + rope) x
+# layers x 4 bytes per token, the dimensions read from the file by numpy.
+if [ "$arch" = deepseek2 ]; then
+    want=$("$py" -c "
+import sys; sys.path.insert(0, '$here'); import ref
+c = ref.read_gguf(open('$m', 'rb').read())[0]
+print((c['kv_lora'] + c['rope_dims']) * c['layers'] * 4)")
+    got=$("$bin" inspect -m "$m" -q --no-output 2>/dev/null | sed -n 's/^# latent cache: \([0-9]*\) bytes per token.*/\1/p')
+    if [ -z "$want" ] || [ "$got" != "$want" ]; then
+        echo "FAIL: latent cache: llm says '$got' bytes per token, (kv_lora + rope) x layers x 4 = '$want'"; fail=1
+    else
+        echo "latent cache: $got bytes per token = (kv_lora + rope) x layers x 4"
+    fi
+fi
+
 # The check can fail: another seed's model is not within tolerance.
 "$py" "$here/gguf_write.py" "$tmp/other.gguf" --arch "$arch" --type f32 --seed 4 $writer
 "$launch" 1 "$bin" generate -m "$tmp/other.gguf" -p $prompt -n $n -q --dump-logits "$tmp/other.bin" > /dev/null 2>&1
