@@ -158,8 +158,8 @@ void llm_kernels_free_scratch(void);
 
 /* ================================================================ model description */
 
-typedef enum { LLM_ARCH_LLAMA = 0, LLM_ARCH_QWEN2, LLM_ARCH_QWEN3, LLM_ARCH_QWEN3MOE } llm_arch_t;
-extern const char *const llm_arch_names[]; /* "llama", "qwen2", "qwen3", "qwen3moe", NULL */
+typedef enum { LLM_ARCH_LLAMA = 0, LLM_ARCH_QWEN2, LLM_ARCH_QWEN3, LLM_ARCH_QWEN3MOE, LLM_ARCH_DEEPSEEK2 } llm_arch_t;
+extern const char *const llm_arch_names[]; /* "llama", "qwen2", "qwen3", "qwen3moe", "deepseek2", NULL */
 
 /* ---------------------------------------------------------------- mixture of experts: configuration */
 
@@ -188,6 +188,31 @@ typedef struct {
     int sel_bias;       /* blk.N.exp_probs_b.bias present: selection bias */
 } llm_moe_config_t;
 
+/* RoPE scaling as GGUF files carry it ({arch}.rope.scaling.*, rope_freqs.weight). */
+typedef enum { LLM_ROPE_NONE = 0, LLM_ROPE_LINEAR, LLM_ROPE_YARN } llm_rope_kind_t;
+
+typedef struct {
+    int kind;           /* llm_rope_kind_t */
+    float factor;       /* context extension factor s (frequencies / s when interpolated) */
+    int orig_ctx;       /* YaRN: the context the model was trained at before extension */
+    float beta_fast;    /* YaRN: rotations where the ramp starts (pure extrapolation above) */
+    float beta_slow;    /* YaRN: rotations where it ends (pure interpolation below) */
+    float ext_factor;   /* YaRN: weight of the ramp (1: YaRN, 0: plain interpolation) */
+    float attn_factor;  /* rope.scaling.attn_factor: multiplies the magnitude of cos and sin */
+    float log_mul;      /* YaRN: rope.scaling.yarn_log_multiplier (deepseek2: 0.1 mscale_all_dim) */
+    int freq_factors;   /* 1: rope_freqs.weight divides each pair's frequency (Llama 3.1) */
+} llm_rope_scaling_t;
+
+/* Multi-head latent attention (deepseek2): the shapes of llm_mla.c. */
+typedef struct {
+    int kv_lora;        /* kv_lora_rank: width of the cached latent; 0: not MLA */
+    int q_lora;         /* q_lora_rank; 0: a plain attn_q (DeepSeek V2 Lite) */
+    int nope;           /* per-head query/key dimensions without RoPE (qk_nope_head_dim) */
+    int rope;           /* per-head RoPE dimensions; the key's are shared by all heads */
+    int v_dim;          /* per-head value dimensions */
+    int split_kvb;      /* 1: attn_k_b and attn_v_b (per head); 0: attn_kv_b whole */
+} llm_mla_config_t;
+
 typedef struct {
     int arch;           /* llm_arch_t */
     int dim;            /* embedding width */
@@ -204,6 +229,8 @@ typedef struct {
     int qk_norm;        /* Qwen3: RMSNorm of each q and k head */
     int qkv_bias;       /* Qwen2: biases on q, k, v */
     int tied;           /* the output head is token_embd */
+    llm_rope_scaling_t rope_scaling; /* none unless the file says so */
+    llm_mla_config_t mla;            /* deepseek2: kv_lora > 0, head_dim = nope + rope */
     llm_moe_config_t moe; /* mixture of experts (moe.n_experts == 0: dense) */
 } llm_config_t;
 
@@ -355,6 +382,7 @@ typedef struct {
     llm_mat_t wo;       /* (dim, nq_loc * head_dim): this rank's columns */
     llm_mat_t wg, wu;   /* (hid_loc, dim): gate and up rows */
     llm_mat_t wd;       /* (dim, hid_loc): down columns */
+    struct llm_mla_layer *mla; /* deepseek2: the latent attention's weights (llm_mla.c), else NULL */
     struct llm_moe_layer *moe; /* the MoE FFN of the layer instead of wg, wu, wd; NULL: dense */
 } llm_layer_t;
 
@@ -364,6 +392,7 @@ typedef struct {
     llm_mat_t tok;      /* (voc_loc, dim): rows [v0, v1) of token_embd */
     llm_mat_t out;      /* (voc_loc, dim): output rows; shares tok's data when tied */
     float *out_norm;    /* (dim) */
+    float *rope_freqs;  /* (rope dims / 2) rope_freqs.weight (Llama 3.1), else NULL */
     llm_layer_t *layers;/* (n_layers) */
     size_t bytes;       /* weight bytes held by this rank */
 } llm_weights_t;
@@ -415,6 +444,64 @@ cb_status_t llm_argmax(llm_run_t *run, int *token_p);
 /* Gather the full logits to rank 0 (`logits` of vocab floats there; may be
  * NULL elsewhere). Collective. */
 cb_status_t llm_logits_gather(llm_run_t *run, float *logits);
+
+/* ================================================================ RoPE scaling (llm_rope.c) */
+
+/* Read {arch}.rope.scaling.* and rope_freqs.weight's presence into rs; a
+ * scaling this program does not compute (longrope, ...) is CB_ERR_UNSUPPORTED
+ * with one line, never ignored. Local. */
+cb_status_t llm_rope_scaling_read(const llm_desc_t *desc, const char *arch, llm_rope_scaling_t *rs);
+/* Each pair's frequency (radians per position) of an n_dims-wide RoPE, with
+ * c's scaling (freq_factors: rope_freqs.weight or NULL), and the magnitude of
+ * cos and sin. Local. */
+void llm_rope_freqs(const llm_config_t *c, int n_dims, const float *freq_factors, double *inv_freq, float *mscale_p);
+/* The softmax scale of attention logits over key_dims (1/sqrt(key_dims),
+ * with deepseek2's YaRN mscale squared). Local. */
+float llm_rope_attn_scale(const llm_config_t *c, int key_dims);
+/* "yarn x40 from 4096 (...)", for inspect. */
+const char *llm_rope_describe(const llm_config_t *c, char *buf, size_t n);
+
+/* ================================================================ multi-head latent attention (llm_mla.c) */
+
+/* The loader's helpers MLA shares: metadata "ARCH.KEY" with a default
+ * (def < 0: required) and range, one line on error; a 2-D tensor's presence,
+ * shape and type. Local. */
+int llm_desc_kv_int(const llm_desc_t *desc, const char *arch, const char *key, int64_t def, int64_t min, int64_t max, int64_t *v);
+int llm_desc_kv_float(const llm_desc_t *desc, const char *arch, const char *key, double def, double min, double max, float *v);
+cb_status_t llm_desc_check_tensor(const llm_desc_t *desc, const char *name, int64_t cols, int64_t rows, int matrix);
+/* The MoE keys into c->moe (c's layers and dense FFN width set), and layer l's
+ * MoE tensors. Local. */
+cb_status_t llm_desc_moe_config(const llm_desc_t *desc, const char *arch, llm_config_t *c);
+cb_status_t llm_desc_check_moe(const llm_desc_t *desc, int l);
+/* This rank's part of a matrix or vector tensor (llm_shard.c's split). Local. */
+cb_status_t llm_shard_load_mat(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, llm_mat_t *m, size_t *bytes);
+cb_status_t llm_shard_load_vec(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, float **v, size_t *bytes);
+
+typedef struct llm_mla_layer llm_mla_layer_t;
+typedef struct llm_mla_run llm_mla_run_t;
+
+/* deepseek2's configuration from GGUF metadata (after the architecture is
+ * known), and the check of its tensors. Local. */
+cb_status_t llm_mla_config_read(llm_desc_t *desc, const char *arch);
+cb_status_t llm_mla_check(const llm_desc_t *desc);
+/* Load layer l's attention weights for the shard (attn_kv_b is split into
+ * k_b, transposed, and v_b here, so that both file forms run the absorbed
+ * path). Local. */
+cb_status_t llm_mla_layer_load(const llm_desc_t *desc, const llm_shard_t *sh, int l, llm_mla_layer_t **m_p, size_t *bytes);
+void llm_mla_layer_free(llm_mla_layer_t *m);
+/* Bytes of latent cache per token (all layers; the same on every rank: it is
+ * replicated) and of the rank's whole MLA run state. Local. */
+size_t llm_mla_cache_bytes_per_token(const llm_config_t *c);
+size_t llm_mla_run_bytes(const llm_config_t *c, const llm_shard_t *sh, int ctx, int batch);
+/* Largest matrix width the MLA products use (for the kernels' scratch). */
+int llm_mla_max_cols(const llm_config_t *c, const llm_shard_t *sh);
+cb_status_t llm_mla_run_create(const llm_weights_t *w, int ctx, int batch, llm_mla_run_t **m_p);
+void llm_mla_run_free(llm_mla_run_t *m);
+/* Layer l's attention for b tokens at positions pos..pos+b-1: xb (b, dim) the
+ * normalised input, part (b, dim) this rank's heads' share of the output
+ * projection (the caller sums it over ranks). Writes the tokens' latents into
+ * the cache. Local: every rank the same xb, b, pos. */
+void llm_mla_attend(llm_mla_run_t *m, const llm_weights_t *w, int l, const float *xb, int b, int pos, float *part);
 
 /* ================================================================ sampling */
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include "llm.h"
 
-const char *const llm_arch_names[] = { "llama", "qwen2", "qwen3", "qwen3moe", NULL };
+const char *const llm_arch_names[] = { "llama", "qwen2", "qwen3", "qwen3moe", "deepseek2", NULL };
 
 /* ================================================================ lookup */
 
@@ -151,7 +151,7 @@ static int kv_bool(const llm_desc_t *desc, const char *arch, const char *key, in
 
 /* The mixture-of-experts keys (llama.cpp's names), with the defaults of the
  * architecture: Qwen3-MoE is softmax, renormalised top-k, no shared expert. */
-static cb_status_t gguf_moe_config(const llm_desc_t *desc, const char *an, llm_config_t *c)
+cb_status_t llm_desc_moe_config(const llm_desc_t *desc, const char *an, llm_config_t *c)
 {
     llm_moe_config_t *m = &c->moe;
     int64_t ne, nu, ff, ns, sff, lead, gf, ng, tg;
@@ -165,7 +165,7 @@ static cb_status_t gguf_moe_config(const llm_desc_t *desc, const char *an, llm_c
         !kv_int(desc, an, "expert_group_count", 0, 0, ne < 256 ? ne : 256, &ng) ||
         !kv_int(desc, an, "expert_group_used_count", 0, 0, ng, &tg) ||
         !kv_float(desc, an, "expert_weights_scale", 1.0, 1e-6, 1e6, &m->weights_scale) ||
-        !kv_bool(desc, an, "expert_weights_norm", 1, &m->norm_topk))
+        !kv_bool(desc, an, "expert_weights_norm", c->arch != LLM_ARCH_DEEPSEEK2, &m->norm_topk))
         return CB_ERR_INPUT;
     if (ng > 1 && (ne % ng || tg < 1 || tg * (ne / ng) < nu)) {
         cb_error("GGUF: %lld experts in %lld groups, %lld groups used, cannot choose %lld", (long long)ne, (long long)ng,
@@ -205,10 +205,14 @@ static cb_status_t gguf_config(llm_desc_t *desc)
         if (strcmp(a->s, llm_arch_names[i]) == 0)
             c->arch = i;
     if (c->arch < 0) {
-        cb_error("architecture '%.64s' is not supported (llama, qwen2, qwen3 and qwen3moe are)", a->s);
+        cb_error("architecture '%.64s' is not supported (llama, qwen2, qwen3, qwen3moe and deepseek2 are)", a->s);
         return CB_ERR_UNSUPPORTED;
     }
     const char *an = llm_arch_names[c->arch];
+    if ((st = llm_rope_scaling_read(desc, an, &c->rope_scaling)) != CB_OK)
+        return st;
+    if (c->arch == LLM_ARCH_DEEPSEEK2)
+        return llm_mla_config_read(desc, an);
     int64_t dim, hidden, layers, heads, kvh, hd, ctx, rope_dims;
     const int moe = c->arch == LLM_ARCH_QWEN3MOE;
     if (!kv_int(desc, an, "embedding_length", -1, 1, 1 << 16, &dim) ||
@@ -255,7 +259,7 @@ static cb_status_t gguf_config(llm_desc_t *desc)
     c->ctx = (int)ctx;
     c->rope_neox = c->arch != LLM_ARCH_LLAMA;
     c->qk_norm = c->arch == LLM_ARCH_QWEN3 || c->arch == LLM_ARCH_QWEN3MOE;
-    if (moe && (st = gguf_moe_config(desc, an, c)) != CB_OK)
+    if (moe && (st = llm_desc_moe_config(desc, an, c)) != CB_OK)
         return st;
     if (!moe && hidden < 1) {
         cb_error("GGUF: %s.feed_forward_length is 0", an);
@@ -305,7 +309,7 @@ static cb_status_t check_layer(const llm_desc_t *desc, const char *fmt, int l, i
     return check_tensor3(desc, name, cols, rows, n, matrix);
 }
 
-static cb_status_t check_moe(const llm_desc_t *desc, int l)
+cb_status_t llm_desc_check_moe(const llm_desc_t *desc, int l)
 {
     const llm_config_t *c = &desc->cfg;
     const llm_moe_config_t *m = &c->moe;
@@ -327,6 +331,22 @@ static cb_status_t check_moe(const llm_desc_t *desc, int l)
     return st;
 }
 
+/* The helpers llm_mla.c's deepseek2 loader shares (see llm.h). */
+int llm_desc_kv_int(const llm_desc_t *desc, const char *arch, const char *key, int64_t def, int64_t min, int64_t max, int64_t *v)
+{
+    return kv_int(desc, arch, key, def, min, max, v);
+}
+
+int llm_desc_kv_float(const llm_desc_t *desc, const char *arch, const char *key, double def, double min, double max, float *v)
+{
+    return kv_float(desc, arch, key, def, min, max, v);
+}
+
+cb_status_t llm_desc_check_tensor(const llm_desc_t *desc, const char *name, int64_t cols, int64_t rows, int matrix)
+{
+    return check_tensor(desc, name, cols, rows, matrix);
+}
+
 cb_status_t llm_desc_config(llm_desc_t *desc)
 {
     cb_status_t st;
@@ -345,6 +365,10 @@ cb_status_t llm_desc_config(llm_desc_t *desc)
     CHECK("output_norm.weight", c->dim, 1, 0);
     if (!c->tied)
         CHECK("output.weight", c->dim, c->vocab, 1);
+    if (c->rope_scaling.freq_factors)
+        CHECK("rope_freqs.weight", (c->mla.kv_lora ? c->mla.rope : c->head_dim) / 2, 1, 0);
+    if (c->arch == LLM_ARCH_DEEPSEEK2)
+        return llm_mla_check(desc);
     for (int l = 0; l < c->n_layers; l++) {
 #define LAYER(fmt, cols, rows, matrix) snprintf(n, sizeof n, fmt, l); CHECK(n, cols, rows, matrix)
         LAYER("blk.%d.attn_norm.weight", c->dim, 1, 0);
@@ -354,7 +378,7 @@ cb_status_t llm_desc_config(llm_desc_t *desc)
         LAYER("blk.%d.attn_output.weight", qd, c->dim, 1);
         LAYER("blk.%d.ffn_norm.weight", c->dim, 1, 0);
         if (llm_layer_is_moe(c, l)) {
-            if ((st = check_moe(desc, l)) != CB_OK)
+            if ((st = llm_desc_check_moe(desc, l)) != CB_OK)
                 return st;
         } else {
             LAYER("blk.%d.ffn_gate.weight", c->dim, c->hidden, 1);

@@ -259,13 +259,15 @@ cb_status_t llm_shard_plan_split(const llm_desc_t *desc, int rank, const llm_spl
     int blk = shard_block(desc);
     /* The attention output's columns split at head boundaries that are also
      * block boundaries: heads go in groups of hg (2 heads of 128 for a
-     * 256-element super-block), FFN units in blocks. */
+     * 256-element super-block), FFN units in blocks. A head has v_dim output
+     * columns under MLA, head_dim otherwise. */
+    int ocols = c->mla.kv_lora ? c->mla.v_dim : c->head_dim;
     int hg = 1;
-    while ((hg * c->head_dim) % blk)
+    while ((hg * ocols) % blk)
         hg++;
     if (np > 1 && (c->n_heads % hg || np > c->n_heads / hg)) {
-        cb_error("%d ranks: the attention output's %d-element blocks span %d heads of %d, and %d heads do not split so",
-                 np, blk, hg, c->head_dim, c->n_heads);
+        cb_error("%d ranks: the attention output's %d-element blocks span %d heads of %d columns, and %d heads do not split so",
+                 np, blk, hg, ocols, c->n_heads);
         return CB_ERR_UNSUPPORTED;
     }
     int dense = 0;
@@ -292,7 +294,7 @@ cb_status_t llm_shard_plan_split(const llm_desc_t *desc, int rank, const llm_spl
     /* Note where the even split would have cut a block (the caller says so). */
     sh->resplit = 0;
     for (int r = 1; r < np; r++) {
-        sh->resplit |= (int)((int64_t)r * c->n_heads / np) * c->head_dim % blk != 0 ? 1 : 0;
+        sh->resplit |= (int)((int64_t)r * c->n_heads / np) * ocols % blk != 0 ? 1 : 0;
         sh->resplit |= dense && (int)((int64_t)r * c->hidden / np) % blk != 0 ? 2 : 0;
     }
     sh->block = blk;
@@ -386,7 +388,28 @@ static part_t shard_part(const char *name, const llm_config_t *c, const llm_shar
     }
     (void)s;
     int64_t hd = c->head_dim;
-    *r0 = 0; *nr = t->ne[1]; *c0 = 0; *nc = t->ne[0];
+    *r0 = 0; *nr = t->ne[1] * t->ne[2] * t->ne[3]; *c0 = 0; *nc = t->ne[0];
+    if (c->mla.kv_lora > 0) {
+        /* MLA: q_b (or q), k_b, v_b and kv_b by heads, the output by their
+         * values; the latent projections q_a, kv_a_mqa and their norms whole. */
+        int64_t nh = sh->h1 - sh->h0, per = 0;
+        if (!strncmp(kind, "attn_q.", 7) || !strncmp(kind, "attn_q_b.", 9))
+            per = c->mla.nope + c->mla.rope;
+        else if (!strncmp(kind, "attn_k_b.", 9))
+            per = c->mla.kv_lora;
+        else if (!strncmp(kind, "attn_v_b.", 9))
+            per = c->mla.v_dim;
+        else if (!strncmp(kind, "attn_kv_b.", 10))
+            per = c->mla.nope + c->mla.v_dim;
+        if (per) {
+            *r0 = sh->h0 * per; *nr = nh * per;
+            return PART_QROWS;
+        }
+        if (!strncmp(kind, "attn_output.", 12)) {
+            *c0 = sh->h0 * c->mla.v_dim; *nc = nh * c->mla.v_dim;
+            return PART_QCOLS;
+        }
+    }
     if (!strncmp(kind, "attn_q.", 7)) {
         *r0 = sh->h0 * hd; *nr = (sh->h1 - sh->h0) * hd;
         if (t->ne[1] == 1) { *c0 = *r0; *nc = *nr; *r0 = 0; *nr = 1; }
@@ -463,23 +486,30 @@ size_t llm_shard_weight_bytes(const llm_desc_t *desc, const llm_shard_t *sh)
 size_t llm_shard_run_bytes(const llm_config_t *c, const llm_shard_t *sh, int ctx, int batch)
 {
     size_t kvd = (size_t)(sh->kv1 - sh->kv0) * c->head_dim, qd = (size_t)(sh->h1 - sh->h0) * c->head_dim;
+    size_t mla = 0;
+    if (c->mla.kv_lora) {
+        mla = llm_mla_run_bytes(c, sh, ctx, batch);
+        kvd = qd = 0;
+    }
     size_t hid = (size_t)(sh->f1 - sh->f0), voc = (size_t)(sh->v1 - sh->v0);
     size_t kv = 2 * (size_t)c->n_layers * (size_t)ctx * kvd * sizeof(float);
     size_t act = (size_t)batch * (4 * (size_t)c->dim + 2 * qd + 2 * kvd + 2 * hid) * sizeof(float);
     size_t cols = (size_t)(c->hidden > c->dim ? c->hidden : c->dim);
     if (qd * (size_t)(sh->np) > cols)
         cols = qd * (size_t)sh->np;
+    if (c->mla.kv_lora && (size_t)llm_mla_max_cols(c, sh) > cols)
+        cols = (size_t)llm_mla_max_cols(c, sh);
     size_t panels = 2 * llm_matmul_scratch((int)cols) * sizeof(float);
     size_t moe = 0;
     if (c->moe.n_experts > 0) /* router logits, gathered tokens and their expert activations */
         moe = (size_t)batch * ((size_t)c->moe.n_experts + 3 * (size_t)c->dim + 2 * (size_t)c->moe.expert_ffn +
                                2 * (size_t)(sh->s1 - sh->s0) + 2 * (size_t)c->moe.n_used) * sizeof(float);
-    return kv + act + moe + panels + (voc + (size_t)c->vocab) * sizeof(float) + (size_t)ctx * 16 * sizeof(float);
+    return mla + kv + act + moe + panels + (voc + (size_t)c->vocab) * sizeof(float) + (size_t)ctx * 16 * sizeof(float);
 }
 
 /* ================================================================ loading */
 
-static cb_status_t load_mat(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, llm_mat_t *m, size_t *bytes)
+cb_status_t llm_shard_load_mat(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, llm_mat_t *m, size_t *bytes)
 {
     int t = llm_desc_find(desc, name);
     if (t < 0) {
@@ -504,10 +534,10 @@ static cb_status_t load_mat(const llm_desc_t *desc, const llm_shard_t *sh, const
 }
 
 /* A vector (norm or bias) as floats: this shard's part of it. */
-static cb_status_t load_vec(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, float **v, size_t *bytes)
+cb_status_t llm_shard_load_vec(const llm_desc_t *desc, const llm_shard_t *sh, const char *name, float **v, size_t *bytes)
 {
     llm_mat_t m;
-    cb_status_t st = load_mat(desc, sh, name, &m, bytes);
+    cb_status_t st = llm_shard_load_mat(desc, sh, name, &m, bytes);
     if (st != CB_OK) {
         cb_free(m.data);
         return st;
@@ -534,22 +564,28 @@ cb_status_t llm_weights_load(const llm_desc_t *desc, const llm_shard_t *sh, llm_
         goto fail;
     char n[LLM_NAME_MAX];
 #define TRY(x) if ((st = (x)) != CB_OK) goto fail
-    TRY(load_mat(desc, sh, "token_embd.weight", &w->tok, &w->bytes));
+    TRY(llm_shard_load_mat(desc, sh, "token_embd.weight", &w->tok, &w->bytes));
     if (c->tied)
         w->out = w->tok;
     else
-        TRY(load_mat(desc, sh, "output.weight", &w->out, &w->bytes));
-    TRY(load_vec(desc, sh, "output_norm.weight", &w->out_norm, &w->bytes));
+        TRY(llm_shard_load_mat(desc, sh, "output.weight", &w->out, &w->bytes));
+    TRY(llm_shard_load_vec(desc, sh, "output_norm.weight", &w->out_norm, &w->bytes));
+    if (c->rope_scaling.freq_factors)
+        TRY(llm_shard_load_vec(desc, sh, "rope_freqs.weight", &w->rope_freqs, &w->bytes));
     for (int l = 0; l < c->n_layers; l++) {
         llm_layer_t *L = &w->layers[l];
-#define MAT(fmt, m) snprintf(n, sizeof n, fmt, l); TRY(load_mat(desc, sh, n, m, &w->bytes))
-#define VEC(fmt, v) snprintf(n, sizeof n, fmt, l); TRY(load_vec(desc, sh, n, v, &w->bytes))
+#define MAT(fmt, m) snprintf(n, sizeof n, fmt, l); TRY(llm_shard_load_mat(desc, sh, n, m, &w->bytes))
+#define VEC(fmt, v) snprintf(n, sizeof n, fmt, l); TRY(llm_shard_load_vec(desc, sh, n, v, &w->bytes))
         VEC("blk.%d.attn_norm.weight", &L->attn_norm);
         VEC("blk.%d.ffn_norm.weight", &L->ffn_norm);
-        MAT("blk.%d.attn_q.weight", &L->wq);
-        MAT("blk.%d.attn_k.weight", &L->wk);
-        MAT("blk.%d.attn_v.weight", &L->wv);
         MAT("blk.%d.attn_output.weight", &L->wo);
+        if (c->mla.kv_lora) {
+            TRY(llm_mla_layer_load(desc, sh, l, &L->mla, &w->bytes));
+        } else {
+            MAT("blk.%d.attn_q.weight", &L->wq);
+            MAT("blk.%d.attn_k.weight", &L->wk);
+            MAT("blk.%d.attn_v.weight", &L->wv);
+        }
         if (llm_layer_is_moe(c, l)) {
             TRY(llm_moe_layer_load(desc, &w->sh, l, &L->moe, &w->bytes));
         } else {
@@ -589,10 +625,12 @@ void llm_weights_free(llm_weights_t *w)
             cb_free(L->wv.data); cb_free(L->wk.data); cb_free(L->wq.data);
             cb_free(L->k_norm); cb_free(L->q_norm); cb_free(L->bv); cb_free(L->bk); cb_free(L->bq);
             cb_free(L->ffn_norm); cb_free(L->attn_norm);
+            llm_mla_layer_free(L->mla);
         }
         cb_free(w->layers);
     }
     cb_free(w->out_norm);
+    cb_free(w->rope_freqs);
     if (w->out.data != w->tok.data)
         cb_free(w->out.data);
     cb_free(w->tok.data);

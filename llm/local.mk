@@ -2,7 +2,7 @@
 noinst_LIBRARIES += llm/libllm.a
 llm_libllm_a_SOURCES = llm/llm.h llm/llm_kern.h llm/llm_quant.c llm/llm_kernels.c llm/llm_kquant.c llm/llm_gguf.c llm/llm_l2c.c \
   llm/llm_desc.c llm/llm_shape.c llm/llm_shard.c llm/llm_comm.c llm/llm_forward.c \
-  llm/llm_sample.c llm/llm_model.c llm/llm_bench.c llm/llm_moe.h llm/llm_moe.c \
+  llm/llm_sample.c llm/llm_model.c llm/llm_bench.c llm/llm_moe.h llm/llm_moe.c llm/llm_rope.c llm/llm_mla.c \
   llm/llm_tok.h llm/llm_unicode.c llm/llm_unicode_tab.c llm/llm_tok.c llm/llm_tok_spm.c llm/llm_tok_bpe.c \
   llm/llm_tok_pre.c llm/llm_chat.c
 llm_libllm_a_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
@@ -66,6 +66,10 @@ dist_noinst_SCRIPTS += scripts/bench-llm scripts/gen-unicode-table
 TESTS += tests/llm/moe.sh
 EXTRA_DIST += tests/llm/moe.sh
 dist_noinst_SCRIPTS += scripts/bench-moe
+
+# deepseek2: multi-head latent attention, DeepSeek MoE; RoPE scaling
+TESTS += tests/llm/equiv-deepseek2.sh tests/llm/equiv-deepseek2-lite.sh tests/llm/rope.sh
+EXTRA_DIST += tests/llm/equiv-deepseek2.sh tests/llm/equiv-deepseek2-lite.sh tests/llm/rope.sh
 
 # llm against llama.cpp (libllama from npm, through scripts/llama-peer; they skip when it is absent)
 TESTS += tests/llm/llama-peer.sh tests/llm/llama-ref.sh

@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 export CB_TEST_TIMEOUT
 fail=0
 shape="--shape tiny-qwen3 --type q8_0"
-gen="generate $shape -p 1,2,3,4,5 -n 10 -q"
+gen="generate $shape --prompt-ids 1,2,3,4,5 -n 10 -q"
 ref=$("$launch" 1 "$bin" $gen)
 rc=$?
 [ $rc = 77 ] && exit 77

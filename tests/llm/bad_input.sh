@@ -1,6 +1,7 @@
 #!/bin/sh
 # Bad input: malformed or truncated GGUF and llama2.c files, an unsupported
-# architecture or tensor type, more ranks than heads, a model that would not
+# architecture or tensor type, deepseek2 files missing an MLA key or with
+# shapes that disagree, more ranks than heads, a model that would not
 # fit, bad options. Each run must exit non-zero on every rank (mpirun's exit
 # status) with exactly one line on stderr, "llm: ...".
 set -u
@@ -71,6 +72,20 @@ if [ -f "$model" ]; then
     head -c 500000 "$model" > "$tmp/short.bin"
     expect "truncated llama2.c" "header promises" 2 generate -m "$tmp/short.bin"
 fi
+# deepseek2: a missing MLA key, and a key_length_mla that disagrees with attn_k_b's shape.
+"$py" "$top_srcdir/tests/llm/gguf_write.py" "$tmp/ds.gguf" --arch deepseek2 --type q8_0 || exit 1
+"$py" - "$tmp/ds.gguf" "$tmp" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+open(sys.argv[2] + "/ds-key.gguf", "wb").write(d.replace(b"attention.kv_lora_rank", b"attention.kv_lora_rxnk"))
+k = b"deepseek2.attention.key_length_mla"
+i = d.index(k) + len(k) + 4  # the key, then its type, then the value
+assert struct.unpack_from("<I", d, i)[0] == 48
+open(sys.argv[2] + "/ds-shape.gguf", "wb").write(d[:i] + struct.pack("<I", 40) + d[i + 4:])
+PY
+expect "deepseek2 without kv_lora_rank" "kv_lora_rank is missing" 2 generate -m "$tmp/ds-key.gguf"
+expect "deepseek2 key_length_mla against the tensors" "attn_q_b.weight has shape .* expected" 2 generate -m "$tmp/ds-shape.gguf"
+"$launch" 2 "$bin" generate -m "$tmp/ds.gguf" -n 4 -q > /dev/null || { echo "FAIL: the good deepseek2 file fails"; fail=1; }
 # And the good file works, so the failures above are the input's.
 "$launch" 2 "$bin" generate -m "$good" -n 4 -q > /dev/null || { echo "FAIL: the good file fails"; fail=1; }
 exit $fail
