@@ -15,11 +15,12 @@ CB_LIBS = common/libcb.a $(HDF5_LIBS) $(UCX_LIBS) $(BLAS_LIBS)
 
 # The git version, refreshed at every build but rewritten only when it changes.
 BUILT_SOURCES += common/cb_version.h
-CLEANFILES += common/cb_version.h common/cb_version.h.tmp
+CLEANFILES += common/cb_version.h common/cb_version.h.tmp.*
 common/cb_version.h: cb-version-force
 	@mkdir -p common
 	@v=`git -C $(top_srcdir) describe --always --tags --dirty 2>/dev/null || echo $(VERSION)`; \
-	  printf '#ifndef CB_VERSION_H\n#define CB_VERSION_H\n#define CB_VERSION "%s"\n#endif\n' "$$v" > $@.tmp; \
-	  if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+	  t=$@.tmp.$$$$; \
+	  printf '#ifndef CB_VERSION_H\n#define CB_VERSION_H\n#define CB_VERSION "%s"\n#endif\n' "$$v" > $$t; \
+	  if cmp -s $$t $@; then rm -f $$t; else mv -f $$t $@; fi
 .PHONY: cb-version-force
 cb-version-force:

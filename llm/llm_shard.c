@@ -14,6 +14,19 @@
 
 const char *const llm_placement_names[] = { "contiguous", "round-robin", "balanced", NULL };
 
+/* The largest block of the tensors blk.L.<suffix> (1 where none is present). */
+static int tensor_block(const llm_desc_t *desc, const char *suffix)
+{
+    int blk = 1;
+    char n[LLM_NAME_MAX];
+    for (int l = 0; l < desc->cfg.n_layers; l++) {
+        snprintf(n, sizeof n, "blk.%d.%s", l, suffix);
+        int t = llm_desc_find(desc, n), b = t >= 0 ? llm_type_block(desc->tensors[t].type) : 1;
+        blk = b > blk ? b : blk;
+    }
+    return blk;
+}
+
 /* The column splits (wo, ffn_down, the experts' down) must fall on block boundaries. */
 static int shard_block(const llm_desc_t *desc)
 {
@@ -302,14 +315,30 @@ cb_status_t llm_shard_plan_split(const llm_desc_t *desc, int rank, const llm_spl
     sh->v0 = split_cut(c->vocab, sp, rank, 0);
     sh->v1 = split_cut(c->vocab, sp, rank + 1, 0);
     if (c->moe.n_experts > 0) {
-        int su = c->moe.shared_ffn / blk;
-        sh->s0 = split_cut(su, sp, rank, 0) * blk;
-        sh->s1 = split_cut(su, sp, rank + 1, 0) * blk;
-        if (c->moe.expert_ffn % blk) {
-            cb_error("the experts' FFN width %d is not a multiple of the %d-element blocks", c->moe.expert_ffn, blk);
-            return CB_ERR_INPUT;
+        /* The shared expert splits by FFN units like a dense FFN, on the
+         * blocks of its down projection; routed experts are whole on a rank
+         * unless there are more ranks than experts, and only then split on
+         * the blocks of theirs. */
+        int bsh = tensor_block(desc, "ffn_down_shexp.weight"), bex = tensor_block(desc, "ffn_down_exps.weight");
+        if (np == 1) {
+            sh->s0 = 0;
+            sh->s1 = c->moe.shared_ffn;
+        } else {
+            if (c->moe.shared_ffn % bsh) {
+                cb_error("%d ranks: the shared expert's FFN width %d is not a multiple of the %d-element blocks of its down projection: run on one rank",
+                         np, c->moe.shared_ffn, bsh);
+                return CB_ERR_UNSUPPORTED;
+            }
+            int su = c->moe.shared_ffn / bsh;
+            sh->s0 = split_cut(su, sp, rank, 0) * bsh;
+            sh->s1 = split_cut(su, sp, rank + 1, 0) * bsh;
         }
-        return plan_experts(desc, rank, sp, blk, sh);
+        if (np > c->moe.n_experts && c->moe.expert_ffn % bex) {
+            cb_error("%d ranks split each of the %d experts, but their FFN width %d is not a multiple of the %d-element blocks",
+                     np, c->moe.n_experts, c->moe.expert_ffn, bex);
+            return CB_ERR_UNSUPPORTED;
+        }
+        return plan_experts(desc, rank, sp, bex, sh);
     }
     return CB_OK;
 }

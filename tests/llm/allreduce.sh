@@ -40,5 +40,8 @@ echo "tcp: every UCX option gives np=1's tokens"
     echo "FAIL: bench --allreduce auto"; cat "$tmp/err"; fail=1; }
 cat "$tmp/out"
 grep -q '^# allreduce: auto: 64 floats over' "$tmp/out" || { echo "FAIL: bench does not say what auto chose"; fail=1; }
-awk '$10 == "tg3" && $20 == "5.0" { ok = 1 } END { exit !ok }' "$tmp/out" || { echo "FAIL: tg3 row lacks 5 allreduces per token (1 + 2 layers x 2)"; fail=1; }
+"$launch" 2 "$bin" bench $shape -p 4 -n 3 -r 1 --allreduce auto --no-output --format csv 2> "$tmp/err" |
+    /usr/bin/python3 -c 'import csv, sys
+rows = [r for r in csv.DictReader(sys.stdin) if r.get("test") == "tg3"]
+sys.exit(0 if rows and float(rows[0]["comm_calls_per_tok"]) == 5.0 else 1)' || { echo "FAIL: tg3 row lacks 5 allreduces per token (1 + 2 layers x 2)"; fail=1; }
 exit $fail
