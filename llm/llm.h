@@ -266,6 +266,16 @@ typedef struct {
 
 typedef enum { LLM_FMT_GGUF = 0, LLM_FMT_LLAMA2C, LLM_FMT_SYNTHETIC } llm_format_t;
 
+/* A hash index of names (metadata keys or tensor names) to their array
+ * positions: open addressing, at most half full, so lookups and the parser's
+ * duplicate checks stay linear in the file's size (a file of a million keys is
+ * read, or refused, in about a second). */
+typedef struct {
+    int *slot;          /* (mask + 1) positions + 1, 0 for an empty slot; NULL: no index */
+    uint32_t mask;
+    int n;              /* names indexed: positions [0, n); later ones are searched linearly */
+} llm_name_index_t;
+
 typedef struct {
     int format;                  /* llm_format_t */
     char source[512];            /* file path or shape description */
@@ -275,6 +285,7 @@ typedef struct {
     llm_tensor_t *tensors; int n_tensors;
     uint64_t seed;               /* SYNTHETIC: weights seed */
     llm_config_t cfg;            /* filled by llm_desc_config */
+    llm_name_index_t kv_index, tensor_index; /* GGUF: built while parsing */
 } llm_desc_t;
 
 /* Parse a GGUF file image (buf[0..len), len == the file size). Checks every
@@ -290,6 +301,12 @@ cb_status_t llm_desc_open(const char *path, llm_desc_t *desc);
  * dimensions, every tensor present with its shape and a supported type. Local. */
 cb_status_t llm_desc_config(llm_desc_t *desc);
 void llm_desc_free(llm_desc_t *desc);
+/* Room in `ix` for `n` names; CB_ERR_NOMEM with a held error. Local. */
+cb_status_t llm_name_index_init(llm_name_index_t *ix, int n);
+/* Add desc's metadata key (tensors: tensor name) at position i = ix->n:
+ * 0, or 1 when the name is already there (a duplicate; not added). Local. */
+int llm_desc_index_kv(llm_desc_t *desc, int i);
+int llm_desc_index_tensor(llm_desc_t *desc, int i);
 int llm_desc_find(const llm_desc_t *desc, const char *name);
 const llm_kv_t *llm_desc_kv(const llm_desc_t *desc, const char *key);
 /* Read rows [r0, r0+nr) x elements [c0, c0+nc) of tensor t into dst (row

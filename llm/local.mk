@@ -80,3 +80,7 @@ dist_noinst_DATA += scripts/llama-peer/llama_peer.c scripts/llama-peer/llama_abi
 # The tensor-parallel allreduce options give the same tokens
 TESTS += tests/llm/allreduce.sh
 EXTRA_DIST += tests/llm/allreduce.sh
+
+# Hostile files at scale: a million metadata keys, FIFOs, directories, devices
+TESTS += tests/llm/many_keys.sh
+EXTRA_DIST += tests/llm/many_keys.sh
