@@ -37,6 +37,7 @@ install-data-hook:
 	printf "CB_BINDIR='%s'\n" "$(bindir)" > "$(DESTDIR)$(pkglibexecdir)/scripts/installed.sh"
 uninstall-local:
 	rm -f "$(DESTDIR)$(bindir)/clusterbench" "$(DESTDIR)$(pkglibexecdir)/scripts/installed.sh"
+	rm -rf "$(DESTDIR)$(pkglibexecdir)/scripts/__pycache__"
 dist_noinst_DATA += tests/scripts/lib.sh tests/scripts/slurm-jobs.sh tests/scripts/h5check.py \
   tests/scripts/tcp_pingpong.py tests/scripts/units.py
 SCRIPTS_TESTS = tests/scripts/bad-input.sh tests/scripts/run-suite.sh tests/scripts/compare.sh \

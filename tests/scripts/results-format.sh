@@ -38,6 +38,8 @@ done
 # ---------------------------------------------------------------- provenance
 hpl=$(program hpl)
 "$L" 2 --ucx "$hpl" -o "$tmp/hpl-ucx.h5" -N 256 --nb 32 -P 1 -Q 2 > "$tmp/out" 2>&1 || { cat "$tmp/out" >&2; fail "hpl over UCX"; }
+# UCX's report is read, not printed: its info lines stay hidden unless UCX_LOG_LEVEL asks.
+grep -q "UCX  *INFO" "$tmp/out" && { cat "$tmp/out" >&2; fail "UCX info lines reached the output"; }
 "$L" 2 "$hpl" -o "$tmp/hpl-default.h5" -N 256 --nb 32 -P 1 -Q 2 > "$tmp/out" 2>&1 || { cat "$tmp/out" >&2; fail "hpl"; }
 "$PYTHON3" - "$tmp/hpl-ucx.h5" "$tmp/hpl-default.h5" <<'PY' || fail "provenance"
 import os, sys, h5py

@@ -80,7 +80,7 @@ expect "time 10 s; per phase, the slowest rank's: update 7 s (70%), pfact 1 s (1
 # cache-resident peak, which is named as such.
 expect "UCX put_bw shm *0.002 *60 *12 *12.2 (1 MiB-4 MiB)"
 expect "UCX put_bw tcp *0.001 *0.5 *1 *1.1 (1 MiB-4 MiB)"
-expect "note: UCX put_bw shm peaks at 60 GB/s at 16 KiB (cache-resident, not the link)"
+expect "cache-resident peaks above the plateau (GB/s; not the link): UCX put_bw shm 60 at 16 KiB$"
 # Full precision where it matters: 75 ns stays 0.075.
 expect "MPI latency *0.075 *2.5 *80"
 expect "allreduce (us, slowest rank): 8 B 1.5  16 KiB 9  1 MiB 130  4 MiB 520"
