@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "llm.h"
 #include "llm_tok.h"
@@ -73,7 +74,7 @@ static cb_status_t chat_form(const llm_tok_t *tok, const char *path, int *kind_p
         return CB_ERR_UNSUPPORTED;
     }
     if ((*kind_p = llm_chat_detect(t, n)) < 0) {
-        cb_error("%s: its chat template is none of the built-in forms (chatml, qwen3, llama3, deepseek-v3); "
+        cb_error("%s: its chat template is none of the built-in forms (chatml, qwen3, llama3, llama3.1, deepseek-v3); "
                  "name the form with --template if one fits", path);
         return CB_ERR_UNSUPPORTED;
     }
@@ -444,7 +445,7 @@ cb_status_t llm_cmd_chat(int argc, char **argv)
     int n_predict = 512, form = -1, show = 0;
     double temp = 0.0, top_p = 1.0;
     long long seed = 1;
-    static const char *const forms[] = { "chatml", "qwen3", "llama3", "deepseek-v3", NULL };
+    static const char *const forms[] = { "chatml", "qwen3", "llama3", "deepseek-v3", "llama3.1", NULL };
     cb_opt_t opts[] = {
         LLM_MODEL_OPTS(mo),
         { "system", 0, CB_OPT_STRING, &system, "TEXT", "system prompt", 0, -1, NULL },
@@ -457,8 +458,8 @@ cb_status_t llm_cmd_chat(int argc, char **argv)
         { 0 },
     };
     cb_cli_t cli = { "llm chat", "-m FILE [options]",
-                     "An interactive conversation in the model's chat template (Qwen3, Llama 3, DeepSeek V3 and\n"
-                     "ChatML are built in): rank 0 reads a message per line from stdin, the reply streams to\n"
+                     "An interactive conversation in the model's chat template (Qwen3, Llama 3, Llama 3.1-3.3,\n"
+                     "DeepSeek V3 and ChatML are built in): rank 0 reads a message per line from stdin, the reply streams to\n"
                      "stdout; the KV cache is kept between turns. End with end of input or a line /exit.",
                      opts, "example: mpirun -np 2 llm chat -m qwen3.gguf --system \"You are terse.\"" };
     cb_common_opts_t common = { 0 };
@@ -529,7 +530,11 @@ cb_status_t llm_cmd_chat(int argc, char **argv)
         int n = 0;
         if (cb_rank() == 0) {
             int bos = llm_tok_bos(tok);
-            char *text = llm_chat_turn(form, turn == 0, bos >= 0 ? llm_tok_text(tok, bos) : NULL, system, line);
+            char date[32];
+            size_t tn;
+            const char *tmpl = llm_tok_chat_template(tok, &tn);
+            llm_chat_date(tmpl, tn, time(NULL), date, sizeof date);
+            char *text = llm_chat_turn(form, turn == 0, bos >= 0 ? llm_tok_text(tok, bos) : NULL, system, date, line);
             ids.n = 0;
             if (!text)
                 cb_abort(CB_ERR_NOMEM);

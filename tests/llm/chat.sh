@@ -28,7 +28,7 @@ at() { sed -n "s/^# turn $2: fed [0-9]* at position \([0-9]*\):.*/\1/p" "$1"; }
 replied() { sed -n "s/^# turn $2: replied: *//p" "$1"; }
 nl='
 '
-for form in qwen3 chatml llama3 deepseek-v3; do
+for form in qwen3 chatml llama3 llama3.1 deepseek-v3; do
     model $form || exit 1
     printf 'hello there\n\nand the world\n' > "$tmp/in"
     "$launch" 1 "$bin" chat -m "$tmp/$form.gguf" -n 12 --system "be brief" --show-tokens -q < "$tmp/in" > "$tmp/out1" 2> "$tmp/err1"
@@ -41,6 +41,9 @@ for form in qwen3 chatml llama3 deepseek-v3; do
         t2="<|im_end|>${nl}<|im_start|>user${nl}and the world<|im_end|>${nl}<|im_start|>assistant${nl}" ;;
     llama3)
         t1="<|begin_of_text|><|start_header_id|>system<|end_header_id|>${nl}${nl}be brief<|eot_id|><|start_header_id|>user<|end_header_id|>${nl}${nl}hello there<|eot_id|><|start_header_id|>assistant<|end_header_id|>${nl}${nl}"
+        t2="<|eot_id|><|start_header_id|>user<|end_header_id|>${nl}${nl}and the world<|eot_id|><|start_header_id|>assistant<|end_header_id|>${nl}${nl}" ;;
+    llama3.1)
+        t1="<|begin_of_text|><|start_header_id|>system<|end_header_id|>${nl}${nl}Cutting Knowledge Date: December 2023${nl}Today Date: 26 Jul 2024${nl}${nl}be brief<|eot_id|><|start_header_id|>user<|end_header_id|>${nl}${nl}hello there<|eot_id|><|start_header_id|>assistant<|end_header_id|>${nl}${nl}"
         t2="<|eot_id|><|start_header_id|>user<|end_header_id|>${nl}${nl}and the world<|eot_id|><|start_header_id|>assistant<|end_header_id|>${nl}${nl}" ;;
     deepseek-v3)
         t1="<｜begin▁of▁sentence｜>be brief<｜User｜>hello there<｜Assistant｜>"
