@@ -175,6 +175,8 @@ cb_status_t llm_cmd_tokenize(int argc, char **argv)
     }
     if (decode && cb_rank() != 0)
         return cb_agree(st, MPI_COMM_WORLD);
+    double t0 = cb_now(), t_enc = 0;
+    long long n_tok = 0, n_text = 0;
     for (size_t a = 0; st == CB_OK && cb_rank() == 0 && a <= len;) {
         size_t b = a;
         if (null_sep)
@@ -185,7 +187,11 @@ cb_status_t llm_cmd_tokenize(int argc, char **argv)
         if (null_sep && b == len && a == len && len > 0)
             break; /* a trailing NUL ends the last text */
         ids.n = 0;
+        double te = cb_now();
         st = llm_tok_encode(tok, text + a, b - a, !no_bos && llm_tok_add_bos(tok), !no_special, &ids);
+        t_enc += cb_now() - te;
+        n_tok += ids.n;
+        n_text++;
         for (int i = 0; st == CB_OK && i < ids.n; i++) {
             if (pieces) {
                 size_t pn;
@@ -202,6 +208,9 @@ cb_status_t llm_cmd_tokenize(int argc, char **argv)
         a = b + 1;
     }
     fflush(stdout);
+    if (st == CB_OK && cb_rank() == 0 && common.verbose)
+        fprintf(stderr, "# %lld texts, %zu bytes, %lld tokens: encoding %.6f s (%.2f MB/s), in all %.6f s\n", n_text, len,
+                n_tok, t_enc, t_enc > 0 ? (double)len / t_enc / 1e6 : 0.0, cb_now() - t0);
     llm_ids_free(&ids);
     free(buf);
     llm_tok_free(tok);
