@@ -81,114 +81,69 @@ static cb_status_t chat_form(const llm_tok_t *tok, const char *path, int *kind_p
     return CB_OK;
 }
 
-cb_status_t llm_cmd_tokenize(int argc, char **argv)
+/* Print the text of the ids in text[0..len) ("1,2,3"), whole characters
+ * only, without the space SentencePiece put in front. Local. */
+static cb_status_t tokenize_decode(const llm_tok_t *tok, const char *text, size_t len, int special)
 {
-    const char *model = NULL, *file = NULL;
-    int pieces = 0, no_bos = 0, no_special = 0, null_sep = 0, chat = 0, decode = 0;
-    cb_opt_t opts[] = {
-        { "model", 'm', CB_OPT_STRING, &model, "FILE", "GGUF file with a tokenizer (tensors not needed)", 0, -1, NULL },
-        { "file", 'f', CB_OPT_STRING, &file, "FILE", "read the text from FILE ('-': stdin) instead of the argument", 0, -1, NULL },
-        { "pieces", 0, CB_OPT_FLAG, &pieces, NULL, "print each token's id and text on a line of its own", 0, -1, NULL },
-        { "no-bos", 0, CB_OPT_FLAG, &no_bos, NULL, "do not add BOS (even where add_bos_token says so)", 0, -1, NULL },
-        { "no-special", 0, CB_OPT_FLAG, &no_special, NULL, "treat special and control token texts as plain text", 0, -1, NULL },
-        { "decode", 'd', CB_OPT_FLAG, &decode, NULL, "the other way: the text is token ids (\"1,2,3\"), print their text", 0, -1, NULL },
-        { "chat-template", 0, CB_OPT_FLAG, &chat, NULL, "print which built-in chat form the file's template is, and exit", 0, -1, NULL },
-        { "null-separated", '0', CB_OPT_FLAG, &null_sep, NULL, "the input holds texts separated by NUL bytes: one line of ids each", 0, -1, NULL },
-        { 0 },
-    };
-    cb_cli_t cli = { "llm tokenize", "-m FILE [options] (TEXT | -f FILE)",
-                     "Print the token ids of a text under the model's tokenizer, with BOS as the model asks.",
-                     opts, "example: llm tokenize -m model.gguf --pieces \"Hello, world\"" };
-    cb_common_opts_t common = { 0 };
-    int first = 0;
-    char *buf = NULL;
-    size_t len = 0;
-    llm_tok_t *tok = NULL;
-    llm_ids_t ids = { 0 };
-    cb_status_t st = cb_options_parse(&cli, argc, argv, &common, &first);
-    if (st == CB_OK && !model) {
-        cb_error("a model is needed (-m FILE)");
-        st = CB_ERR_USAGE;
+    char *ids_text = malloc(len + 1);
+    int *dv = NULL, dn = 0;
+    if (!ids_text) {
+        cb_error("out of memory");
+        return CB_ERR_NOMEM;
     }
-    if (st == CB_OK && !chat && (file ? first != argc : first + 1 != argc)) {
-        cb_error(file ? "no text argument with -f" : "one text argument is needed (or -f FILE)");
-        st = CB_ERR_USAGE;
-    }
-    /* Only rank 0 works; the others wait for its verdict. */
-    if (st == CB_OK && cb_rank() == 0) {
-        st = llm_tok_open(model, &tok);
-        if (st == CB_OK && file)
-            st = read_all(file, &buf, &len);
-        else if (st == CB_OK && !chat)
-            len = strlen(argv[first]);
-        if (st == CB_OK && chat) {
-            int kind;
-            if ((st = chat_form(tok, model, &kind)) == CB_OK)
-                printf("%s\n", llm_chat_names[kind]);
-            llm_tok_free(tok);
-            return cb_agree(st, MPI_COMM_WORLD);
+    memcpy(ids_text, text, len);
+    ids_text[len] = 0;
+    cb_status_t st = llm_parse_tokens(ids_text, llm_tok_n_vocab(tok), &dv, &dn);
+    llm_utf8_stream_t us = { { 0 }, 0 };
+    int lead = llm_tok_add_space_prefix(tok);
+    for (int i = 0; st == CB_OK && i < dn; i++) {
+        size_t pn;
+        const char *p = llm_tok_piece(tok, dv[i], special, &pn);
+        if (lead && llm_tok_type(tok, dv[i]) != LLM_TT_CONTROL) {
+            if (pn > 0 && *p == ' ') {
+                p++;
+                pn--;
+            }
+            lead = 0;
         }
-    }
-    if (chat) /* the other ranks */
-        return cb_agree(st, MPI_COMM_WORLD);
-    const char *text = buf ? buf : (first < argc ? argv[first] : "");
-    if (st == CB_OK && decode && cb_rank() == 0) {
-        /* Through the same UTF-8 stream as generate's output. */
-        char *ids_text = malloc(len + 1);
-        int *dv = NULL, dn = 0;
-        if (!ids_text) {
+        char *out = malloc(3 * (pn + 4));
+        if (!out) {
+            cb_error("out of memory");
             st = CB_ERR_NOMEM;
-        } else {
-            memcpy(ids_text, text, len);
-            ids_text[len] = 0;
-            st = llm_parse_tokens(ids_text, llm_tok_n_vocab(tok), &dv, &dn);
+            break;
         }
-        llm_utf8_stream_t us = { { 0 }, 0 };
-        int lead = llm_tok_add_space_prefix(tok); /* the space encoding put in front: not the text's */
-        for (int i = 0; st == CB_OK && i < dn; i++) {
-            size_t pn;
-            const char *p = llm_tok_piece(tok, dv[i], !no_special, &pn);
-            if (lead && llm_tok_type(tok, dv[i]) != LLM_TT_CONTROL) {
-                if (pn > 0 && *p == ' ') {
-                    p++;
-                    pn--;
-                }
-                lead = 0;
-            }
-            char *out = malloc(3 * (pn + 4));
-            if (!out) {
-                st = CB_ERR_NOMEM;
-                break;
-            }
-            fwrite(out, 1, llm_utf8_stream(&us, p, pn, out), stdout);
-            free(out);
-        }
-        char tail[8];
-        fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
-        free(dv);
-        free(ids_text);
-        fflush(stdout);
-        llm_ids_free(&ids);
-        free(buf);
-        llm_tok_free(tok);
-        return cb_agree(st, MPI_COMM_WORLD);
+        fwrite(out, 1, llm_utf8_stream(&us, p, pn, out), stdout);
+        free(out);
     }
-    if (decode && cb_rank() != 0)
-        return cb_agree(st, MPI_COMM_WORLD);
+    char tail[8];
+    fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
+    fflush(stdout);
+    free(dv);
+    free(ids_text);
+    return st;
+}
+
+/* Print the ids (or, with `pieces`, id and text a line each) of text[0..len),
+ * or of each of its NUL-separated texts. Local. */
+static cb_status_t tokenize_encode(const llm_tok_t *tok, const char *text, size_t len, int null_sep, int add_bos,
+                                   int special, int pieces, int verbose)
+{
+    cb_status_t st = CB_OK;
+    llm_ids_t ids = { 0 };
     double t0 = cb_now(), t_enc = 0;
     long long n_tok = 0, n_text = 0;
-    for (size_t a = 0; st == CB_OK && cb_rank() == 0 && a <= len;) {
-        size_t b = a;
-        if (null_sep)
+    for (size_t a = 0; st == CB_OK && a <= len;) {
+        size_t b = len;
+        if (null_sep) {
+            b = a;
             while (b < len && text[b])
                 b++;
-        else
-            b = len;
-        if (null_sep && b == len && a == len && len > 0)
-            break; /* a trailing NUL ends the last text */
+            if (b == len && a == len && len > 0)
+                break; /* a trailing NUL ends the last text */
+        }
         ids.n = 0;
         double te = cb_now();
-        st = llm_tok_encode(tok, text + a, b - a, !no_bos && llm_tok_add_bos(tok), !no_special, &ids);
+        st = llm_tok_encode(tok, text + a, b - a, add_bos, special, &ids);
         t_enc += cb_now() - te;
         n_tok += ids.n;
         n_text++;
@@ -208,10 +163,65 @@ cb_status_t llm_cmd_tokenize(int argc, char **argv)
         a = b + 1;
     }
     fflush(stdout);
-    if (st == CB_OK && cb_rank() == 0 && common.verbose)
+    if (st == CB_OK && verbose)
         fprintf(stderr, "# %lld texts, %zu bytes, %lld tokens: encoding %.6f s (%.2f MB/s), in all %.6f s\n", n_text, len,
                 n_tok, t_enc, t_enc > 0 ? (double)len / t_enc / 1e6 : 0.0, cb_now() - t0);
     llm_ids_free(&ids);
+    return st;
+}
+
+cb_status_t llm_cmd_tokenize(int argc, char **argv)
+{
+    const char *model = NULL, *file = NULL;
+    int pieces = 0, no_bos = 0, no_special = 0, null_sep = 0, chat = 0, decode = 0;
+    cb_opt_t opts[] = {
+        { "model", 'm', CB_OPT_STRING, &model, "FILE", "GGUF file with a tokenizer (tensors not needed)", 0, -1, NULL },
+        { "file", 'f', CB_OPT_STRING, &file, "FILE", "read the text from FILE ('-': stdin) instead of the argument", 0, -1, NULL },
+        { "pieces", 0, CB_OPT_FLAG, &pieces, NULL, "print each token's id and text on a line of its own", 0, -1, NULL },
+        { "no-bos", 0, CB_OPT_FLAG, &no_bos, NULL, "do not add BOS (even where add_bos_token says so)", 0, -1, NULL },
+        { "no-special", 0, CB_OPT_FLAG, &no_special, NULL, "treat special and control token texts as plain text", 0, -1, NULL },
+        { "decode", 'd', CB_OPT_FLAG, &decode, NULL, "the other way: the text is token ids (\"1,2,3\"), print their text", 0, -1, NULL },
+        { "chat-template", 0, CB_OPT_FLAG, &chat, NULL, "print which built-in chat form the file's template is, and exit", 0, -1, NULL },
+        { "null-separated", '0', CB_OPT_FLAG, &null_sep, NULL, "the input holds texts separated by NUL bytes: one line of ids each", 0, -1, NULL },
+        { 0 },
+    };
+    cb_cli_t cli = { "llm tokenize", "-m FILE [options] (TEXT | -f FILE)",
+                     "Print the token ids of a text under the model's tokenizer, with BOS as the model asks\n"
+                     "(or, with -d, the text of token ids).",
+                     opts, "example: llm tokenize -m model.gguf --pieces \"Hello, world\"" };
+    cb_common_opts_t common = { 0 };
+    int first = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    llm_tok_t *tok = NULL;
+    cb_status_t st = cb_options_parse(&cli, argc, argv, &common, &first);
+    if (st == CB_OK && !model) {
+        cb_error("a model is needed (-m FILE)");
+        st = CB_ERR_USAGE;
+    }
+    if (st == CB_OK && !chat && (file ? first != argc : first + 1 != argc)) {
+        cb_error(file ? "no text argument with -f" : "one text argument is needed (or -f FILE)");
+        st = CB_ERR_USAGE;
+    }
+    /* Only rank 0 works; the others wait for its verdict. */
+    if (st == CB_OK && cb_rank() == 0) {
+        const char *text = file || chat ? NULL : argv[first];
+        st = llm_tok_open(model, &tok);
+        if (st == CB_OK && file && (st = read_all(file, &buf, &len)) == CB_OK)
+            text = buf;
+        else if (text)
+            len = strlen(text);
+        int kind;
+        if (st == CB_OK && chat) {
+            if ((st = chat_form(tok, model, &kind)) == CB_OK)
+                printf("%s\n", llm_chat_names[kind]);
+        } else if (st == CB_OK && decode) {
+            st = tokenize_decode(tok, text, len, !no_special);
+        } else if (st == CB_OK) {
+            st = tokenize_encode(tok, text, len, null_sep, !no_bos && llm_tok_add_bos(tok), !no_special, pieces,
+                                 common.verbose);
+        }
+    }
     free(buf);
     llm_tok_free(tok);
     return cb_agree(st, MPI_COMM_WORLD);
