@@ -457,6 +457,87 @@ static cb_status_t chat_read_line(char **line_p)
     return CB_OK;
 }
 
+/* One user turn as token ids on every rank: rank 0 writes the form's text
+ * and tokenizes it, the ids are broadcast. Collective over MPI_COMM_WORLD;
+ * fails (on every rank) when a token lies beyond the model's vocabulary. */
+static cb_status_t chat_turn_ids(const llm_tok_t *tok, int form, int first, const char *system, const char *line,
+                                 int vocab, llm_ids_t *ids, int *n_p)
+{
+    int n = 0;
+    ids->n = 0;
+    if (cb_rank() == 0) {
+        int bos = llm_tok_bos(tok);
+        char date[32];
+        size_t tn;
+        const char *tmpl = llm_tok_chat_template(tok, &tn);
+        llm_chat_date(tmpl, tn, time(NULL), date, sizeof date);
+        char *text = llm_chat_turn(form, first, bos >= 0 ? llm_tok_text(tok, bos) : NULL, system, date, line);
+        if (!text || llm_tok_encode(tok, text, strlen(text), 0, 1, ids) != CB_OK)
+            cb_abort(CB_ERR_NOMEM); /* the other ranks wait in the broadcast */
+        free(text);
+        n = ids->n;
+        for (int i = 0; i < ids->n; i++)
+            if (ids->v[i] >= vocab)
+                n = -1;
+    }
+    cb_status_t st = CB_MPI(MPI_Bcast(&n, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    if (st != CB_OK)
+        return st;
+    if (n < 0) {
+        cb_error("the turn holds a token beyond the model's vocabulary of %d", vocab);
+        return CB_ERR_INPUT;
+    }
+    while (ids->cap < n)
+        if (llm_ids_push(ids, 0) != CB_OK)
+            cb_abort(CB_ERR_NOMEM);
+    *n_p = n;
+    return CB_MPI(MPI_Bcast(ids->v, n, MPI_INT, 0, MPI_COMM_WORLD));
+}
+
+/* The model's reply after the turn fed up to *pos_p: streamed by rank 0,
+ * each token shown fed back (so the KV cache holds it), until an
+ * end-of-generation token, n_predict tokens or the end of the context.
+ * Collective over MPI_COMM_WORLD; a failure inside aborts. */
+static void chat_reply(llm_run_t *run, const llm_tok_t *tok, llm_sampler_t *sampler, float *logits, int *idx, int vocab,
+                       int n_predict, int show, int *pos_p)
+{
+    llm_utf8_stream_t us = { { 0 }, 0 };
+    const int ctx = llm_run_ctx(run);
+    cb_status_t st = CB_OK;
+    for (int i = 0; i < n_predict && *pos_p < ctx; i++) {
+        int next = 0;
+        if (sampler->temperature <= 0) {
+            st = llm_argmax(run, &next);
+        } else {
+            st = llm_logits_gather(run, logits);
+            if (st == CB_OK && cb_rank() == 0)
+                next = llm_sample(sampler, logits, vocab, idx);
+            if (st == CB_OK)
+                st = CB_MPI(MPI_Bcast(&next, 1, MPI_INT, 0, MPI_COMM_WORLD));
+        }
+        if (st != CB_OK)
+            cb_abort(st);
+        if (llm_tok_is_eog(tok, next))
+            break;
+        if (cb_rank() == 0) {
+            emit_token(tok, &us, next, 0);
+            if (show)
+                fprintf(stderr, " %d", next);
+        }
+        if ((st = llm_forward(run, &next, 1, *pos_p)) != CB_OK)
+            cb_abort(st);
+        (*pos_p)++;
+    }
+    if (cb_rank() == 0) {
+        char tail[8];
+        fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
+        putchar('\n');
+        fflush(stdout);
+        if (show)
+            fprintf(stderr, "\n");
+    }
+}
+
 cb_status_t llm_cmd_chat(int argc, char **argv)
 {
     llm_model_opts_t mo = LLM_MODEL_OPTS_DEFAULT;
@@ -545,44 +626,15 @@ cb_status_t llm_cmd_chat(int argc, char **argv)
             break;
         if (!*line)
             continue;
-        /* Rank 0 writes and tokenizes the turn, every rank gets the ids. */
         int n = 0;
-        if (cb_rank() == 0) {
-            int bos = llm_tok_bos(tok);
-            char date[32];
-            size_t tn;
-            const char *tmpl = llm_tok_chat_template(tok, &tn);
-            llm_chat_date(tmpl, tn, time(NULL), date, sizeof date);
-            char *text = llm_chat_turn(form, turn == 0, bos >= 0 ? llm_tok_text(tok, bos) : NULL, system, date, line);
-            ids.n = 0;
-            if (!text)
-                cb_abort(CB_ERR_NOMEM);
-            if (llm_tok_encode(tok, text, strlen(text), 0, 1, &ids) != CB_OK)
-                cb_abort(CB_ERR_NOMEM);
-            free(text);
-            n = ids.n;
-            for (int i = 0; i < n; i++)
-                if (ids.v[i] >= vocab)
-                    n = -1;
-        }
-        if ((st = CB_MPI(MPI_Bcast(&n, 1, MPI_INT, 0, MPI_COMM_WORLD))) != CB_OK)
+        if ((st = chat_turn_ids(tok, form, turn == 0, system, line, vocab, &ids, &n)) != CB_OK)
             break;
-        if (n < 0) {
-            cb_error("the turn holds a token beyond the model's vocabulary of %d", vocab);
-            st = CB_ERR_INPUT;
-            break;
-        }
         if (pos + n + 1 > ctx) {
             if (cb_rank() == 0)
                 fprintf(stderr, "# the context is full (%d of %d positions, this message needs %d): the conversation ends (--ctx)\n",
                         pos, ctx, n);
             break;
         }
-        while (cb_rank() != 0 && ids.cap < n)
-            if (llm_ids_push(&ids, 0) != CB_OK)
-                cb_abort(CB_ERR_NOMEM);
-        if ((st = CB_MPI(MPI_Bcast(ids.v, n, MPI_INT, 0, MPI_COMM_WORLD))) != CB_OK)
-            break;
         if (show && cb_rank() == 0) {
             fprintf(stderr, "# turn %d: fed %d at position %d:", turn + 1, n, pos);
             for (int i = 0; i < n; i++)
@@ -592,42 +644,9 @@ cb_status_t llm_cmd_chat(int argc, char **argv)
         if ((st = llm_forward(run, ids.v, n, pos)) != CB_OK)
             cb_abort(st);
         pos += n;
-        llm_utf8_stream_t us = { { 0 }, 0 };
         if (show && cb_rank() == 0)
             fprintf(stderr, "# turn %d: replied:", turn + 1);
-        for (int i = 0; i < n_predict && pos < ctx; i++) {
-            int next = 0;
-            if (temp <= 0) {
-                st = llm_argmax(run, &next);
-            } else {
-                st = llm_logits_gather(run, logits);
-                if (st == CB_OK && cb_rank() == 0)
-                    next = llm_sample(&sampler, logits, vocab, idx);
-                if (st == CB_OK)
-                    st = CB_MPI(MPI_Bcast(&next, 1, MPI_INT, 0, MPI_COMM_WORLD));
-            }
-            if (st != CB_OK)
-                cb_abort(st);
-            if (llm_tok_is_eog(tok, next))
-                break;
-            if (cb_rank() == 0) {
-                emit_token(tok, &us, next, 0);
-                if (show)
-                    fprintf(stderr, " %d", next);
-            }
-            /* Every token shown is in the cache; the next turn closes the reply. */
-            if ((st = llm_forward(run, &next, 1, pos)) != CB_OK)
-                cb_abort(st);
-            pos++;
-        }
-        if (cb_rank() == 0) {
-            char tail[8];
-            fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
-            putchar('\n');
-            fflush(stdout);
-            if (show)
-                fprintf(stderr, "\n");
-        }
+        chat_reply(run, tok, &sampler, logits, idx, vocab, n_predict, show, &pos);
         turn++;
     }
     st = cb_agree(st, MPI_COMM_WORLD);
