@@ -84,6 +84,12 @@ if [ -n "$x" ]; then
     echo >> "$tmp/want"
     cmp -s "$tmp/text" "$tmp/want" || { echo "FAIL: generate's text is not its ids decoded"; fail=1; }
 fi
+# generate -p TEXT feeds the text's tokens (BOS as the metadata says), on 2 ranks as on 1.
+p=$(ids qwen3 "the wind and the world" | tr ' ' ,)
+a=$("$launch" 1 "$bin" generate -m "$tmp/qwen3.gguf" --prompt-ids "$p" -n 8 --print-ids -q)
+b=$("$launch" 2 "$bin" generate -m "$tmp/qwen3.gguf" -p "the wind and the world" -n 8 --print-ids -q)
+echo "generate -p: $b"
+[ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL: generate -p is not generate --prompt-ids of its tokens ($a)"; fail=1; }
 # /exit ends the conversation before the second message.
 printf 'hello\n/exit\nmore\n' | "$launch" 2 "$bin" chat -m "$tmp/qwen3.gguf" -n 4 --show-tokens -q > /dev/null 2> "$tmp/err"
 [ -n "$(fed "$tmp/err" 1)" ] && [ -z "$(fed "$tmp/err" 2)" ] || { echo "FAIL: /exit"; fail=1; }
