@@ -666,8 +666,33 @@ cleanup:
 
 /* ================================================================ inspect */
 
-static void inspect_print(const llm_desc_t *d, int np)
+/* The experts a rank holds in layer l, as ranges: "0-15 32-47" (pieces of
+ * split experts as "e[f0:f1]"), cut at the buffer's end. */
+static void inspect_experts(const llm_shard_t *sh, int l, int full, char *buf, size_t len)
 {
+    const llm_expert_plan_t *ep = sh->ep;
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < ep->n_pieces[l] && o + 24 < len; i++) {
+        const llm_expert_piece_t *p = &ep->pieces[l][i];
+        int j = i;
+        while (j + 1 < ep->n_pieces[l] && ep->pieces[l][j + 1].e == ep->pieces[l][j].e + 1 &&
+               ep->pieces[l][j + 1].f0 == p->f0 && ep->pieces[l][j + 1].f1 == p->f1)
+            j++;
+        o += (size_t)snprintf(buf + o, len - o, "%s%d", o ? " " : "", p->e);
+        if (j > i)
+            o += (size_t)snprintf(buf + o, len - o, "-%d", ep->pieces[l][j].e);
+        if (o < len && (p->f0 != 0 || p->f1 != full))
+            o += (size_t)snprintf(buf + o, len - o, "[%d:%d]", p->f0, p->f1);
+        i = j;
+    }
+    if (o + 24 >= len)
+        snprintf(buf + len - 5, 5, " ...");
+}
+
+static void inspect_print(const llm_desc_t *d, const llm_split_t *sp)
+{
+    const int np = sp->np;
     const llm_config_t *c = &d->cfg;
     char a[32], b[32];
     static const char *const formats[] = { "GGUF", "llama2.c", "synthetic" };
@@ -680,6 +705,23 @@ static void inspect_print(const llm_desc_t *d, int np)
            c->vocab, c->ctx);
     printf("# rope %s theta %g, rms eps %g%s%s%s\n", c->rope_neox ? "rotate-half" : "interleaved", c->rope_theta,
            c->norm_eps, c->qk_norm ? ", q/k norm" : "", c->qkv_bias ? ", qkv bias" : "", c->tied ? ", tied output" : "");
+    char rs[160];
+    printf("# rope scaling: %s\n", llm_rope_describe(c, rs, sizeof rs));
+    if (c->mla.kv_lora)
+        printf("# multi-head latent attention: q_lora %d%s, kv_lora %d, per head %d + %d rope query/key dims and %d value dims "
+               "(%s); softmax scale %.6g\n"
+               "# latent cache: %zu bytes per token = (kv_lora %d + rope %d) x %d layers x 4 (F32), the same on every rank\n",
+               c->mla.q_lora, c->mla.q_lora ? "" : " (plain attn_q)", c->mla.kv_lora, c->mla.nope, c->mla.rope, c->mla.v_dim,
+               c->mla.split_kvb ? "attn_k_b / attn_v_b" : "attn_kv_b, split at load", llm_rope_attn_scale(c, c->head_dim),
+               llm_mla_cache_bytes_per_token(c), c->mla.kv_lora, c->mla.rope, c->n_layers);
+    else
+        printf("# KV cache: %zu bytes per token = 2 x %d KV heads x %d x %d layers x 4 (F32), split by KV heads\n",
+               (size_t)2 * c->n_kv_heads * c->head_dim * c->n_layers * sizeof(float), c->n_kv_heads, c->head_dim, c->n_layers);
+    if (c->moe.n_experts)
+        printf("# mixture of experts: %d experts of ffn %d, %d used per token (%s gate%s%s), %d shared (ffn %d), "
+               "%d leading dense layers\n", c->moe.n_experts, c->moe.expert_ffn, c->moe.n_used,
+               c->moe.gate == LLM_GATE_SIGMOID ? "sigmoid" : "softmax", c->moe.norm_topk ? ", renormalised" : "",
+               c->moe.sel_bias ? ", selection bias" : "", c->moe.n_shared, c->moe.shared_ffn, c->moe.n_dense_lead);
     if (d->n_kv)
         printf("# metadata (%d keys)\n", d->n_kv);
     for (int i = 0; i < d->n_kv; i++) {
@@ -692,7 +734,7 @@ static void inspect_print(const llm_desc_t *d, int np)
         default: printf("  %-44s [%llu values of type %d]\n", kv->key, (unsigned long long)kv->n, kv->gguf_type); break;
         }
     }
-    uint64_t total = 0, params = 0;
+    uint64_t total = 0, params = 0, expert_params = 0;
     printf("# %-32s %-6s %-22s %10s\n", "tensor", "type", "shape", "bytes");
     for (int i = 0; i < d->n_tensors; i++) {
         const llm_tensor_t *t = &d->tensors[i];
@@ -703,14 +745,23 @@ static void inspect_print(const llm_desc_t *d, int np)
         printf("  %-32s %-6s %-22s %10llu\n", t->name, llm_type_name(t->type), shape, (unsigned long long)t->bytes);
         total += t->bytes;
         params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+        if (c->moe.n_experts && strstr(t->name, "_exps."))
+            expert_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
     }
+    if (c->moe.n_experts)
+        printf("# %.3f M parameters active per token (attention, router, %d of %d experts)\n",
+               ((double)(params - expert_params) + (double)expert_params * c->moe.n_used / c->moe.n_experts) / 1e6,
+               c->moe.n_used, c->moe.n_experts);
     printf("# %d tensors, %s of weights, %.3f M parameters\n", d->n_tensors, cb_format_size((size_t)total, a, sizeof a),
            (double)params / 1e6);
-    printf("# per rank with %d ranks (ctx %d, batch 512):\n", np, c->ctx < 4096 ? c->ctx : 4096);
-    printf("# %4s %8s %8s %8s %8s %12s %12s\n", "rank", "heads", "kv", "ffn", "vocab", "weights", "total");
+    printf("# per rank with %d ranks (ctx %d, batch 512%s%s%s):\n", np, c->ctx < 4096 ? c->ctx : 4096,
+           sp->weight ? ", uneven shares" : "", c->moe.n_experts ? ", experts " : "",
+           c->moe.n_experts ? llm_placement_names[sp->placement] : "");
+    printf("# %4s %8s %8s %8s %8s %12s %12s%s\n", "rank", "heads", "kv", "ffn", "vocab", "weights", "total",
+           c->moe.n_experts ? "  experts (pieces in all layers; first MoE layer's)" : "");
     for (int r = 0; r < np; r++) {
         llm_shard_t sh;
-        if (llm_shard_plan(d, r, np, &sh) != CB_OK) {
+        if (llm_shard_plan_split(d, r, sp, &sh) != CB_OK) {
             printf("  cannot split over %d ranks: %s\n", np, cb_error_message() ? cb_error_message() : "");
             cb_error_clear();
             return;
@@ -720,26 +771,101 @@ static void inspect_print(const llm_desc_t *d, int np)
         char hs[24], ks[24], fs[24], vs[24];
         snprintf(hs, sizeof hs, "%d-%d", sh.h0, sh.h1 - 1);
         snprintf(ks, sizeof ks, "%d-%d", sh.kv0, sh.kv1 - 1);
-        snprintf(fs, sizeof fs, "%d", sh.f1 - sh.f0);
+        snprintf(fs, sizeof fs, "%d", c->moe.n_experts ? sh.s1 - sh.s0 : sh.f1 - sh.f0);
         snprintf(vs, sizeof vs, "%d", sh.v1 - sh.v0);
-        printf("  %4d %8s %8s %8s %8s %12s %12s\n", r, hs, ks, fs, vs, cb_format_size(wb, a, sizeof a),
+        printf("  %4d %8s %8s %8s %8s %12s %12s", r, hs, ks, fs, vs, cb_format_size(wb, a, sizeof a),
                cb_format_size(wb + rb, b, sizeof b));
+        if (sh.ep) {
+            char ex[160];
+            int pieces = 0, l0 = c->moe.n_dense_lead;
+            for (int l = 0; l < c->n_layers; l++)
+                pieces += sh.ep->n_pieces[l];
+            inspect_experts(&sh, l0, c->moe.expert_ffn, ex, sizeof ex);
+            printf("  %d: %s", pieces, ex);
+        }
+        printf("\n");
+        llm_shard_free(&sh);
     }
     unsigned long long avail = cb_mem_available_bytes();
     if (avail)
         printf("# this host has %s available\n", cb_format_size((size_t)avail, a, sizeof a));
 }
 
+/* The largest rank's bytes (weights and run state at ctx, batch 512) when
+ * desc is split evenly over np ranks; 0 when it cannot be. */
+static size_t inspect_rank_need(const llm_desc_t *d, int np, int ctx)
+{
+    size_t worst = 0;
+    for (int r = 0; r < np; r++) {
+        llm_shard_t sh;
+        if (llm_shard_plan(d, r, np, &sh) != CB_OK) {
+            cb_error_clear();
+            return 0;
+        }
+        size_t need = llm_shard_weight_bytes(d, &sh) + llm_shard_run_bytes(&d->cfg, &sh, ctx, 512);
+        llm_shard_free(&sh);
+        worst = need > worst ? need : worst;
+    }
+    return worst;
+}
+
+/* How many hosts of host_bytes, a rank each, the model needs in each weight
+ * type: every type for a synthetic shape, the file's own for a file. */
+static void inspect_hosts(const llm_model_opts_t *mo, const llm_desc_t *file, size_t host_bytes)
+{
+    char a[32], b[32], c0[32];
+    printf("# hosts of %s needed (a rank each, even split, ctx %d, batch 512):\n",
+           cb_format_size(host_bytes, a, sizeof a), file->cfg.ctx < 4096 ? file->cfg.ctx : 4096);
+    printf("# %-6s %12s %7s %14s\n", "type", "weights", "hosts", "per host");
+    for (int i = 0; llm_type_choices[i]; i++) {
+        llm_desc_t d;
+        const llm_desc_t *dp = file;
+        if (file->format == LLM_FMT_SYNTHETIC) {
+            if (llm_shape_desc(mo->shape, llm_type_choice_ids[i], mo->layers, (uint64_t)mo->seed, &d) != CB_OK) {
+                printf("  %-6s %s\n", llm_type_choices[i], cb_error_message() ? cb_error_message() : "not possible");
+                cb_error_clear();
+                continue;
+            }
+            dp = &d;
+        } else if (i > 0) {
+            break;
+        }
+        uint64_t total = 0;
+        for (int t = 0; t < dp->n_tensors; t++)
+            total += dp->tensors[t].bytes;
+        const int ctx = dp->cfg.ctx < 4096 ? dp->cfg.ctx : 4096;
+        int hosts = 0;
+        size_t need = 0;
+        for (int np = 1; np <= dp->cfg.n_heads && !hosts; np++) {
+            need = inspect_rank_need(dp, np, ctx);
+            if (need > 0 && need <= host_bytes)
+                hosts = np;
+        }
+        const char *tn = file->format == LLM_FMT_SYNTHETIC ? llm_type_choices[i] : "file";
+        if (hosts)
+            printf("  %-6s %12s %7d %14s\n", tn, cb_format_size((size_t)total, b, sizeof b), hosts,
+                   cb_format_size(need, c0, sizeof c0));
+        else
+            printf("  %-6s %12s %7s %14s\n", tn, cb_format_size((size_t)total, b, sizeof b), "none",
+                   "(more than one per head)");
+        if (dp != file)
+            llm_desc_free(&d);
+    }
+}
+
 cb_status_t llm_cmd_inspect(int argc, char **argv)
 {
     llm_model_opts_t mo = LLM_MODEL_OPTS_DEFAULT;
     int np = 0;
+    size_t hosts_memory = 0;
     cb_opt_t opts[] = {
         LLM_MODEL_OPTS(mo),
         { "np", 0, CB_OPT_INT, &np, "N", "ranks to plan the split for (0: this run's)", 0, 1 << 16, NULL },
+        { "hosts-memory", 0, CB_OPT_SIZE, &hosts_memory, "SIZE",
+          "also say how many hosts of SIZE memory (512G, ...) the model needs in each weight type", 0, -1, NULL },
         { 0 },
     };
-    cb_cli_t cli = { "llm inspect", "(-m FILE | --shape NAME) [--np N]",
+    cb_cli_t cli = { "llm inspect", "(-m FILE | --shape NAME) [--np N] [--hosts-memory SIZE]",
                      "Print a model's metadata, tensors and the memory each rank needs.", opts, NULL };
     cb_common_opts_t common = { 0 };
     int first = 0;
@@ -754,10 +880,18 @@ cb_status_t llm_cmd_inspect(int argc, char **argv)
     st = llm_model_describe(&mo, &desc);
     if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
         return st;
-    if (cb_rank() == 0)
-        inspect_print(&desc, np > 0 ? np : cb_nranks());
+    llm_split_t sp;
+    st = llm_model_split(&mo, &desc, np > 0 ? np : cb_nranks(), 1, &sp);
+    if ((st = cb_agree(st, MPI_COMM_WORLD)) == CB_OK) {
+        if (cb_rank() == 0) {
+            inspect_print(&desc, &sp);
+            if (hosts_memory)
+                inspect_hosts(&mo, &desc, hosts_memory);
+        }
+        llm_model_split_free(&sp);
+    }
     llm_desc_free(&desc);
-    return CB_OK;
+    return st;
 }
 
 /* ================================================================ main */
@@ -770,7 +904,7 @@ static void usage(FILE *f)
                "  generate   greedy or sampled generation from a text or token ids\n"
                "  inspect    a model's metadata, tensors and memory per rank\n"
                "  tokenize   the token ids of a text\n"
-               "Models: GGUF (llama, qwen2, qwen3; F32 F16 BF16 Q8_0 Q4_0), llama2.c checkpoints,\n"
+               "Models: GGUF (llama, qwen2, qwen3, qwen3moe, deepseek2; F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K..Q6_K), llama2.c checkpoints,\n"
                "or synthetic --shape presets (llm generate --list-shapes).\n");
 }
 
