@@ -3,11 +3,13 @@
  * writes a conversation turn by turn, so that the KV cache of the turns
  * before stays valid (the text of turn k is what the template renders for
  * k+1 messages minus what it rendered for k). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "llm_tok.h"
 
-const char *const llm_chat_names[] = { "chatml", "qwen3", "llama3", "deepseek-v3", NULL };
+const char *const llm_chat_names[] = { "chatml", "qwen3", "llama3", "deepseek-v3", "llama3.1", NULL };
 
 static int has(const char *s, size_t n, const char *needle)
 {
@@ -23,7 +25,7 @@ int llm_chat_detect(const char *t, size_t n)
     if (has(t, n, "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>") && has(t, n, "<\xef\xbd\x9c" "User\xef\xbd\x9c>"))
         return LLM_CHAT_DEEPSEEK3;
     if (has(t, n, "<|start_header_id|>") && has(t, n, "<|eot_id|>"))
-        return LLM_CHAT_LLAMA3;
+        return has(t, n, "Cutting Knowledge Date") ? LLM_CHAT_LLAMA31 : LLM_CHAT_LLAMA3;
     if (has(t, n, "<|im_start|>") && has(t, n, "<|im_end|>"))
         return has(t, n, "<think>") ? LLM_CHAT_QWEN3 : LLM_CHAT_CHATML;
     return -1;
@@ -71,7 +73,18 @@ static void put_trimmed(sbuf_t *b, const char *s)
     put(b, s, n);
 }
 
-char *llm_chat_turn(int kind, int first, const char *bos, const char *system, const char *user)
+void llm_chat_date(const char *tmpl, size_t n, time_t now, char *buf, size_t len)
+{
+    /* Llama 3.2's template takes today's date where the renderer offers
+     * strftime_now, 3.1's and 3.3's a fixed one. */
+    struct tm tm;
+    if (tmpl && has(tmpl, n, "strftime_now") && gmtime_r(&now, &tm))
+        strftime(buf, len, "%d %b %Y", &tm);
+    else
+        snprintf(buf, len, "26 Jul 2024");
+}
+
+char *llm_chat_turn(int kind, int first, const char *bos, const char *system, const char *date, const char *user)
 {
     sbuf_t b = { 0 };
     int sys = system && *system;
@@ -90,11 +103,20 @@ char *llm_chat_turn(int kind, int first, const char *bos, const char *system, co
         puts_(&b, "<|im_end|>\n<|im_start|>assistant\n");
         break;
     case LLM_CHAT_LLAMA3:
+    case LLM_CHAT_LLAMA31:
         if (!first)
             puts_(&b, "<|eot_id|>");
         if (first && bos)
             puts_(&b, bos);
-        if (first && sys) {
+        if (first && kind == LLM_CHAT_LLAMA31) {
+            /* 3.1 always writes a system message, dated. */
+            puts_(&b, "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: ");
+            puts_(&b, date ? date : "26 Jul 2024");
+            puts_(&b, "\n\n");
+            if (sys)
+                put_trimmed(&b, system);
+            puts_(&b, "<|eot_id|>");
+        } else if (first && sys) {
             puts_(&b, "<|start_header_id|>system<|end_header_id|>\n\n");
             put_trimmed(&b, system);
             puts_(&b, "<|eot_id|>");

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "llm.h"
 #include "llm_tok.h"
@@ -73,11 +74,100 @@ static cb_status_t chat_form(const llm_tok_t *tok, const char *path, int *kind_p
         return CB_ERR_UNSUPPORTED;
     }
     if ((*kind_p = llm_chat_detect(t, n)) < 0) {
-        cb_error("%s: its chat template is none of the built-in forms (chatml, qwen3, llama3, deepseek-v3); "
+        cb_error("%s: its chat template is none of the built-in forms (chatml, qwen3, llama3, llama3.1, deepseek-v3); "
                  "name the form with --template if one fits", path);
         return CB_ERR_UNSUPPORTED;
     }
     return CB_OK;
+}
+
+/* Print the text of the ids in text[0..len) ("1,2,3"), whole characters
+ * only, without the space SentencePiece put in front. Local. */
+static cb_status_t tokenize_decode(const llm_tok_t *tok, const char *text, size_t len, int special)
+{
+    char *ids_text = malloc(len + 1);
+    int *dv = NULL, dn = 0;
+    if (!ids_text) {
+        cb_error("out of memory");
+        return CB_ERR_NOMEM;
+    }
+    memcpy(ids_text, text, len);
+    ids_text[len] = 0;
+    cb_status_t st = llm_parse_tokens(ids_text, llm_tok_n_vocab(tok), &dv, &dn);
+    llm_utf8_stream_t us = { { 0 }, 0 };
+    int lead = llm_tok_add_space_prefix(tok);
+    for (int i = 0; st == CB_OK && i < dn; i++) {
+        size_t pn;
+        const char *p = llm_tok_piece(tok, dv[i], special, &pn);
+        if (lead && llm_tok_type(tok, dv[i]) != LLM_TT_CONTROL) {
+            if (pn > 0 && *p == ' ') {
+                p++;
+                pn--;
+            }
+            lead = 0;
+        }
+        char *out = malloc(3 * (pn + 4));
+        if (!out) {
+            cb_error("out of memory");
+            st = CB_ERR_NOMEM;
+            break;
+        }
+        fwrite(out, 1, llm_utf8_stream(&us, p, pn, out), stdout);
+        free(out);
+    }
+    char tail[8];
+    fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
+    fflush(stdout);
+    free(dv);
+    free(ids_text);
+    return st;
+}
+
+/* Print the ids (or, with `pieces`, id and text a line each) of text[0..len),
+ * or of each of its NUL-separated texts. Local. */
+static cb_status_t tokenize_encode(const llm_tok_t *tok, const char *text, size_t len, int null_sep, int add_bos,
+                                   int special, int pieces, int verbose)
+{
+    cb_status_t st = CB_OK;
+    llm_ids_t ids = { 0 };
+    double t0 = cb_now(), t_enc = 0;
+    long long n_tok = 0, n_text = 0;
+    for (size_t a = 0; st == CB_OK && a <= len;) {
+        size_t b = len;
+        if (null_sep) {
+            b = a;
+            while (b < len && text[b])
+                b++;
+            if (b == len && a == len && len > 0)
+                break; /* a trailing NUL ends the last text */
+        }
+        ids.n = 0;
+        double te = cb_now();
+        st = llm_tok_encode(tok, text + a, b - a, add_bos, special, &ids);
+        t_enc += cb_now() - te;
+        n_tok += ids.n;
+        n_text++;
+        for (int i = 0; st == CB_OK && i < ids.n; i++) {
+            if (pieces) {
+                size_t pn;
+                const char *p = llm_tok_piece(tok, ids.v[i], 1, &pn);
+                printf("%6d ", ids.v[i]);
+                print_piece(p, pn);
+                putchar('\n');
+            } else {
+                printf("%s%d", i ? " " : "", ids.v[i]);
+            }
+        }
+        if (st == CB_OK && !pieces)
+            putchar('\n');
+        a = b + 1;
+    }
+    fflush(stdout);
+    if (st == CB_OK && verbose)
+        fprintf(stderr, "# %lld texts, %zu bytes, %lld tokens: encoding %.6f s (%.2f MB/s), in all %.6f s\n", n_text, len,
+                n_tok, t_enc, t_enc > 0 ? (double)len / t_enc / 1e6 : 0.0, cb_now() - t0);
+    llm_ids_free(&ids);
+    return st;
 }
 
 cb_status_t llm_cmd_tokenize(int argc, char **argv)
@@ -96,14 +186,14 @@ cb_status_t llm_cmd_tokenize(int argc, char **argv)
         { 0 },
     };
     cb_cli_t cli = { "llm tokenize", "-m FILE [options] (TEXT | -f FILE)",
-                     "Print the token ids of a text under the model's tokenizer, with BOS as the model asks.",
+                     "Print the token ids of a text under the model's tokenizer, with BOS as the model asks\n"
+                     "(or, with -d, the text of token ids).",
                      opts, "example: llm tokenize -m model.gguf --pieces \"Hello, world\"" };
     cb_common_opts_t common = { 0 };
     int first = 0;
     char *buf = NULL;
     size_t len = 0;
     llm_tok_t *tok = NULL;
-    llm_ids_t ids = { 0 };
     cb_status_t st = cb_options_parse(&cli, argc, argv, &common, &first);
     if (st == CB_OK && !model) {
         cb_error("a model is needed (-m FILE)");
@@ -115,93 +205,23 @@ cb_status_t llm_cmd_tokenize(int argc, char **argv)
     }
     /* Only rank 0 works; the others wait for its verdict. */
     if (st == CB_OK && cb_rank() == 0) {
+        const char *text = file || chat ? NULL : argv[first];
         st = llm_tok_open(model, &tok);
-        if (st == CB_OK && file)
-            st = read_all(file, &buf, &len);
-        else if (st == CB_OK && !chat)
-            len = strlen(argv[first]);
+        if (st == CB_OK && file && (st = read_all(file, &buf, &len)) == CB_OK)
+            text = buf;
+        else if (text)
+            len = strlen(text);
+        int kind;
         if (st == CB_OK && chat) {
-            int kind;
             if ((st = chat_form(tok, model, &kind)) == CB_OK)
                 printf("%s\n", llm_chat_names[kind]);
-            llm_tok_free(tok);
-            return cb_agree(st, MPI_COMM_WORLD);
+        } else if (st == CB_OK && decode) {
+            st = tokenize_decode(tok, text, len, !no_special);
+        } else if (st == CB_OK) {
+            st = tokenize_encode(tok, text, len, null_sep, !no_bos && llm_tok_add_bos(tok), !no_special, pieces,
+                                 common.verbose);
         }
     }
-    if (chat) /* the other ranks */
-        return cb_agree(st, MPI_COMM_WORLD);
-    const char *text = buf ? buf : (first < argc ? argv[first] : "");
-    if (st == CB_OK && decode && cb_rank() == 0) {
-        /* Through the same UTF-8 stream as generate's output. */
-        char *ids_text = malloc(len + 1);
-        int *dv = NULL, dn = 0;
-        if (!ids_text) {
-            st = CB_ERR_NOMEM;
-        } else {
-            memcpy(ids_text, text, len);
-            ids_text[len] = 0;
-            st = llm_parse_tokens(ids_text, llm_tok_n_vocab(tok), &dv, &dn);
-        }
-        llm_utf8_stream_t us = { { 0 }, 0 };
-        int lead = llm_tok_add_space_prefix(tok); /* the space encoding put in front: not the text's */
-        for (int i = 0; st == CB_OK && i < dn; i++) {
-            size_t pn;
-            const char *p = llm_tok_piece(tok, dv[i], !no_special, &pn);
-            if (lead && llm_tok_type(tok, dv[i]) != LLM_TT_CONTROL) {
-                if (pn > 0 && *p == ' ') {
-                    p++;
-                    pn--;
-                }
-                lead = 0;
-            }
-            char *out = malloc(3 * (pn + 4));
-            if (!out) {
-                st = CB_ERR_NOMEM;
-                break;
-            }
-            fwrite(out, 1, llm_utf8_stream(&us, p, pn, out), stdout);
-            free(out);
-        }
-        char tail[8];
-        fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
-        free(dv);
-        free(ids_text);
-        fflush(stdout);
-        llm_ids_free(&ids);
-        free(buf);
-        llm_tok_free(tok);
-        return cb_agree(st, MPI_COMM_WORLD);
-    }
-    if (decode && cb_rank() != 0)
-        return cb_agree(st, MPI_COMM_WORLD);
-    for (size_t a = 0; st == CB_OK && cb_rank() == 0 && a <= len;) {
-        size_t b = a;
-        if (null_sep)
-            while (b < len && text[b])
-                b++;
-        else
-            b = len;
-        if (null_sep && b == len && a == len && len > 0)
-            break; /* a trailing NUL ends the last text */
-        ids.n = 0;
-        st = llm_tok_encode(tok, text + a, b - a, !no_bos && llm_tok_add_bos(tok), !no_special, &ids);
-        for (int i = 0; st == CB_OK && i < ids.n; i++) {
-            if (pieces) {
-                size_t pn;
-                const char *p = llm_tok_piece(tok, ids.v[i], 1, &pn);
-                printf("%6d ", ids.v[i]);
-                print_piece(p, pn);
-                putchar('\n');
-            } else {
-                printf("%s%d", i ? " " : "", ids.v[i]);
-            }
-        }
-        if (st == CB_OK && !pieces)
-            putchar('\n');
-        a = b + 1;
-    }
-    fflush(stdout);
-    llm_ids_free(&ids);
     free(buf);
     llm_tok_free(tok);
     return cb_agree(st, MPI_COMM_WORLD);
@@ -437,6 +457,87 @@ static cb_status_t chat_read_line(char **line_p)
     return CB_OK;
 }
 
+/* One user turn as token ids on every rank: rank 0 writes the form's text
+ * and tokenizes it, the ids are broadcast. Collective over MPI_COMM_WORLD;
+ * fails (on every rank) when a token lies beyond the model's vocabulary. */
+static cb_status_t chat_turn_ids(const llm_tok_t *tok, int form, int first, const char *system, const char *line,
+                                 int vocab, llm_ids_t *ids, int *n_p)
+{
+    int n = 0;
+    ids->n = 0;
+    if (cb_rank() == 0) {
+        int bos = llm_tok_bos(tok);
+        char date[32];
+        size_t tn;
+        const char *tmpl = llm_tok_chat_template(tok, &tn);
+        llm_chat_date(tmpl, tn, time(NULL), date, sizeof date);
+        char *text = llm_chat_turn(form, first, bos >= 0 ? llm_tok_text(tok, bos) : NULL, system, date, line);
+        if (!text || llm_tok_encode(tok, text, strlen(text), 0, 1, ids) != CB_OK)
+            cb_abort(CB_ERR_NOMEM); /* the other ranks wait in the broadcast */
+        free(text);
+        n = ids->n;
+        for (int i = 0; i < ids->n; i++)
+            if (ids->v[i] >= vocab)
+                n = -1;
+    }
+    cb_status_t st = CB_MPI(MPI_Bcast(&n, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    if (st != CB_OK)
+        return st;
+    if (n < 0) {
+        cb_error("the turn holds a token beyond the model's vocabulary of %d", vocab);
+        return CB_ERR_INPUT;
+    }
+    while (ids->cap < n)
+        if (llm_ids_push(ids, 0) != CB_OK)
+            cb_abort(CB_ERR_NOMEM);
+    *n_p = n;
+    return CB_MPI(MPI_Bcast(ids->v, n, MPI_INT, 0, MPI_COMM_WORLD));
+}
+
+/* The model's reply after the turn fed up to *pos_p: streamed by rank 0,
+ * each token shown fed back (so the KV cache holds it), until an
+ * end-of-generation token, n_predict tokens or the end of the context.
+ * Collective over MPI_COMM_WORLD; a failure inside aborts. */
+static void chat_reply(llm_run_t *run, const llm_tok_t *tok, llm_sampler_t *sampler, float *logits, int *idx, int vocab,
+                       int n_predict, int show, int *pos_p)
+{
+    llm_utf8_stream_t us = { { 0 }, 0 };
+    const int ctx = llm_run_ctx(run);
+    cb_status_t st = CB_OK;
+    for (int i = 0; i < n_predict && *pos_p < ctx; i++) {
+        int next = 0;
+        if (sampler->temperature <= 0) {
+            st = llm_argmax(run, &next);
+        } else {
+            st = llm_logits_gather(run, logits);
+            if (st == CB_OK && cb_rank() == 0)
+                next = llm_sample(sampler, logits, vocab, idx);
+            if (st == CB_OK)
+                st = CB_MPI(MPI_Bcast(&next, 1, MPI_INT, 0, MPI_COMM_WORLD));
+        }
+        if (st != CB_OK)
+            cb_abort(st);
+        if (llm_tok_is_eog(tok, next))
+            break;
+        if (cb_rank() == 0) {
+            emit_token(tok, &us, next, 0);
+            if (show)
+                fprintf(stderr, " %d", next);
+        }
+        if ((st = llm_forward(run, &next, 1, *pos_p)) != CB_OK)
+            cb_abort(st);
+        (*pos_p)++;
+    }
+    if (cb_rank() == 0) {
+        char tail[8];
+        fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
+        putchar('\n');
+        fflush(stdout);
+        if (show)
+            fprintf(stderr, "\n");
+    }
+}
+
 cb_status_t llm_cmd_chat(int argc, char **argv)
 {
     llm_model_opts_t mo = LLM_MODEL_OPTS_DEFAULT;
@@ -444,7 +545,7 @@ cb_status_t llm_cmd_chat(int argc, char **argv)
     int n_predict = 512, form = -1, show = 0;
     double temp = 0.0, top_p = 1.0;
     long long seed = 1;
-    static const char *const forms[] = { "chatml", "qwen3", "llama3", "deepseek-v3", NULL };
+    static const char *const forms[] = { "chatml", "qwen3", "llama3", "deepseek-v3", "llama3.1", NULL };
     cb_opt_t opts[] = {
         LLM_MODEL_OPTS(mo),
         { "system", 0, CB_OPT_STRING, &system, "TEXT", "system prompt", 0, -1, NULL },
@@ -457,8 +558,8 @@ cb_status_t llm_cmd_chat(int argc, char **argv)
         { 0 },
     };
     cb_cli_t cli = { "llm chat", "-m FILE [options]",
-                     "An interactive conversation in the model's chat template (Qwen3, Llama 3, DeepSeek V3 and\n"
-                     "ChatML are built in): rank 0 reads a message per line from stdin, the reply streams to\n"
+                     "An interactive conversation in the model's chat template (Qwen3, Llama 3, Llama 3.1-3.3,\n"
+                     "DeepSeek V3 and ChatML are built in): rank 0 reads a message per line from stdin, the reply streams to\n"
                      "stdout; the KV cache is kept between turns. End with end of input or a line /exit.",
                      opts, "example: mpirun -np 2 llm chat -m qwen3.gguf --system \"You are terse.\"" };
     cb_common_opts_t common = { 0 };
@@ -525,40 +626,15 @@ cb_status_t llm_cmd_chat(int argc, char **argv)
             break;
         if (!*line)
             continue;
-        /* Rank 0 writes and tokenizes the turn, every rank gets the ids. */
         int n = 0;
-        if (cb_rank() == 0) {
-            int bos = llm_tok_bos(tok);
-            char *text = llm_chat_turn(form, turn == 0, bos >= 0 ? llm_tok_text(tok, bos) : NULL, system, line);
-            ids.n = 0;
-            if (!text)
-                cb_abort(CB_ERR_NOMEM);
-            if (llm_tok_encode(tok, text, strlen(text), 0, 1, &ids) != CB_OK)
-                cb_abort(CB_ERR_NOMEM);
-            free(text);
-            n = ids.n;
-            for (int i = 0; i < n; i++)
-                if (ids.v[i] >= vocab)
-                    n = -1;
-        }
-        if ((st = CB_MPI(MPI_Bcast(&n, 1, MPI_INT, 0, MPI_COMM_WORLD))) != CB_OK)
+        if ((st = chat_turn_ids(tok, form, turn == 0, system, line, vocab, &ids, &n)) != CB_OK)
             break;
-        if (n < 0) {
-            cb_error("the turn holds a token beyond the model's vocabulary of %d", vocab);
-            st = CB_ERR_INPUT;
-            break;
-        }
         if (pos + n + 1 > ctx) {
             if (cb_rank() == 0)
                 fprintf(stderr, "# the context is full (%d of %d positions, this message needs %d): the conversation ends (--ctx)\n",
                         pos, ctx, n);
             break;
         }
-        while (cb_rank() != 0 && ids.cap < n)
-            if (llm_ids_push(&ids, 0) != CB_OK)
-                cb_abort(CB_ERR_NOMEM);
-        if ((st = CB_MPI(MPI_Bcast(ids.v, n, MPI_INT, 0, MPI_COMM_WORLD))) != CB_OK)
-            break;
         if (show && cb_rank() == 0) {
             fprintf(stderr, "# turn %d: fed %d at position %d:", turn + 1, n, pos);
             for (int i = 0; i < n; i++)
@@ -568,42 +644,9 @@ cb_status_t llm_cmd_chat(int argc, char **argv)
         if ((st = llm_forward(run, ids.v, n, pos)) != CB_OK)
             cb_abort(st);
         pos += n;
-        llm_utf8_stream_t us = { { 0 }, 0 };
         if (show && cb_rank() == 0)
             fprintf(stderr, "# turn %d: replied:", turn + 1);
-        for (int i = 0; i < n_predict && pos < ctx; i++) {
-            int next = 0;
-            if (temp <= 0) {
-                st = llm_argmax(run, &next);
-            } else {
-                st = llm_logits_gather(run, logits);
-                if (st == CB_OK && cb_rank() == 0)
-                    next = llm_sample(&sampler, logits, vocab, idx);
-                if (st == CB_OK)
-                    st = CB_MPI(MPI_Bcast(&next, 1, MPI_INT, 0, MPI_COMM_WORLD));
-            }
-            if (st != CB_OK)
-                cb_abort(st);
-            if (llm_tok_is_eog(tok, next))
-                break;
-            if (cb_rank() == 0) {
-                emit_token(tok, &us, next, 0);
-                if (show)
-                    fprintf(stderr, " %d", next);
-            }
-            /* Every token shown is in the cache; the next turn closes the reply. */
-            if ((st = llm_forward(run, &next, 1, pos)) != CB_OK)
-                cb_abort(st);
-            pos++;
-        }
-        if (cb_rank() == 0) {
-            char tail[8];
-            fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
-            putchar('\n');
-            fflush(stdout);
-            if (show)
-                fprintf(stderr, "\n");
-        }
+        chat_reply(run, tok, &sampler, logits, idx, vocab, n_predict, show, &pos);
         turn++;
     }
     st = cb_agree(st, MPI_COMM_WORLD);

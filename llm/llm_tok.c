@@ -144,6 +144,7 @@ static uint32_t hash_u64(uint64_t k)
  * themselves, the others for U+0100 upwards in byte order. */
 static char bl_char[256][2];
 static int bl_len[256];
+static short bl_byte[256 + 68]; /* the other way: code point -> byte */
 static int bl_ready;
 
 static void bytelevel_init(void)
@@ -155,6 +156,7 @@ static void bytelevel_init(void)
         int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
         uint32_t cp = printable ? (uint32_t)b : (uint32_t)next++;
         bl_len[b] = llm_utf8_encode(cp, bl_char[b]);
+        bl_byte[cp] = (short)b;
     }
     bl_ready = 1;
 }
@@ -169,17 +171,12 @@ const char *llm_bytelevel_char(int b, int *n_p)
 /* The byte a byte-level character stands for, or -1. */
 static int bytelevel_byte(uint32_t cp)
 {
-    if ((cp >= '!' && cp <= '~') || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF))
-        return (int)cp;
-    if (cp < 256 || cp >= 256 + 68)
+    bytelevel_init();
+    if (cp >= 256 + 68)
         return -1;
-    int k = (int)cp - 256;
-    for (int b = 0; b < 256; b++) {
-        int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        if (!printable && k-- == 0)
-            return b;
-    }
-    return -1;
+    int printable = (cp >= '!' && cp <= '~') || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF);
+    /* Below 256 only the printable bytes stand for themselves. */
+    return cp < 256 && !printable ? -1 : bl_byte[cp];
 }
 
 /* ================================================================ accessors */

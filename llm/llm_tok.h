@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include "llm.h"
 
 /* ================================================================ Unicode */
@@ -166,8 +167,8 @@ const char *llm_bytelevel_char(int b, int *n_p);
 
 /* ================================================================ chat */
 
-typedef enum { LLM_CHAT_CHATML = 0, LLM_CHAT_QWEN3, LLM_CHAT_LLAMA3, LLM_CHAT_DEEPSEEK3 } llm_chat_kind_t;
-extern const char *const llm_chat_names[]; /* "chatml", "qwen3", "llama3", "deepseek-v3", NULL */
+typedef enum { LLM_CHAT_CHATML = 0, LLM_CHAT_QWEN3, LLM_CHAT_LLAMA3, LLM_CHAT_DEEPSEEK3, LLM_CHAT_LLAMA31 } llm_chat_kind_t;
+extern const char *const llm_chat_names[]; /* "chatml", "qwen3", "llama3", "deepseek-v3", "llama3.1", NULL */
 
 /* Recognise a Jinja chat template (tokenizer.chat_template) as one of the
  * built-in forms; -1 when it is none of them. */
@@ -179,7 +180,11 @@ int llm_chat_detect(const char *tmpl, size_t n);
  * -n has none); then the user's message (`bos`: the BOS token's text, or
  * NULL) and the assistant's header.
  * Returns malloc'ed text or NULL (out of memory). */
-char *llm_chat_turn(int kind, int first, const char *bos, const char *system, const char *user);
+char *llm_chat_turn(int kind, int first, const char *bos, const char *system, const char *date, const char *user);
+/* The date Llama 3.1's form writes (`tmpl` the file's template or NULL):
+ * today (UTC, "01 Dec 2026") where the template asks strftime_now for it,
+ * else the template's fixed "26 Jul 2024". */
+void llm_chat_date(const char *tmpl, size_t n, time_t now, char *buf, size_t len);
 
 /* ================================================================ subcommands */
 

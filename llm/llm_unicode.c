@@ -8,10 +8,8 @@
 
 /* ================================================================ classes */
 
-int llm_ucat(uint32_t cp)
+static int ucat_search(uint32_t cp)
 {
-    if (cp > 0x10FFFF)
-        return LLM_UCAT_C;
     /* The last range whose first code point is <= cp. */
     int lo = 0, hi = llm_ucat_n_ranges - 1;
     while (lo < hi) {
@@ -22,6 +20,24 @@ int llm_ucat(uint32_t cp)
             hi = mid - 1;
     }
     return (int)(llm_ucat_ranges[lo] & 7);
+}
+
+/* Latin-1 by a table: most text is mostly ASCII, and the splits ask each
+ * character's class several times. */
+static unsigned char ucat_latin1[256];
+static int ucat_latin1_ready;
+
+int llm_ucat(uint32_t cp)
+{
+    if (cp < 256) {
+        if (!ucat_latin1_ready) {
+            for (uint32_t c = 0; c < 256; c++)
+                ucat_latin1[c] = (unsigned char)ucat_search(c);
+            ucat_latin1_ready = 1;
+        }
+        return ucat_latin1[cp];
+    }
+    return cp > 0x10FFFF ? LLM_UCAT_C : ucat_search(cp);
 }
 
 int llm_uspace(uint32_t cp)

@@ -60,7 +60,7 @@ EXTRA_DIST += tests/llm/equiv.sh tests/llm/quant_numpy.sh tests/llm/quant_numpy.
   tests/llm/gguf_write.py tests/llm/ref.py tests/llm/compare_logits.py tests/llm/fuzz/corpus \
   tests/llm/fuzz_tok.sh tests/llm/tokenizers.sh tests/llm/tok_bad.sh tests/llm/chat.sh tests/llm/nfc.sh tests/llm/fuzz/tok \
   tests/llm/tok_gguf.py tests/llm/tok_tiny.py tests/llm/tok_stress.py tests/llm/tok_ref.mjs tests/llm/tok_corpus.jsonl
-dist_noinst_SCRIPTS += scripts/bench-llm scripts/gen-unicode-table
+dist_noinst_SCRIPTS += scripts/bench-llm scripts/gen-unicode-table scripts/bench-tokenizer scripts/compare-tokenizers
 
 # Mixtures of experts (qwen3moe)
 TESTS += tests/llm/moe.sh

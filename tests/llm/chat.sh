@@ -28,7 +28,7 @@ at() { sed -n "s/^# turn $2: fed [0-9]* at position \([0-9]*\):.*/\1/p" "$1"; }
 replied() { sed -n "s/^# turn $2: replied: *//p" "$1"; }
 nl='
 '
-for form in qwen3 chatml llama3 deepseek-v3; do
+for form in qwen3 chatml llama3 llama3.1 deepseek-v3; do
     model $form || exit 1
     printf 'hello there\n\nand the world\n' > "$tmp/in"
     "$launch" 1 "$bin" chat -m "$tmp/$form.gguf" -n 12 --system "be brief" --show-tokens -q < "$tmp/in" > "$tmp/out1" 2> "$tmp/err1"
@@ -41,6 +41,9 @@ for form in qwen3 chatml llama3 deepseek-v3; do
         t2="<|im_end|>${nl}<|im_start|>user${nl}and the world<|im_end|>${nl}<|im_start|>assistant${nl}" ;;
     llama3)
         t1="<|begin_of_text|><|start_header_id|>system<|end_header_id|>${nl}${nl}be brief<|eot_id|><|start_header_id|>user<|end_header_id|>${nl}${nl}hello there<|eot_id|><|start_header_id|>assistant<|end_header_id|>${nl}${nl}"
+        t2="<|eot_id|><|start_header_id|>user<|end_header_id|>${nl}${nl}and the world<|eot_id|><|start_header_id|>assistant<|end_header_id|>${nl}${nl}" ;;
+    llama3.1)
+        t1="<|begin_of_text|><|start_header_id|>system<|end_header_id|>${nl}${nl}Cutting Knowledge Date: December 2023${nl}Today Date: 26 Jul 2024${nl}${nl}be brief<|eot_id|><|start_header_id|>user<|end_header_id|>${nl}${nl}hello there<|eot_id|><|start_header_id|>assistant<|end_header_id|>${nl}${nl}"
         t2="<|eot_id|><|start_header_id|>user<|end_header_id|>${nl}${nl}and the world<|eot_id|><|start_header_id|>assistant<|end_header_id|>${nl}${nl}" ;;
     deepseek-v3)
         t1="<｜begin▁of▁sentence｜>be brief<｜User｜>hello there<｜Assistant｜>"
@@ -81,6 +84,12 @@ if [ -n "$x" ]; then
     echo >> "$tmp/want"
     cmp -s "$tmp/text" "$tmp/want" || { echo "FAIL: generate's text is not its ids decoded"; fail=1; }
 fi
+# generate -p TEXT feeds the text's tokens (BOS as the metadata says), on 2 ranks as on 1.
+p=$(ids qwen3 "the wind and the world" | tr ' ' ,)
+a=$("$launch" 1 "$bin" generate -m "$tmp/qwen3.gguf" --prompt-ids "$p" -n 8 --print-ids -q)
+b=$("$launch" 2 "$bin" generate -m "$tmp/qwen3.gguf" -p "the wind and the world" -n 8 --print-ids -q)
+echo "generate -p: $b"
+[ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL: generate -p is not generate --prompt-ids of its tokens ($a)"; fail=1; }
 # /exit ends the conversation before the second message.
 printf 'hello\n/exit\nmore\n' | "$launch" 2 "$bin" chat -m "$tmp/qwen3.gguf" -n 4 --show-tokens -q > /dev/null 2> "$tmp/err"
 [ -n "$(fed "$tmp/err" 1)" ] && [ -z "$(fed "$tmp/err" 2)" ] || { echo "FAIL: /exit"; fail=1; }

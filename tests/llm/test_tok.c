@@ -128,6 +128,13 @@ static void test_chat(void)
     CHECK(llm_chat_detect(cm, strlen(cm)) == LLM_CHAT_CHATML, "chatml");
     CHECK(llm_chat_detect(l3, strlen(l3)) == LLM_CHAT_LLAMA3, "llama3");
     CHECK(llm_chat_detect(ds, strlen(ds)) == LLM_CHAT_DEEPSEEK3, "deepseek");
+    const char *l31 = "<|start_header_id|>system<|end_header_id|>Cutting Knowledge Date: December 2023<|eot_id|>";
+    CHECK(llm_chat_detect(l31, strlen(l31)) == LLM_CHAT_LLAMA31, "llama3.1");
+    char date[32];
+    llm_chat_date(l31, strlen(l31), 0, date, sizeof date);
+    CHECK(!strcmp(date, "26 Jul 2024"), "3.1's fixed date: %s", date);
+    llm_chat_date("strftime_now(\"%d %b %Y\")", 25, 86400 * 365, date, sizeof date);
+    CHECK(!strcmp(date, "01 Jan 1971"), "3.2's date of the day: %s", date);
     CHECK(llm_chat_detect("[INST] {{ x }} [/INST]", 22) == -1, "an unknown template");
     CHECK(llm_chat_detect(cm, 10) == -1, "a template cut short");
 }

@@ -3,7 +3,7 @@
 256 byte characters, a few merges, the special tokens of the chat forms) for
 tests that need a tokenizer but not a real one:
 
-    tok_tiny.py DIR --template chatml|qwen3|llama3|deepseek-v3|unknown|none [--spm]
+    tok_tiny.py DIR --template chatml|qwen3|llama3|llama3.1|deepseek-v3|unknown|none [--spm]
 
 --spm: a SentencePiece-style vocabulary instead (<unk>, <s>, </s>, the byte
 tokens <0xNN>, a few pieces with '▁' and their merges, byte fallback).
@@ -22,6 +22,10 @@ TEMPLATES = {
     "llama3": "{{ bos_token }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n'"
               " + m['content'] | trim + '<|eot_id|>' }}{% endfor %}"
               "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}",
+    "llama3.1": "{{- bos_token }}{%- if not date_string is defined %}{%- set date_string = \"26 Jul 2024\" %}{%- endif %}"
+                "{{- '<|start_header_id|>system<|end_header_id|>\\n\\n' }}{{- 'Cutting Knowledge Date: December 2023\\n' }}"
+                "{{- 'Today Date: ' + date_string + '\\n\\n' }}{{- system_message }}{{- '<|eot_id|>' }}"
+                "{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n' + m['content'] | trim + '<|eot_id|>' }}{% endfor %}",
     "deepseek-v3": "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{'<\uff5cUser\uff5c>' + m['content']}}"
                    "{% else %}{{'<\uff5cAssistant\uff5c>' + m['content'] + '<\uff5cend\u2581of\u2581sentence\uff5c>'}}{% endif %}"
                    "{% endfor %}{% if add_generation_prompt %}{{'<\uff5cAssistant\uff5c>'}}{% endif %}",
@@ -85,9 +89,9 @@ def main():
               "rstrip": False, "normalized": False} for i, s in enumerate(SPECIALS)]
     tj = {"version": "1.0", "added_tokens": added, "normalizer": None,
           "pre_tokenizer": {"type": "ByteLevel"}, "post_processor": None, "decoder": None, "model": {"type": "BPE", "vocab": vocab, "merges": merges}}
-    bos = {"chatml": None, "qwen3": None, "llama3": "<|begin_of_text|>",
+    bos = {"chatml": None, "qwen3": None, "llama3": "<|begin_of_text|>", "llama3.1": "<|begin_of_text|>",
            "deepseek-v3": "<\uff5cbegin\u2581of\u2581sentence\uff5c>"}.get(a.template)
-    eos = {"llama3": "<|eot_id|>", "deepseek-v3": "<\uff5cend\u2581of\u2581sentence\uff5c>"}.get(a.template, "<|im_end|>")
+    eos = {"llama3": "<|eot_id|>", "llama3.1": "<|eot_id|>", "deepseek-v3": "<\uff5cend\u2581of\u2581sentence\uff5c>"}.get(a.template, "<|im_end|>")
     tc = {"add_bos_token": bos is not None, "bos_token": bos, "eos_token": eos}
     if a.template != "none":
         tc["chat_template"] = TEMPLATES[a.template]
