@@ -128,7 +128,7 @@ cleanup:
 
 /* ================================================================ inspect */
 
-static void inspect_print(const llm_desc_t *d, int np)
+static void inspect_print(const llm_desc_t *d, int np, int kv_type, int ctx)
 {
     const llm_config_t *c = &d->cfg;
     char a[32], b[32];
@@ -168,8 +168,8 @@ static void inspect_print(const llm_desc_t *d, int np)
     }
     printf("# %d tensors, %s of weights, %.3f M parameters\n", d->n_tensors, cb_format_size((size_t)total, a, sizeof a),
            (double)params / 1e6);
-    printf("# per rank with %d ranks (ctx %d, batch 512):\n", np, c->ctx < 4096 ? c->ctx : 4096);
-    printf("# %4s %8s %8s %8s %8s %12s %12s\n", "rank", "heads", "kv", "ffn", "vocab", "weights", "total");
+    printf("# per rank with %d ranks (ctx %d, batch 512, KV cache %s):\n", np, ctx, llm_type_name(kv_type));
+    printf("# %4s %8s %8s %8s %8s %12s %12s %12s\n", "rank", "heads", "kv", "ffn", "vocab", "weights", "KV cache", "total");
     for (int r = 0; r < np; r++) {
         llm_shard_t sh;
         if (llm_shard_plan(d, r, np, &sh) != CB_OK) {
@@ -178,14 +178,15 @@ static void inspect_print(const llm_desc_t *d, int np)
             return;
         }
         size_t wb = llm_shard_weight_bytes(d, &sh);
-        size_t rb = llm_shard_run_bytes(c, &sh, c->ctx < 4096 ? c->ctx : 4096, 512);
+        size_t rb = llm_shard_run_bytes_kv(c, &sh, ctx, 512, kv_type), kb = llm_shard_kv_bytes(c, &sh, ctx, kv_type);
+        char ka[32];
         char hs[24], ks[24], fs[24], vs[24];
         snprintf(hs, sizeof hs, "%d-%d", sh.h0, sh.h1 - 1);
         snprintf(ks, sizeof ks, "%d-%d", sh.kv0, sh.kv1 - 1);
         snprintf(fs, sizeof fs, "%d", sh.f1 - sh.f0);
         snprintf(vs, sizeof vs, "%d", sh.v1 - sh.v0);
-        printf("  %4d %8s %8s %8s %8s %12s %12s\n", r, hs, ks, fs, vs, cb_format_size(wb, a, sizeof a),
-               cb_format_size(wb + rb, b, sizeof b));
+        printf("  %4d %8s %8s %8s %8s %12s %12s %12s\n", r, hs, ks, fs, vs, cb_format_size(wb, a, sizeof a),
+               cb_format_size(kb, ka, sizeof ka), cb_format_size(wb + rb, b, sizeof b));
     }
     unsigned long long avail = cb_mem_available_bytes();
     if (avail)
@@ -217,7 +218,8 @@ cb_status_t llm_cmd_inspect(int argc, char **argv)
     if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
         return st;
     if (cb_rank() == 0)
-        inspect_print(&desc, np > 0 ? np : cb_nranks());
+        inspect_print(&desc, np > 0 ? np : cb_nranks(), llm_kv_type_ids[mo.kv_type],
+                      mo.ctx > 0 ? mo.ctx : (desc.cfg.ctx < 4096 ? desc.cfg.ctx : 4096));
     llm_desc_free(&desc);
     return CB_OK;
 }

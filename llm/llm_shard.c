@@ -135,17 +135,29 @@ size_t llm_shard_weight_bytes(const llm_desc_t *desc, const llm_shard_t *sh)
     return total;
 }
 
+size_t llm_shard_kv_bytes(const llm_config_t *c, const llm_shard_t *sh, int ctx, int kv_type)
+{
+    size_t row = llm_type_bytes(kv_type, (int64_t)(sh->kv1 - sh->kv0) * c->head_dim);
+    return row == SIZE_MAX ? SIZE_MAX : 2 * (size_t)c->n_layers * (size_t)ctx * row;
+}
+
 size_t llm_shard_run_bytes(const llm_config_t *c, const llm_shard_t *sh, int ctx, int batch)
+{
+    return llm_shard_run_bytes_kv(c, sh, ctx, batch, LLM_F16);
+}
+
+size_t llm_shard_run_bytes_kv(const llm_config_t *c, const llm_shard_t *sh, int ctx, int batch, int kv_type)
 {
     size_t kvd = (size_t)(sh->kv1 - sh->kv0) * c->head_dim, qd = (size_t)(sh->h1 - sh->h0) * c->head_dim;
     size_t hid = (size_t)(sh->f1 - sh->f0), voc = (size_t)(sh->v1 - sh->v0);
-    size_t kv = 2 * (size_t)c->n_layers * (size_t)ctx * kvd * sizeof(float);
+    size_t kv = llm_shard_kv_bytes(c, sh, ctx, kv_type);
     size_t act = (size_t)batch * (4 * (size_t)c->dim + 2 * qd + 2 * kvd + 2 * hid) * sizeof(float);
     size_t cols = (size_t)(c->hidden > c->dim ? c->hidden : c->dim);
     if (qd * (size_t)(sh->np) > cols)
         cols = qd * (size_t)sh->np;
-    size_t panels = 2 * llm_matmul_scratch((int)cols) * sizeof(float);
-    return kv + act + panels + (voc + (size_t)c->vocab) * sizeof(float) + (size_t)ctx * 16 * sizeof(float);
+    /* sgemm panels, or the GEMM's quantized activations and level panels */
+    size_t panels = 2 * llm_matmul_scratch((int)cols) * sizeof(float) + (size_t)batch * cols / 32 * 80;
+    return kv + act + panels + (voc + (size_t)c->vocab) * sizeof(float) + 2 * llm_attention_scratch(c->head_dim) * sizeof(float);
 }
 
 /* ================================================================ loading */
