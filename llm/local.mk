@@ -42,3 +42,9 @@ EXTRA_DIST += tests/llm/equiv.sh tests/llm/quant_numpy.sh tests/llm/quant_numpy.
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
   tests/llm/gguf_write.py tests/llm/ref.py tests/llm/compare_logits.py tests/llm/fuzz/corpus
 dist_noinst_SCRIPTS += scripts/bench-llm
+
+# llm against llama.cpp (libllama from npm, through scripts/llama-peer; they skip when it is absent)
+TESTS += tests/llm/llama-peer.sh tests/llm/llama-ref.sh
+EXTRA_DIST += tests/llm/llama-peer.sh tests/llm/llama-ref.sh
+dist_noinst_SCRIPTS += scripts/llama-peer/llama-peer
+dist_noinst_DATA += scripts/llama-peer/llama_peer.c scripts/llama-peer/llama_abi.h

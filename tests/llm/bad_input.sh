@@ -66,7 +66,7 @@ expect "bad shape" "unknown shape" 2 bench --shape gpt-5
 expect "bad option" "" 2 generate --frobnicate
 head -c 1000 /dev/urandom > "$tmp/random.bin"
 expect "random bytes" "not a llama2.c checkpoint" 2 generate -m "$tmp/random.bin"
-model=$top_srcdir/../shared/models/stories260K.bin
+model=${CB_SHARED_DIR:-$top_srcdir/../shared}/models/stories260K.bin
 if [ -f "$model" ]; then
     head -c 500000 "$model" > "$tmp/short.bin"
     expect "truncated llama2.c" "header promises" 2 generate -m "$tmp/short.bin"

@@ -108,6 +108,8 @@ def main():
     ap.add_argument("--ctx", type=int, default=256)
     ap.add_argument("--tied", action="store_true", help="no output.weight")
     ap.add_argument("--version", type=int, default=3)
+    ap.add_argument("--tokenizer-model", default=None,
+                    help="write tokenizer.ggml.model (e.g. llama), which llama.cpp requires to load the file")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     qd, kvd = a.heads * a.head_dim, a.kv * a.head_dim
@@ -153,6 +155,8 @@ def main():
     kv.append(("%s.attention.layer_norm_rms_epsilon" % a.arch, GGUF_FLOAT32, struct.pack("<f", 1e-6)))
     toks = b"".join(gguf_string("t%d" % i) for i in range(a.vocab))
     kv.append(("tokenizer.ggml.tokens", GGUF_ARRAY, struct.pack("<IQ", GGUF_STRING, a.vocab) + toks))
+    if a.tokenizer_model:
+        kv.append(("tokenizer.ggml.model", GGUF_STRING, gguf_string(a.tokenizer_model)))
 
     header = b"GGUF" + struct.pack("<IQQ", a.version, len(tensors), len(kv))
     for key, t, val in kv:

@@ -12,7 +12,7 @@
 # When numpy is there, the test re-derives them the same way and checks the
 # pin too.
 set -u
-model=$top_srcdir/../shared/models/stories260K.bin
+model=${CB_SHARED_DIR:-$top_srcdir/../shared}/models/stories260K.bin
 [ -f "$model" ] || { echo "no $model: skipping"; exit 77; }
 bin=$top_builddir/llm/llm
 launch=$top_srcdir/tests/launch
