@@ -279,7 +279,9 @@ typedef struct {
     int v0, v1;     /* vocabulary rows [v0, v1) of token_embd and output */
     int block;      /* elements per block of the column-split tensors */
     int head_group; /* heads split in groups of this many (head_group * head_dim: whole blocks) */
-    int resplit;    /* bits: 1 heads, 2 FFN units were re-split on block boundaries (an even split cuts a block) */
+    int resplit;    /* bits: 1 heads, 2 FFN units were re-split on block boundaries (an even split cuts a block);
+                       4 attn_output is held whole (no split on block boundaries exists) */
+    int wo_whole;   /* attn_output whole on every rank: (dim, n_heads * head_dim), fed zeros outside h0..h1 */
 } llm_shard_t;
 
 /* The plan of `rank` among `np`; CB_ERR_UNSUPPORTED (held error) when the
@@ -303,7 +305,7 @@ typedef struct {
     float *bk, *bv;     /* (nkv_loc * head_dim) */
     llm_mat_t wq;       /* (nq_loc * head_dim, dim): rows of this rank's heads */
     llm_mat_t wk, wv;   /* (nkv_loc * head_dim, dim) */
-    llm_mat_t wo;       /* (dim, nq_loc * head_dim): this rank's columns */
+    llm_mat_t wo;       /* (dim, nq_loc * head_dim): this rank's columns (all of them if sh.wo_whole) */
     llm_mat_t wg, wu;   /* (hid_loc, dim): gate and up rows */
     llm_mat_t wd;       /* (dim, hid_loc): down columns */
 } llm_layer_t;

@@ -21,6 +21,7 @@ struct llm_run {
     float *q;           /* (batch, nq * head_dim) */
     float *k, *v;       /* (batch, nkv * head_dim) */
     float *ao;          /* (batch, nq * head_dim) attention output */
+    float *aow;         /* (batch, n_heads * head_dim) ao at its heads' place, zeros elsewhere (sh.wo_whole), else NULL */
     float *part;        /* (batch, dim) this rank's partial sum, then the total */
     float *hg, *hu;     /* (batch, hid) gate and up activations */
     void *kc, *vc;      /* (n_layers, ctx) rows of kv_row bytes: nkv * head_dim elements of kv_type,
@@ -74,12 +75,16 @@ cb_status_t llm_run_create_kv(const llm_weights_t *w, llm_comm_t *comm, int ctx,
     size_t maxcols = dim > qd ? dim : qd;
     if ((size_t)r->hid > maxcols)
         maxcols = (size_t)r->hid;
+    if (sh->wo_whole && (size_t)c->n_heads * hd > maxcols)
+        maxcols = (size_t)c->n_heads * hd;
 #define ALLOC(p, n, what) if (!((p) = cb_alloc(sizeof(*(p)) * (n), 1, what))) goto fail
     ALLOC(r->x, B * dim, "activations");
     ALLOC(r->xb, B * dim, "activations");
     ALLOC(r->part, B * dim, "activations");
     ALLOC(r->q, B * qd, "activations");
     ALLOC(r->ao, B * qd, "activations");
+    if (sh->wo_whole)
+        ALLOC(r->aow, B * (size_t)c->n_heads * hd, "activations");
     ALLOC(r->k, B * kvd, "activations");
     ALLOC(r->v, B * kvd, "activations");
     ALLOC(r->hg, B * (size_t)r->hid, "activations");
@@ -129,7 +134,7 @@ void llm_run_free(llm_run_t *r)
     cb_free(r->displs); cb_free(r->counts); cb_free(r->xq); cb_free(r->logits); cb_free(r->inv_freq);
     cb_free(r->rope_sn); cb_free(r->rope_cs);
     cb_free(r->att); cb_free(r->vc); cb_free(r->kc); cb_free(r->hu); cb_free(r->hg);
-    cb_free(r->v); cb_free(r->k); cb_free(r->ao); cb_free(r->q); cb_free(r->part);
+    cb_free(r->v); cb_free(r->k); cb_free(r->ao); cb_free(r->aow); cb_free(r->q); cb_free(r->part);
     cb_free(r->xb); cb_free(r->x);
     cb_free(r);
 }
@@ -258,7 +263,15 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
         llm_attention(&at);
 
         /* ---- output projection of this rank's heads, summed over ranks */
-        project(r, &L->wo, r->ao, b, r->part);
+        if (r->aow) {
+            const size_t qall = (size_t)c->n_heads * hd;
+            memset(r->aow, 0, sizeof(float) * (size_t)b * qall);
+            for (int i = 0; i < b; i++)
+                memcpy(r->aow + (size_t)i * qall + (size_t)sh->h0 * hd, r->ao + (size_t)i * qd, sizeof(float) * (size_t)qd);
+            project(r, &L->wo, r->aow, b, r->part);
+        } else {
+            project(r, &L->wo, r->ao, b, r->part);
+        }
         if ((st = llm_comm_allreduce(r->comm, r->part, b * dim)) != CB_OK)
             return st;
         residual_add(r->x, r->part, (size_t)b * dim);

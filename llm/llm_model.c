@@ -68,6 +68,9 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
     if (sh.resplit & 1)
         cb_warn_root("%d ranks: attention heads split in groups of %d, so that no %d-element block of attn_output is cut",
                      np, sh.head_group, sh.block);
+    if (sh.resplit & 4)
+        cb_warn_root("%d ranks: no split of the heads keeps attn_output's %d-element blocks whole; every rank holds it whole",
+                     np, sh.block);
     if (sh.resplit & 2)
         cb_warn_root("%d ranks: FFN units split on %d-element block boundaries (an even split of %d would cut one)",
                      np, sh.block, desc->cfg.hidden);

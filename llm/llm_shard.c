@@ -41,11 +41,12 @@ cb_status_t llm_shard_plan(const llm_desc_t *desc, int rank, int np, llm_shard_t
     int hg = 1;
     while ((hg * c->head_dim) % blk)
         hg++;
-    if (np > 1 && (c->n_heads % hg || np > c->n_heads / hg)) {
-        cb_error("%d ranks: the attention output's %d-element blocks span %d heads of %d, and %d heads do not split so",
-                 np, blk, hg, c->head_dim, c->n_heads);
-        return CB_ERR_UNSUPPORTED;
-    }
+    /* Where no such split exists (4 heads of 64 in one 256-element block over
+     * 2 ranks), every rank holds attn_output whole and multiplies it by its
+     * heads' outputs with zeros elsewhere: the sum over ranks is the same. */
+    sh->wo_whole = np > 1 && (c->n_heads % hg || np > c->n_heads / hg);
+    if (sh->wo_whole)
+        hg = 1;
     int units = c->hidden / blk;
     if (np > units) {
         cb_error("%d ranks but the FFN has only %d blocks of %d units: at most %d ranks", np, units, blk, units);
@@ -65,7 +66,7 @@ cb_status_t llm_shard_plan(const llm_desc_t *desc, int rank, int np, llm_shard_t
     /* Note where the even split would have cut a block (the caller says so). */
     sh->resplit = 0;
     for (int r = 1; r < np; r++) {
-        sh->resplit |= (int)((int64_t)r * c->n_heads / np) * c->head_dim % blk != 0 ? 1 : 0;
+        sh->resplit |= (int)((int64_t)r * c->n_heads / np) * c->head_dim % blk != 0 ? (sh->wo_whole ? 4 : 1) : 0;
         sh->resplit |= (int)((int64_t)r * c->hidden / np) % blk != 0 ? 2 : 0;
     }
     sh->block = blk;
@@ -103,7 +104,9 @@ static part_t shard_part(const char *name, const llm_config_t *c, const llm_shar
         return PART_KVROWS;
     }
     if (!strncmp(kind, "attn_output.", 12)) {
-        *c0 = sh->h0 * hd; *nc = (sh->h1 - sh->h0) * hd;
+        if (!sh->wo_whole) {
+            *c0 = sh->h0 * hd; *nc = (sh->h1 - sh->h0) * hd;
+        }
         return PART_QCOLS;
     }
     if (!strncmp(kind, "ffn_gate.", 9) || !strncmp(kind, "ffn_up.", 7)) {
