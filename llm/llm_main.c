@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "llm.h"
 
 /* ================================================================ generate */
@@ -232,12 +233,32 @@ static void usage(FILE *f)
                "  bench      prompt processing and generation speed, llama-bench style (pp512, tg128)\n"
                "  generate   greedy or sampled generation from token ids\n"
                "  inspect    a model's metadata, tensors and memory per rank\n"
-               "Models: GGUF (llama, qwen2, qwen3; F32 F16 BF16 Q8_0 Q4_0), llama2.c checkpoints,\n"
+               "Models: GGUF (llama, qwen2, qwen3; F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K..Q6_K), llama2.c checkpoints,\n"
                "or synthetic --shape presets (llm generate --list-shapes).\n");
+}
+
+/* When this host's ranks times their threads outnumber its cores, OpenMP's
+ * spinning waits take the cores the other ranks need (a run collapsed under
+ * load until OMP_WAIT_POLICY=passive). libgomp reads the policy only as it
+ * loads, so set it and run this program again, once, before MPI starts; an
+ * explicit OMP_WAIT_POLICY is left alone. */
+static void wait_policy(char **argv)
+{
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE"), *nt = getenv("OMP_NUM_THREADS");
+    if (getenv("OMP_WAIT_POLICY") || getenv("LLM_WAIT_POLICY_SET") || !local)
+        return;
+    long ranks = atol(local), cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long threads = nt ? atol(nt) : (ranks > 0 && cores / ranks > 1 ? cores / ranks : 1);
+    if (ranks <= 0 || cores <= 0 || ranks * threads <= cores)
+        return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    setenv("LLM_WAIT_POLICY_SET", "1", 1);
+    execv("/proc/self/exe", argv); /* on failure, carry on as we are */
 }
 
 int main(int argc, char **argv)
 {
+    wait_policy(argv);
     cb_status_t st = cb_mpi_init(&argc, &argv, "llm");
     if (st != CB_OK)
         return cb_status_exit_code(st);
