@@ -144,6 +144,10 @@ void llm_matvec_n(int n, const llm_mat_t *const *w, const float *x, llm_block_q8
  * for the float types sgemm on panels of rows converted into per-thread
  * buffers. Local. */
 void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy);
+/* Y[m] (b x w[m]->rows, leading dimension w[m]->rows) = X W[m]^T for n
+ * matrices of the same cols: X quantized once and one parallel region when
+ * all are quantized types. Local. */
+void llm_matmul_n(int n, const llm_mat_t *const *w, const float *x, int b, float *const *y);
 /* y[0..n) += a x[0..n). Local. */
 void llm_axpy(float a, const float *x, float *y, int64_t n);
 /* y[0..n) = the n elements of row (F32, F16, BF16 or any block type, n a

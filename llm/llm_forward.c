@@ -229,9 +229,9 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
             float *const y[3] = { r->q, r->k, r->v };
             llm_matvec_n(3, m, r->xb, r->xq, y);
         } else {
-            project(r, &L->wq, r->xb, b, r->q);
-            project(r, &L->wk, r->xb, b, r->k);
-            project(r, &L->wv, r->xb, b, r->v);
+            const llm_mat_t *m[3] = { &L->wq, &L->wk, &L->wv };
+            float *const y[3] = { r->q, r->k, r->v };
+            llm_matmul_n(3, m, r->xb, b, y);
         }
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < b; i++) {

@@ -356,27 +356,37 @@ LLM_AVX2 static void mk_avx2(const unsigned char *p, int nkb, int sub16, int hr,
 
 /* ================================================================ the product */
 
-void llm_gemm_q(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
+/* n matrices of the same cols on the same X: X quantized once, the panels
+ * of all of them shared out among the threads in one parallel region. */
+void llm_gemm_q_n(int n, const llm_mat_t *const *w, const float *x, int b, float *const *y, const int *ldy)
 {
-    const int rows = w->rows, cols = w->cols, nkb = cols / LLM_QK;
+    const int cols = w[0]->cols, nkb = cols / LLM_QK;
     const llm_isa_t isa = llm_kernels_isa();
-    const int wide = isa == LLM_ISA_AVX2, sub16 = llm_type_subblock(w->type) == 16;
+    const int wide = isa == LLM_ISA_AVX2;
     const size_t act_b = wide ? sizeof(gemm_act16_t) : sizeof(gemm_act_t);
-    if (rows <= 0 || b <= 0)
+    int n_panels = 0, start[17];
+    if (n > 16 || b <= 0)
+        return;
+    for (int m = 0; m < n; m++) {
+        start[m] = n_panels;
+        n_panels += (w[m]->rows + GR - 1) / GR;
+    }
+    start[n] = n_panels;
+    if (n_panels == 0)
         return;
     if (gemm_reserve(act_b * (size_t)b * (size_t)nkb, panel_bytes(cols, wide)) != 0) {
         /* out of memory for scratch: the dot products, row by row */
         llm_block_q8x_t *xq = cb_alloc(sizeof(llm_block_q8x_t) * (size_t)nkb, 0, "activation");
-        for (int t = 0; xq && t < b; t++) {
-            llm_quantize_act(w->type, x + (size_t)t * cols, xq, cols);
-            for (int r = 0; r < rows; r++)
-                y[(size_t)t * ldy + r] = llm_dot_row(w->type, (const char *)w->data + (size_t)r * w->row_bytes,
-                                                     x + (size_t)t * cols, xq, cols);
-        }
+        for (int m = 0; m < n; m++)
+            for (int t = 0; xq && t < b; t++) {
+                llm_quantize_act(w[m]->type, x + (size_t)t * cols, xq, cols);
+                for (int r = 0; r < w[m]->rows; r++)
+                    y[m][(size_t)t * ldy[m] + r] = llm_dot_row(w[m]->type, (const char *)w[m]->data + (size_t)r * w[m]->row_bytes,
+                                                               x + (size_t)t * cols, xq, cols);
+            }
         cb_free(xq);
         return;
     }
-    const int n_panels = (rows + GR - 1) / GR;
 #pragma omp parallel
     {
 #pragma omp for schedule(static)
@@ -393,8 +403,13 @@ void llm_gemm_q(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
         unsigned char *p = g_panel[th];
 #pragma omp for schedule(dynamic, 1)
         for (int pi = 0; pi < n_panels; pi++) {
-            const int r0 = pi * GR, nr = rows - r0 < GR ? rows - r0 : GR;
-            panel_build(w, r0, nr, wide, p);
+            int m = 0;
+            while (pi >= start[m + 1])
+                m++;
+            const llm_mat_t *wm = w[m];
+            const int rows = wm->rows, sub16 = llm_type_subblock(wm->type) == 16;
+            const int r0 = (pi - start[m]) * GR, nr = rows - r0 < GR ? rows - r0 : GR;
+            panel_build(wm, r0, nr, wide, p);
             const int tile = wide ? GT2 : GT;
             for (int t0 = 0; t0 < b; t0 += tile) {
                 /* a tile past the last token repeats it and stores nothing */
@@ -403,7 +418,7 @@ void llm_gemm_q(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
                 for (int t = 0; t < tile; t++) {
                     int tt = t0 + t < b ? t0 + t : b - 1;
                     a[t] = (const char *)g_act + act_b * (size_t)tt * nkb;
-                    yt[t] = t0 + t < b ? y + (size_t)(t0 + t) * ldy + r0 : NULL;
+                    yt[t] = t0 + t < b ? y[m] + (size_t)(t0 + t) * ldy[m] + r0 : NULL;
                 }
 #ifdef LLM_X86
                 if (isa == LLM_ISA_AVX512) {
@@ -425,4 +440,10 @@ void llm_gemm_q(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
             }
         }
     }
+}
+
+void llm_gemm_q(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
+{
+    if (w->rows > 0)
+        llm_gemm_q_n(1, &w, x, b, &y, &ldy);
 }

@@ -684,6 +684,23 @@ void llm_kernels_free_scratch(void)
     llm_n_panels = 0;
 }
 
+void llm_matmul_n(int n, const llm_mat_t *const *w, const float *x, int b, float *const *y)
+{
+    /* One quantization of X and one parallel region where every matrix is
+     * quantized with rows; the rest one by one. */
+    int q = n <= 16, ldy[16];
+    for (int m = 0; m < n && q; m++) {
+        q = llm_type_act(w[m]->type) != LLM_ACT_F32 && w[m]->cols == w[0]->cols && w[m]->rows > 0;
+        ldy[m] = w[m]->rows;
+    }
+    if (q && b > 0) {
+        llm_gemm_q_n(n, w, x, b, y, ldy);
+        return;
+    }
+    for (int m = 0; m < n; m++)
+        llm_matmul(w[m], x, b, y[m], w[m]->rows);
+}
+
 void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
 {
     if (w->rows <= 0 || b <= 0)

@@ -251,6 +251,18 @@ static void test_kernels(llm_isa_t isa)
         for (int r = 0; r < 8; r++)
             if ((y8[r] != r8[r] || yk[r] != rk[r] || yf[r] != rf[r]) && bad++ < 5)
                 fprintf(stderr, "FAIL mixed matvec_n %s row %d\n", llm_isa_names[isa], r);
+        /* llm_matmul_n: the quantized ones in one region, the same floats as one by one */
+        for (int i = 0; i < n * B; i++)
+            x[i] = uniform();
+        static float g1[B * 8], g2[B * 8], h1[B * 8], h2[B * 8];
+        const llm_mat_t *mq[2] = { &a, &k };
+        float *const yq[2] = { g1, g2 };
+        llm_matmul_n(2, mq, x, B, yq);
+        llm_matmul(&a, x, B, h1, 8);
+        llm_matmul(&k, x, B, h2, 8);
+        for (int i = 0; i < B * 8; i++)
+            if ((g1[i] != h1[i] || g2[i] != h2[i]) && bad++ < 5)
+                fprintf(stderr, "FAIL matmul_n %s element %d\n", llm_isa_names[isa], i);
     }
     /* The helpers: axpy (attention) and the roofline's read sum. */
     for (int n = 0; n <= 40; n += 5) {
