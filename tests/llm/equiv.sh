@@ -18,7 +18,7 @@
 #     architecture, each other type for qwen3;
 #   - the KV cache (tiled attention, 64 keys a tile): a 150-token prompt in
 #     batches of 32, with the cache in f32 (1e-4), f16 (the default) and q8_0
-#     (2e-2), np = 1 and 2, against ref.py (float64 cache);
+#     (2e-2), np = 1 and 2, and with --isa c and avx2, against ref.py (float64 cache);
 #   - the comparison is shown able to fail: a model of another seed differs.
 set -u
 arch=${ARCH:?}
@@ -64,8 +64,10 @@ for type in f32 f16 bf16 q8_0 q4_0 $more; do
         echo "FAIL: $arch $type token-by-token logits against numpy: $(cat "$tmp/cmp")"; fail=1; }
 done
 
-# Long prompts over several key tiles, every KV cache type.
-m=$tmp/$arch-f32.gguf
+# Long prompts over several key tiles, every KV cache type (heads of 64: the
+# AVX-512 attention rows are written for 64, 128 and 256).
+m=$tmp/$arch-long.gguf
+"$py" "$here/gguf_write.py" "$m" --arch "$arch" --type f32 --seed 5 --head-dim 64 || { echo "FAIL: writer"; exit 1; }
 long=$("$py" -c "print(','.join(str((7 * i + 3) % $vocab) for i in range(150)))")
 "$py" "$here/ref.py" "$m" --prompt "$long" -n 4 --batch-prompt --dump-logits "$tmp/refl.bin" > "$tmp/refl.txt" || exit 1
 for kv in f32 f16 q8_0; do
@@ -77,6 +79,14 @@ for kv in f32 f16 q8_0; do
             echo "FAIL: $arch long prompt, KV cache $kv, np=$np against numpy: $(cat "$tmp/cmp")"; fail=1; }
     done
     echo "$arch 150-token prompt, KV cache $kv, np=1,2: $(cat "$tmp/l.txt")"
+done
+# ... and the portable and AVX2 kernels (attention, products) forced with --isa
+for isa in c avx2; do
+    "$launch" 1 "$bin" generate -m "$m" -p "$long" -n 4 -b 32 -q --kv-type f32 --isa $isa --dump-logits "$tmp/l.bin" > "$tmp/l.txt" 2> "$tmp/err" || {
+        grep -q "lacks it" "$tmp/err" && { echo "$arch --isa $isa: not on this CPU"; continue; }
+        echo "FAIL: $arch long prompt --isa $isa: $(cat "$tmp/err")"; fail=1; continue; }
+    "$py" "$here/compare_logits.py" "$tmp/refl.bin" "$tmp/l.bin" $vocab 1e-4 "$tmp/refl.txt" "$tmp/l.txt" > "$tmp/cmp" || {
+        echo "FAIL: $arch long prompt --isa $isa against numpy: $(cat "$tmp/cmp")"; fail=1; }
 done
 
 # The check can fail: another seed's model is not within tolerance.
