@@ -302,7 +302,7 @@ LLM_AVX2 static inline __attribute__((always_inline)) void mk_avx2_t(const unsig
 #pragma GCC unroll 16
                 for (int t = 0; t < GT2; t++)
                     i[t] = _mm256_setzero_si256();
-#pragma GCC unroll 16
+#pragma GCC unroll 1
             for (int pg = 8 * h; pg < 8 * h + 8; pg++) {
                 __m256i wv = _mm256_loadu_si256((const __m256i *)(u + pg * 2 * GR));
 #pragma GCC unroll 16
