@@ -413,27 +413,29 @@ void llm_gemm_q_n(int n, const llm_mat_t *const *w, const float *x, int b, float
             const int tile = wide ? GT2 : GT;
             for (int t0 = 0; t0 < b; t0 += tile) {
                 /* a tile past the last token repeats it and stores nothing */
-                const void *a[GT];
+                const gemm_act_t *a[GT];
+                const gemm_act16_t *a16[GT];
                 float *yt[GT];
                 for (int t = 0; t < tile; t++) {
                     int tt = t0 + t < b ? t0 + t : b - 1;
-                    a[t] = (const char *)g_act + act_b * (size_t)tt * nkb;
+                    a[t] = (const gemm_act_t *)g_act + (size_t)tt * nkb;
+                    a16[t] = (const gemm_act16_t *)g_act + (size_t)tt * nkb;
                     yt[t] = t0 + t < b ? y[m] + (size_t)(t0 + t) * ldy[m] + r0 : NULL;
                 }
 #ifdef LLM_X86
                 if (isa == LLM_ISA_AVX512) {
-                    mk_avx512(p, nkb, sub16, (const gemm_act_t *const *)a, yt, nr);
+                    mk_avx512(p, nkb, sub16, a, yt, nr);
                     continue;
                 }
                 if (isa == LLM_ISA_AVX2) {
-                    mk_avx2(p, nkb, sub16, 0, (const gemm_act16_t *const *)a, yt, nr);
+                    mk_avx2(p, nkb, sub16, 0, a16, yt, nr);
                     if (nr > 8)
-                        mk_avx2(p, nkb, sub16, 1, (const gemm_act16_t *const *)a, yt, nr);
+                        mk_avx2(p, nkb, sub16, 1, a16, yt, nr);
                     continue;
                 }
 #endif
                 float acc[GT][GR];
-                mk_c(p, nkb, sub16, (const gemm_act_t *const *)a, acc);
+                mk_c(p, nkb, sub16, a, acc);
                 for (int t = 0; t < tile; t++)
                     if (yt[t])
                         memcpy(yt[t], acc[t], sizeof(float) * (size_t)nr);
