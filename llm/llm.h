@@ -144,8 +144,37 @@ void llm_matvec_n(int n, const llm_mat_t *const *w, const float *x, llm_block_q8
  * for the float types sgemm on panels of rows converted into per-thread
  * buffers. Local. */
 void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy);
+/* Y[m] (b x w[m]->rows, leading dimension w[m]->rows) = X W[m]^T for n
+ * matrices of the same cols: X quantized once and one parallel region when
+ * all are quantized types. Local. */
+void llm_matmul_n(int n, const llm_mat_t *const *w, const float *x, int b, float *const *y);
 /* y[0..n) += a x[0..n). Local. */
 void llm_axpy(float a, const float *x, float *y, int64_t n);
+/* y[0..n) = the n elements of row (F32, F16, BF16 or any block type, n a
+ * multiple of its block) as floats, with the selected kernels (F16C). Local. */
+void llm_row_to_float(int type, const void *row, float *y, int64_t n);
+
+/* Causal attention of a batch for the heads of one rank (GQA), tiled over
+ * the cached keys with an online softmax (flash-attention style): the
+ * output of query token i (position pos + i), head h is
+ * softmax(scale q K[0..pos+i]^T) V over the KV head of h. K and V rows are
+ * positions of `row_bytes` bytes in `kv_type`, head k at
+ * llm_type_bytes(kv_type, k * hd). `scratch` holds llm_attention_scratch()
+ * floats per thread. Threads over (KV head, block of tokens). Local. */
+typedef struct {
+    const float *q;     /* (b, nq * hd) queries, roped */
+    float *o;           /* (b, nq * hd) outputs */
+    const void *k, *v;  /* (ctx, row_bytes) caches of one layer */
+    int kv_type;
+    size_t row_bytes;
+    int hd, nq, nkv;    /* this rank's heads */
+    int h0, kv0, group; /* first global query and KV head; query heads per KV head */
+    int pos, b;
+    float scale;
+    float *scratch;
+} llm_attn_t;
+size_t llm_attention_scratch(int hd);
+void llm_attention(const llm_attn_t *a);
 /* Sum of the 64-bit words of buf (n of them, n a multiple of 32, buf
  * 64-byte aligned), read with the widest loads the kernels use and several
  * accumulators, so that memory, not the adds, bounds its speed: the
@@ -333,7 +362,9 @@ typedef struct {
     int v0, v1;     /* vocabulary rows [v0, v1) of token_embd and output */
     int block;      /* elements per block of the column-split tensors */
     int head_group; /* heads split in groups of this many (head_group * head_dim: whole blocks) */
-    int resplit;    /* bits: 1 heads, 2 FFN units were re-split on block boundaries (an even split cuts a block) */
+    int resplit;    /* bits: 1 heads, 2 FFN units were re-split on block boundaries (an even split cuts a block);
+                       4 attn_output is held whole (no split on block boundaries exists) */
+    int wo_whole;   /* attn_output whole on every rank: (dim, n_heads * head_dim), fed zeros outside h0..h1 */
     int s0, s1;     /* shared-expert FFN units [s0, s1) (block-aligned) */
     struct llm_expert_plan *ep; /* routed experts this rank holds, NULL for a dense model */
 } llm_shard_t;
@@ -386,6 +417,10 @@ cb_status_t llm_moe_profile_read(const char *path, int n_layers, int n_experts, 
  * `batch` tokens, that the rank of `sh` needs. Local. */
 size_t llm_shard_weight_bytes(const llm_desc_t *desc, const llm_shard_t *sh);
 size_t llm_shard_run_bytes(const llm_config_t *cfg, const llm_shard_t *sh, int ctx, int batch);
+/* The same with the KV cache in `kv_type` (F32, F16, Q8_0; llm_shard_run_bytes
+ * assumes the default, F16), and the KV cache's bytes alone. Local. */
+size_t llm_shard_run_bytes_kv(const llm_config_t *cfg, const llm_shard_t *sh, int ctx, int batch, int kv_type);
+size_t llm_shard_kv_bytes(const llm_config_t *cfg, const llm_shard_t *sh, int ctx, int kv_type);
 
 typedef struct {
     float *attn_norm;   /* (dim) */
@@ -396,7 +431,7 @@ typedef struct {
     float *bk, *bv;     /* (nkv_loc * head_dim) */
     llm_mat_t wq;       /* (nq_loc * head_dim, dim): rows of this rank's heads */
     llm_mat_t wk, wv;   /* (nkv_loc * head_dim, dim) */
-    llm_mat_t wo;       /* (dim, nq_loc * head_dim): this rank's columns */
+    llm_mat_t wo;       /* (dim, nq_loc * head_dim): this rank's columns (all of them if sh.wo_whole) */
     llm_mat_t wg, wu;   /* (hid_loc, dim): gate and up rows */
     llm_mat_t wd;       /* (dim, hid_loc): down columns */
     struct llm_mla_layer *mla; /* deepseek2: the latent attention's weights (llm_mla.c), else NULL */
@@ -445,9 +480,13 @@ void llm_comm_free(llm_comm_t *c);
 
 typedef struct llm_run llm_run_t;
 
-/* Run state for `ctx` positions and batches of up to `batch` tokens.
- * Collective over the communicator of `comm` (gathers the vocabulary split). */
+/* Run state for `ctx` positions and batches of up to `batch` tokens, the KV
+ * cache in F16. Collective over the communicator of `comm` (gathers the
+ * vocabulary split). */
 cb_status_t llm_run_create(const llm_weights_t *w, llm_comm_t *comm, int ctx, int batch, llm_run_t **run_p);
+/* The same with the KV cache in `kv_type`: LLM_F32, LLM_F16 or LLM_Q8_0
+ * (head_dim a multiple of 32). Collective likewise. */
+cb_status_t llm_run_create_kv(const llm_weights_t *w, llm_comm_t *comm, int ctx, int batch, int kv_type, llm_run_t **run_p);
 void llm_run_free(llm_run_t *run);
 int llm_run_ctx(const llm_run_t *run);
 
@@ -554,12 +593,16 @@ typedef struct {
     int placement;        /* --expert-placement (llm_placement_t) */
     const char *routing_profile; /* --routing-profile FILE, for balanced placement */
     const char *dump_routing; /* --dump-routing FILE: every routing decision, per rank */
+    int kv_type;          /* --kv-type index into llm_kv_type_choices */
 } llm_model_opts_t;
 
 extern const char *const llm_type_choices[]; /* "f32", "f16", "bf16", "q8_0", "q4_0", ... "q6_k", NULL */
 extern const int llm_type_choice_ids[];
 
-#define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0, NULL, 0, NULL, NULL }
+extern const char *const llm_kv_type_choices[]; /* "f16", "f32", "q8_0", NULL */
+extern const int llm_kv_type_ids[];
+
+#define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0, NULL, 0, NULL, NULL, 0 }
 /* The model options every subcommand takes, as rows of its cb_opt_t table
  * (a macro because a table is a static initializer). */
 #define LLM_MODEL_OPTS(mo) \
@@ -568,7 +611,8 @@ extern const int llm_type_choice_ids[];
     { "type", 0, CB_OPT_CHOICE, &(mo).type, "TYPE", "weight type of a synthetic model", 0, -1, llm_type_choices }, \
     { "layers", 0, CB_OPT_INT, &(mo).layers, "N", "keep the first N layers of a synthetic model (0: all)", 0, 1024, NULL }, \
     { "weights-seed", 0, CB_OPT_INT64, &(mo).seed, "N", "seed of a synthetic model's weights", 0, 9e18, NULL }, \
-    { "ctx", 'c', CB_OPT_INT, &(mo).ctx, "N", "context (KV cache) length (0: the model's, at most 4096)", 0, 1 << 24, NULL }, \
+    { "ctx", 'c', CB_OPT_INT, &(mo).ctx, "N", "context (KV cache) length, at most the model's (0: the model's, at most 4096)", 0, 1 << 24, NULL }, \
+    { "kv-type", 0, CB_OPT_CHOICE, &(mo).kv_type, "TYPE", "KV cache type: f16, f32, q8_0", 0, -1, llm_kv_type_choices }, \
     { "isa", 0, CB_OPT_CHOICE, &(mo).isa, "ISA", "kernels: auto, c, avx2, avx512", 0, -1, llm_isa_names }, \
     { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce), rd (recursive doubling, persistent), over UCX: oneshot, twoshot, am (oneshot by active messages), ucx (picks by size and transport), auto (MPI or UCX, timed at start-up)", 0, -1, llm_ar_names }, \
     { "shard-weights", 0, CB_OPT_STRING, &(mo).shard_weights, "W0,W1,..", "uneven hosts: rank i gets a share Wi of heads, FFN units, experts and vocabulary, or 'auto' (free memory)", 0, -1, NULL }, \

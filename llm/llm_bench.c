@@ -28,9 +28,11 @@ typedef struct {
     int32_t n_batch;
     char allreduce[8];
     char kernels[8];
-    char test[16];            /* pp512, tg128 */
+    char test[24];            /* pp512, tg128, "tg128 @ d4096" */
     int32_t n_prompt;
     int32_t n_gen;
+    int32_t n_depth;          /* tokens already in the context when the test starts (llama-bench -d) */
+    char kv_type[8];          /* the KV cache's type */
     int32_t reps;
     double avg_ns;            /* per test run */
     double stddev_ns;
@@ -56,6 +58,7 @@ static const cb_column_t llm_bench_cols[] = {
     CB_COLUMN(llm_bench_row_t, test, CB_COL_STRING, "test", "%s"),
     CB_COLUMN(llm_bench_row_t, n_prompt, CB_COL_INT32, "n_prompt", "%d"),
     CB_COLUMN(llm_bench_row_t, n_gen, CB_COL_INT32, "n_gen", "%d"),
+    CB_COLUMN(llm_bench_row_t, n_depth, CB_COL_INT32, "n_depth", "%d"),
     CB_COLUMN(llm_bench_row_t, reps, CB_COL_INT32, "reps", "%d"),
     CB_COLUMN(llm_bench_row_t, avg_ts, CB_COL_DOUBLE, "t/s", "%.2f"),
     CB_COLUMN(llm_bench_row_t, stddev_ts, CB_COL_DOUBLE, "sd(t/s)", "%.2f"),
@@ -69,6 +72,7 @@ static const cb_column_t llm_bench_cols[] = {
     CB_COLUMN(llm_bench_row_t, roofline_frac, CB_COL_DOUBLE, "of_roof", "%.3f"),
     CB_COLUMN(llm_bench_row_t, model_filename, CB_COL_STRING, "model_filename", "%s"),
     CB_COLUMN(llm_bench_row_t, n_batch, CB_COL_INT32, "n_batch", "%d"),
+    CB_COLUMN(llm_bench_row_t, kv_type, CB_COL_STRING, "kv_type", "%s"),
 };
 
 /* Per rank and test, the load balance of the experts (HDF5 /llm/moe_balance). */
@@ -236,20 +240,24 @@ cleanup:
 
 /* One run of a test from an empty cache; returns the seconds on rank 0's
  * clock between barriers and the allreduce seconds within. Collective. */
-static cb_status_t bench_once(llm_run_t *run, llm_comm_t *comm, const int *prompt, int n_prompt, int n_gen,
+/* One run of a test: a prompt of `depth` tokens first, untimed (llama-bench's
+ * -d), then n_prompt tokens in batches and n_gen decoded one by one, timed. */
+static cb_status_t bench_once(llm_run_t *run, llm_comm_t *comm, const int *prompt, int depth, int n_prompt, int n_gen,
                               double *sec_p, double *comm_p, long long *calls_p)
 {
-    cb_status_t st = CB_MPI(MPI_Barrier(MPI_COMM_WORLD));
+    cb_status_t st = depth > 0 ? llm_forward(run, prompt, depth, 0) : CB_OK;
+    if (st == CB_OK)
+        st = CB_MPI(MPI_Barrier(MPI_COMM_WORLD));
     llm_comm_reset_time(comm);
     double t0 = cb_now();
-    int tok = prompt[0];
+    int tok = prompt[depth];
     if (st == CB_OK && n_prompt > 0) {
-        st = llm_forward(run, prompt, n_prompt, 0);
+        st = llm_forward(run, prompt + depth, n_prompt, depth);
         if (st == CB_OK)
             st = llm_argmax(run, &tok);
     }
     for (int i = 0; i < n_gen && st == CB_OK; i++) {
-        st = llm_forward(run, &tok, 1, n_prompt + i);
+        st = llm_forward(run, &tok, 1, depth + n_prompt + i);
         if (st == CB_OK)
             st = llm_argmax(run, &tok);
     }
@@ -264,13 +272,14 @@ static cb_status_t bench_once(llm_run_t *run, llm_comm_t *comm, const int *promp
 cb_status_t llm_cmd_bench(int argc, char **argv)
 {
     llm_model_opts_t mo = LLM_MODEL_OPTS_DEFAULT;
-    const char *pp_text = "512", *tg_text = "128";
+    const char *pp_text = "512", *tg_text = "128", *depth_text = "0";
     int reps = 5, batch = 512, no_warmup = 0, roofline = 0, markdown = 0;
     const char *save_routing = NULL;
     cb_opt_t opts[] = {
         LLM_MODEL_OPTS(mo),
         { "n-prompt", 'p', CB_OPT_STRING, &pp_text, "N,..", "prompt lengths to test (ppN; 0 for none)", 0, -1, NULL },
         { "n-gen", 'n', CB_OPT_STRING, &tg_text, "N,..", "generation lengths to test (tgN; 0 for none)", 0, -1, NULL },
+        { "n-depth", 'd', CB_OPT_STRING, &depth_text, "N,..", "context depths: run each test after an (untimed) prompt of N tokens, as llama-bench -d", 0, -1, NULL },
         { "repetitions", 'r', CB_OPT_INT, &reps, "N", "measured repetitions of each test", 1, 1000, NULL },
         { "batch", 'b', CB_OPT_INT, &batch, "N", "prompt tokens per forward step", 1, 1 << 16, NULL },
         { "no-warmup", 0, CB_OPT_FLAG, &no_warmup, NULL, "skip the warm-up run", 0, -1, NULL },
@@ -283,7 +292,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
                      "Prompt processing (ppN) and generation (tgN) speed in tokens/s, as llama-bench.",
                      opts, "example: mpirun -np 2 llm bench --shape qwen3-8b --layers 4 --type q8_0 -p 128 -n 32" };
     cb_common_opts_t common = { 0 };
-    int first = 0, pp[16], n_pp = 0, tg[16], n_tg = 0, n_rows = 0;
+    int first = 0, pp[16], n_pp = 0, tg[16], n_tg = 0, n_rows = 0, depth[16], n_depth = 0;
     llm_desc_t desc;
     llm_weights_t *w = NULL;
     llm_comm_t *comm = NULL;
@@ -302,13 +311,18 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
         st = parse_list(pp_text, "--n-prompt", pp, 16, &n_pp);
     if (st == CB_OK)
         st = parse_list(tg_text, "--n-gen", tg, 16, &n_tg);
+    if (st == CB_OK)
+        st = parse_list(depth_text, "--n-depth", depth, 16, &n_depth);
     if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
         return st;
-    int need_ctx = 1;
+    int need_ctx = 1, max_depth = 0;
     for (int i = 0; i < n_pp; i++)
         need_ctx = pp[i] + 1 > need_ctx ? pp[i] + 1 : need_ctx;
     for (int i = 0; i < n_tg; i++)
         need_ctx = tg[i] + 1 > need_ctx ? tg[i] + 1 : need_ctx;
+    for (int i = 0; i < n_depth; i++)
+        max_depth = depth[i] > max_depth ? depth[i] : max_depth;
+    need_ctx += max_depth;
     if (mo.ctx == 0)
         mo.ctx = need_ctx;
     if ((st = llm_model_setup(&mo, batch, &desc, &w, &comm, &run)) != CB_OK)
@@ -404,20 +418,21 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
         cb_warn_root("the BLAS runs its %s kernels on a CPU with AVX-512, so prompt processing (sgemm) runs "
                      "without it: %s", blas_core, fix);
 
+    for (int di = 0; di < n_depth; di++)
     for (int pass = 0; pass < 2; pass++) {
-        int n_tests = pass == 0 ? n_pp : n_tg;
+        int n_tests = pass == 0 ? n_pp : n_tg, dep = depth[di];
         for (int ti = 0; ti < n_tests; ti++) {
             int np_ = pass == 0 ? pp[ti] : 0, ng = pass == 0 ? 0 : tg[ti];
             if (np_ + ng == 0)
                 continue;
             double sec, csec, comm_sum = 0, sec_sum = 0;
             long long calls = 0, calls_sum = 0;
-            if (!no_warmup && bench_once(run, comm, prompt, np_, ng, &sec, &csec, &calls) != CB_OK)
+            if (!no_warmup && bench_once(run, comm, prompt, dep, np_, ng, &sec, &csec, &calls) != CB_OK)
                 cb_abort(CB_ERR_MPI);
             if (mr)
                 llm_moe_stats_reset(mr);
             for (int r = 0; r < reps; r++) {
-                if (bench_once(run, comm, prompt, np_, ng, &sec, &csec, &calls) != CB_OK)
+                if (bench_once(run, comm, prompt, dep, np_, ng, &sec, &csec, &calls) != CB_OK)
                     cb_abort(CB_ERR_MPI);
                 ns[r] = sec * 1e9;
                 ts[r] = (double)(np_ + ng) / sec;
@@ -441,9 +456,14 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             row.n_batch = batch;
             snprintf(row.allreduce, sizeof row.allreduce, "%s", llm_ar_names[mo.allreduce]);
             snprintf(row.kernels, sizeof row.kernels, "%s", llm_kernels_name());
-            snprintf(row.test, sizeof row.test, "%s%d", pass == 0 ? "pp" : "tg", pass == 0 ? np_ : ng);
+            if (dep > 0)
+                snprintf(row.test, sizeof row.test, "%s%d @ d%d", pass == 0 ? "pp" : "tg", pass == 0 ? np_ : ng, dep);
+            else
+                snprintf(row.test, sizeof row.test, "%s%d", pass == 0 ? "pp" : "tg", pass == 0 ? np_ : ng);
             row.n_prompt = np_;
             row.n_gen = ng;
+            row.n_depth = dep;
+            snprintf(row.kv_type, sizeof row.kv_type, "%s", llm_kv_type_choices[mo.kv_type]);
             row.reps = reps;
             row.avg_ns = sns.mean;
             row.stddev_ns = sns.sd;

@@ -23,10 +23,14 @@ struct llm_run {
     float *q;           /* (batch, nq * head_dim) */
     float *k, *v;       /* (batch, nkv * head_dim) */
     float *ao;          /* (batch, nq * head_dim) attention output */
+    float *aow;         /* (batch, n_heads * head_dim) ao at its heads' place, zeros elsewhere (sh.wo_whole), else NULL */
     float *part;        /* (batch, dim) this rank's partial sum, then the total */
     float *hg, *hu;     /* (batch, hid) gate and up activations */
-    float *kc, *vc;     /* (n_layers, ctx, nkv * head_dim) KV cache of this rank's KV heads */
-    float *att;         /* (threads, ctx) attention scores */
+    void *kc, *vc;      /* (n_layers, ctx) rows of kv_row bytes: nkv * head_dim elements of kv_type,
+                           the KV cache of this rank's KV heads */
+    int kv_type;        /* LLM_F32, LLM_F16 or LLM_Q8_0 */
+    size_t kv_row;      /* bytes of one position of one layer */
+    float *att;         /* (threads, llm_attention_scratch) attention tiles */
     int n_threads;
     double *inv_freq;   /* (head_dim / 2) RoPE frequencies, with the file's scaling */
     float rope_mscale;  /* magnitude of cos and sin (YaRN), else 1 */
@@ -45,8 +49,18 @@ llm_moe_run_t *llm_run_moe(llm_run_t *run) { return run->moe; }
 
 cb_status_t llm_run_create(const llm_weights_t *w, llm_comm_t *comm, int ctx, int batch, llm_run_t **run_p)
 {
+    return llm_run_create_kv(w, comm, ctx, batch, LLM_F16, run_p);
+}
+
+cb_status_t llm_run_create_kv(const llm_weights_t *w, llm_comm_t *comm, int ctx, int batch, int kv_type, llm_run_t **run_p)
+{
     const llm_config_t *c = &w->cfg;
     const llm_shard_t *sh = &w->sh;
+    if ((kv_type != LLM_F32 && kv_type != LLM_F16 && kv_type != LLM_Q8_0) || c->head_dim % llm_type_block(kv_type)) {
+        cb_error("--kv-type %s: not a KV cache type for heads of %d (f32, f16, and q8_0 for heads of multiples of 32)",
+                 llm_type_name(kv_type), c->head_dim);
+        return CB_ERR_UNSUPPORTED;
+    }
     llm_run_t *r = cb_alloc(sizeof *r, 1, "run state");
     if (!r)
         return CB_ERR_NOMEM;
@@ -71,19 +85,26 @@ cb_status_t llm_run_create(const llm_weights_t *w, llm_comm_t *comm, int ctx, in
         maxcols = (size_t)r->hid;
     if (c->mla.kv_lora && (size_t)llm_mla_max_cols(c, sh) > maxcols)
         maxcols = (size_t)llm_mla_max_cols(c, sh);
+    if (sh->wo_whole && (size_t)c->n_heads * hd > maxcols)
+        maxcols = (size_t)c->n_heads * hd;
 #define ALLOC(p, n, what) if (!((p) = cb_alloc(sizeof(*(p)) * (n), 1, what))) goto fail
     ALLOC(r->x, B * dim, "activations");
     ALLOC(r->xb, B * dim, "activations");
     ALLOC(r->part, B * dim, "activations");
     ALLOC(r->q, B * qd, "activations");
     ALLOC(r->ao, B * qd, "activations");
+    if (sh->wo_whole)
+        ALLOC(r->aow, B * (size_t)c->n_heads * hd, "activations");
     ALLOC(r->k, B * kvd, "activations");
     ALLOC(r->v, B * kvd, "activations");
     ALLOC(r->hg, B * (size_t)r->hid, "activations");
     ALLOC(r->hu, B * (size_t)r->hid, "activations");
-    ALLOC(r->kc, (size_t)c->n_layers * (size_t)ctx * kvd, "KV cache");
-    ALLOC(r->vc, (size_t)c->n_layers * (size_t)ctx * kvd, "KV cache");
-    ALLOC(r->att, (size_t)r->n_threads * (size_t)ctx, "attention scores");
+    r->kv_type = kv_type;
+    r->kv_row = llm_type_bytes(kv_type, (int64_t)kvd);
+    if (!(r->kc = cb_alloc((size_t)c->n_layers * (size_t)ctx * r->kv_row + 1, 0, "KV cache")) ||
+        !(r->vc = cb_alloc((size_t)c->n_layers * (size_t)ctx * r->kv_row + 1, 0, "KV cache")))
+        goto fail;
+    ALLOC(r->att, (size_t)r->n_threads * llm_attention_scratch((int)hd), "attention tiles");
     ALLOC(r->inv_freq, hd / 2, "RoPE table");
     ALLOC(r->rope_cs, B * (hd / 2), "RoPE table");
     ALLOC(r->rope_sn, B * (hd / 2), "RoPE table");
@@ -134,7 +155,7 @@ void llm_run_free(llm_run_t *r)
     cb_free(r->displs); cb_free(r->counts); cb_free(r->xq); cb_free(r->logits); cb_free(r->inv_freq);
     cb_free(r->rope_sn); cb_free(r->rope_cs);
     cb_free(r->att); cb_free(r->vc); cb_free(r->kc); cb_free(r->hu); cb_free(r->hg);
-    cb_free(r->v); cb_free(r->k); cb_free(r->ao); cb_free(r->q); cb_free(r->part);
+    cb_free(r->v); cb_free(r->k); cb_free(r->ao); cb_free(r->aow); cb_free(r->q); cb_free(r->part);
     cb_free(r->xb); cb_free(r->x);
     cb_free(r);
 }
@@ -205,16 +226,15 @@ static void gqa_attend(llm_run_t *r, int l, int b, int pos)
     const int hd = c->head_dim, qd = r->nq * hd, kvd = r->nkv * hd;
     const int group = c->n_heads / c->n_kv_heads;
     const float scale = 1.0f / sqrtf((float)hd);
-    float *kc = r->kc + (size_t)l * r->ctx * kvd, *vc = r->vc + (size_t)l * r->ctx * kvd;
+    char *kc = (char *)r->kc + (size_t)l * r->ctx * r->kv_row, *vc = (char *)r->vc + (size_t)l * r->ctx * r->kv_row;
 
-    if (b == 1) {
+    {
         const llm_mat_t *m[3] = { &L->wq, &L->wk, &L->wv };
         float *const y[3] = { r->q, r->k, r->v };
-        llm_matvec_n(3, m, r->xb, r->xq, y);
-    } else {
-        project(r, &L->wq, r->xb, b, r->q);
-        project(r, &L->wk, r->xb, b, r->k);
-        project(r, &L->wv, r->xb, b, r->v);
+        if (b == 1)
+            llm_matvec_n(3, m, r->xb, r->xq, y);
+        else
+            llm_matmul_n(3, m, r->xb, b, y);
     }
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < b; i++) {
@@ -236,40 +256,25 @@ static void gqa_attend(llm_run_t *r, int l, int b, int pos)
                 rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, c->norm_eps);
             rope(k + h * hd, hd, cs, sn, c->rope_neox);
         }
-        memcpy(kc + (size_t)(pos + i) * kvd, k, sizeof(float) * (size_t)kvd);
-        memcpy(vc + (size_t)(pos + i) * kvd, v, sizeof(float) * (size_t)kvd);
+        llm_quantize_row(r->kv_type, k, kc + (size_t)(pos + i) * r->kv_row, kvd);
+        llm_quantize_row(r->kv_type, v, vc + (size_t)(pos + i) * r->kv_row, kvd);
     }
 
-    /* ---- causal attention over the cache, per (token, head) */
-    const int nwork = b * r->nq;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int wi = 0; wi < nwork; wi++) {
-        int i = wi / r->nq, h = wi % r->nq, t_end = pos + i + 1;
-        int kvh = (sh->h0 + h) / group - sh->kv0;
-        int th = 0;
-#ifdef _OPENMP
-        th = omp_get_thread_num();
-#endif
-        float *att = r->att + (size_t)th * r->ctx;
-        const float *q = r->q + (size_t)i * qd + h * hd;
-        float mx = -INFINITY;
-        for (int t = 0; t < t_end; t++) {
-            att[t] = llm_dot_row(LLM_F32, kc + (size_t)t * kvd + kvh * hd, q, NULL, hd) * scale;
-            mx = att[t] > mx ? att[t] : mx;
-        }
-        float sum = 0;
-        for (int t = 0; t < t_end; t++) {
-            att[t] = expf(att[t] - mx);
-            sum += att[t];
-        }
-        float *o = r->ao + (size_t)i * qd + h * hd;
-        memset(o, 0, sizeof(float) * (size_t)hd);
-        for (int t = 0; t < t_end; t++)
-            llm_axpy(att[t] / sum, vc + (size_t)t * kvd + kvh * hd, o, hd);
-    }
+    /* ---- causal attention over the cache (tiled, online softmax) */
+    llm_attn_t at = { r->q, r->ao, kc, vc, r->kv_type, r->kv_row, hd, r->nq, r->nkv,
+                      sh->h0, sh->kv0, group, pos, b, scale, r->att };
+    llm_attention(&at);
 
     /* ---- output projection of this rank's heads, summed over ranks */
-    project(r, &L->wo, r->ao, b, r->part);
+    if (r->aow) {
+        const size_t qall = (size_t)c->n_heads * hd;
+        memset(r->aow, 0, sizeof(float) * (size_t)b * qall);
+        for (int i = 0; i < b; i++)
+            memcpy(r->aow + (size_t)i * qall + (size_t)sh->h0 * hd, r->ao + (size_t)i * qd, sizeof(float) * (size_t)qd);
+        project(r, &L->wo, r->aow, b, r->part);
+    } else {
+        project(r, &L->wo, r->ao, b, r->part);
+    }
 }
 
 /* ================================================================ dense FFN */

@@ -43,6 +43,8 @@ llm_isa_t llm_kernels_isa(void);
  * into integer levels, integer dot products in register tiles, threads over
  * panels (llm_gemm.c). Local. */
 void llm_gemm_q(const llm_mat_t *w, const float *x, int b, float *y, int ldy);
+/* The same for n <= 16 matrices of the same cols (y[m] with leading dimension ldy[m]). */
+void llm_gemm_q_n(int n, const llm_mat_t *const *w, const float *x, int b, float *const *y, const int *ldy);
 void llm_gemm_free(void);
 
 #endif

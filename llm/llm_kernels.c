@@ -546,6 +546,18 @@ uint64_t llm_read_sum(const uint64_t *buf, size_t n) { return llm_kernels->read_
 
 void llm_axpy(float a, const float *x, float *y, int64_t n) { llm_kernels->axpy(a, x, y, n); }
 
+void llm_row_to_float(int type, const void *row, float *y, int64_t n)
+{
+    switch (type) {
+    case LLM_F32: memcpy(y, row, sizeof(float) * (size_t)n); break;
+    case LLM_F16: llm_kernels->deq_f16(row, y, n); break;
+    case LLM_BF16: llm_kernels->deq_bf16(row, y, n); break;
+    case LLM_Q8_0: llm_kernels->deq_q8_0(row, y, n); break;
+    case LLM_Q4_0: llm_kernels->deq_q4_0(row, y, n); break;
+    default: llm_dequantize_row(type, row, y, n); break;
+    }
+}
+
 static llm_dot_fn llm_dot_for(int type)
 {
     return type >= 0 && type < LLM_TYPE_IDS && llm_dots[type] ? llm_dots[type] : llm_kernels->f32;
@@ -662,6 +674,7 @@ cb_status_t llm_kernels_init_scratch(int max_cols)
 
 void llm_kernels_free_scratch(void)
 {
+    llm_gemm_free();
     if (!llm_panels)
         return;
     for (int t = 0; t < llm_n_panels; t++)
@@ -671,10 +684,31 @@ void llm_kernels_free_scratch(void)
     llm_n_panels = 0;
 }
 
+void llm_matmul_n(int n, const llm_mat_t *const *w, const float *x, int b, float *const *y)
+{
+    /* One quantization of X and one parallel region where every matrix is
+     * quantized with rows; the rest one by one. */
+    int q = n <= 16, ldy[16];
+    for (int m = 0; m < n && q; m++) {
+        q = llm_type_act(w[m]->type) != LLM_ACT_F32 && w[m]->cols == w[0]->cols && w[m]->rows > 0;
+        ldy[m] = w[m]->rows;
+    }
+    if (q && b > 0) {
+        llm_gemm_q_n(n, w, x, b, y, ldy);
+        return;
+    }
+    for (int m = 0; m < n; m++)
+        llm_matmul(w[m], x, b, y[m], w[m]->rows);
+}
+
 void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
 {
     if (w->rows <= 0 || b <= 0)
         return;
+    if (llm_type_act(w->type) != LLM_ACT_F32) {
+        llm_gemm_q(w, x, b, y, ldy);
+        return;
+    }
     const int rows = w->rows, cols = w->cols;
     const int n_panels = (rows + LLM_PANEL - 1) / LLM_PANEL;
     const char *data = w->data;

@@ -145,8 +145,10 @@ LLM_AVX2 static inline void k_levels_avx2(int type, const void *blk, __m256i u[8
     case LLM_Q2_K: case LLM_Q3_K: {
         const uint8_t *qs = type == LLM_Q2_K ? ((const llm_block_q2_K_t *)blk)->qs : ((const llm_block_q3_K_t *)blk)->qs;
         __m256i h = type == LLM_Q3_K ? _mm256_loadu_si256((const __m256i *)((const llm_block_q3_K_t *)blk)->hmask) : _mm256_setzero_si256();
+#pragma GCC unroll 8
         for (int n = 0; n < 2; n++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * n));
+#pragma GCC unroll 8
             for (int j = 0; j < 4; j++, q = _mm256_srli_epi16(q, 2), h = _mm256_srli_epi16(h, 1))
                 u[4 * n + j] = _mm256_or_si256(_mm256_and_si256(q, m3), _mm256_slli_epi16(_mm256_and_si256(h, one), 2));
         }
@@ -156,6 +158,7 @@ LLM_AVX2 static inline void k_levels_avx2(int type, const void *blk, __m256i u[8
         const int five = type == LLM_Q5_K;
         const uint8_t *qs = five ? ((const llm_block_q5_K_t *)blk)->qs : ((const llm_block_q4_K_t *)blk)->qs;
         __m256i h = five ? _mm256_loadu_si256((const __m256i *)((const llm_block_q5_K_t *)blk)->qh) : _mm256_setzero_si256();
+#pragma GCC unroll 8
         for (int g = 0; g < 4; g++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
             u[2 * g] = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_slli_epi16(_mm256_and_si256(h, one), 4));
@@ -167,6 +170,7 @@ LLM_AVX2 static inline void k_levels_avx2(int type, const void *blk, __m256i u[8
     }
     case LLM_Q6_K: {
         const llm_block_q6_K_t *b = blk;
+#pragma GCC unroll 8
         for (int n = 0; n < 2; n++) {
             __m256i a = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * n));
             __m256i c = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * n + 32));
@@ -244,6 +248,7 @@ LLM_AVX2 static inline __attribute__((always_inline)) float dot_kq_avx2(int type
         k_scales_avx2_t s = k_scales_avx2(sc16);
         __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
         __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 8
         for (int c = 0; c < 8; c++) {
             __m256i p = _mm256_maddubs_epi16(u[c], _mm256_loadu_si256((const __m256i *)(y[i].qs + 32 * c)));
             isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, k_scale_chunk_avx2(&s, c)));
@@ -330,6 +335,7 @@ LLM_AVX512 static inline void k_levels_avx512(int type, const void *blk, __m512i
     switch (type) {
     case LLM_Q4_K: {
         const llm_block_q4_K_t *b = blk;
+#pragma GCC unroll 8
         for (int p = 0; p < 4; p++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * p));
             u[p] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1), m4);
@@ -340,6 +346,7 @@ LLM_AVX512 static inline void k_levels_avx512(int type, const void *blk, __m512i
         const llm_block_q6_K_t *b = blk;
         const __m512i sh01 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
         const __m512i sh23 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+#pragma GCC unroll 8
         for (int n = 0; n < 2; n++) {
             __m512i ab = _mm512_loadu_si512((const void *)(b->ql + 64 * n));
             __m512i hh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * n)));
@@ -352,6 +359,7 @@ LLM_AVX512 static inline void k_levels_avx512(int type, const void *blk, __m512i
     default: {
         __m256i v[8];
         k_levels_avx2(type, blk, v);
+#pragma GCC unroll 8
         for (int p = 0; p < 4; p++)
             u[p] = _mm512_inserti64x4(_mm512_castsi256_si512(v[2 * p]), v[2 * p + 1], 1);
         break;
@@ -363,14 +371,17 @@ LLM_AVX512 static inline __attribute__((always_inline)) float dot_kq_avx512(int 
 {
     const llm_block_q8_K_t *y = (const void *)xq;
     const size_t bb = llm_type_block_bytes(type);
-    /* idx[p]: int16 lane i of pair p takes scale 4p + i / 8 */
+    /* k_pair_idx[p]: int16 lane i of pair p takes scale 4p + i / 8 */
+    static const int16_t k_pair_idx[4][32] = {
+        { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3 },
+        { 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7 },
+        { 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11 },
+        { 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15 },
+    };
     __m512i idx[4];
-    for (int p = 0; p < 4; p++) {
-        int16_t t[32];
-        for (int i = 0; i < 32; i++)
-            t[i] = (int16_t)(4 * p + i / 8);
-        idx[p] = _mm512_loadu_si512((const void *)t);
-    }
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++)
+        idx[p] = _mm512_loadu_si512((const void *)k_pair_idx[p]);
     __m512 acc = _mm512_setzero_ps();
     __m256 accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / LLM_QK_K; i++) {
@@ -382,6 +393,7 @@ LLM_AVX512 static inline __attribute__((always_inline)) float dot_kq_avx512(int 
         k_params_avx2(type, blk, &sc16, &mn16, &off, &d, &dmin);
         k_levels_avx512(type, blk, u);
         __m512i sc = _mm512_castsi256_si512(sc16), isum = _mm512_setzero_si512();
+#pragma GCC unroll 8
         for (int p = 0; p < 4; p++) {
             __m512i pr = _mm512_maddubs_epi16(u[p], _mm512_loadu_si512((const void *)(y[i].qs + 64 * p)));
             isum = _mm512_dpwssd_epi32(isum, pr, _mm512_permutexvar_epi16(idx[p], sc));

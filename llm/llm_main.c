@@ -690,7 +690,7 @@ static void inspect_experts(const llm_shard_t *sh, int l, int full, char *buf, s
         snprintf(buf + len - 5, 5, " ...");
 }
 
-static void inspect_print(const llm_desc_t *d, const llm_split_t *sp)
+static void inspect_print(const llm_desc_t *d, const llm_split_t *sp, int kv_type, int ctx)
 {
     const int np = sp->np;
     const llm_config_t *c = &d->cfg;
@@ -715,8 +715,9 @@ static void inspect_print(const llm_desc_t *d, const llm_split_t *sp)
                c->mla.split_kvb ? "attn_k_b / attn_v_b" : "attn_kv_b, split at load", llm_rope_attn_scale(c, c->head_dim),
                llm_mla_cache_bytes_per_token(c), c->mla.kv_lora, c->mla.rope, c->n_layers);
     else
-        printf("# KV cache: %zu bytes per token = 2 x %d KV heads x %d x %d layers x 4 (F32), split by KV heads\n",
-               (size_t)2 * c->n_kv_heads * c->head_dim * c->n_layers * sizeof(float), c->n_kv_heads, c->head_dim, c->n_layers);
+        printf("# KV cache: %zu bytes per token = 2 x %d KV heads x %d x %d layers in %s, split by KV heads\n",
+               (size_t)2 * c->n_layers * llm_type_bytes(kv_type, (int64_t)c->n_kv_heads * c->head_dim), c->n_kv_heads,
+               c->head_dim, c->n_layers, llm_type_name(kv_type));
     if (c->moe.n_experts)
         printf("# mixture of experts: %d experts of ffn %d, %d used per token (%s gate%s%s), %d shared (ffn %d), "
                "%d leading dense layers\n", c->moe.n_experts, c->moe.expert_ffn, c->moe.n_used,
@@ -754,10 +755,10 @@ static void inspect_print(const llm_desc_t *d, const llm_split_t *sp)
                c->moe.n_used, c->moe.n_experts);
     printf("# %d tensors, %s of weights, %.3f M parameters\n", d->n_tensors, cb_format_size((size_t)total, a, sizeof a),
            (double)params / 1e6);
-    printf("# per rank with %d ranks (ctx %d, batch 512%s%s%s):\n", np, c->ctx < 4096 ? c->ctx : 4096,
+    printf("# per rank with %d ranks (ctx %d, batch 512, KV cache %s%s%s%s):\n", np, ctx, llm_type_name(kv_type),
            sp->weight ? ", uneven shares" : "", c->moe.n_experts ? ", experts " : "",
            c->moe.n_experts ? llm_placement_names[sp->placement] : "");
-    printf("# %4s %8s %8s %8s %8s %12s %12s%s\n", "rank", "heads", "kv", "ffn", "vocab", "weights", "total",
+    printf("# %4s %8s %8s %8s %8s %12s %12s %12s%s\n", "rank", "heads", "kv", "ffn", "vocab", "weights", "KV cache", "total",
            c->moe.n_experts ? "  experts (pieces in all layers; first MoE layer's)" : "");
     for (int r = 0; r < np; r++) {
         llm_shard_t sh;
@@ -767,14 +768,15 @@ static void inspect_print(const llm_desc_t *d, const llm_split_t *sp)
             return;
         }
         size_t wb = llm_shard_weight_bytes(d, &sh);
-        size_t rb = llm_shard_run_bytes(c, &sh, c->ctx < 4096 ? c->ctx : 4096, 512);
+        size_t rb = llm_shard_run_bytes_kv(c, &sh, ctx, 512, kv_type), kb = llm_shard_kv_bytes(c, &sh, ctx, kv_type);
+        char ka[32];
         char hs[24], ks[24], fs[24], vs[24];
         snprintf(hs, sizeof hs, "%d-%d", sh.h0, sh.h1 - 1);
         snprintf(ks, sizeof ks, "%d-%d", sh.kv0, sh.kv1 - 1);
         snprintf(fs, sizeof fs, "%d", c->moe.n_experts ? sh.s1 - sh.s0 : sh.f1 - sh.f0);
         snprintf(vs, sizeof vs, "%d", sh.v1 - sh.v0);
-        printf("  %4d %8s %8s %8s %8s %12s %12s", r, hs, ks, fs, vs, cb_format_size(wb, a, sizeof a),
-               cb_format_size(wb + rb, b, sizeof b));
+        printf("  %4d %8s %8s %8s %8s %12s %12s %12s", r, hs, ks, fs, vs, cb_format_size(wb, a, sizeof a),
+               cb_format_size(kb, ka, sizeof ka), cb_format_size(wb + rb, b, sizeof b));
         if (sh.ep) {
             char ex[160];
             int pieces = 0, l0 = c->moe.n_dense_lead;
@@ -884,7 +886,8 @@ cb_status_t llm_cmd_inspect(int argc, char **argv)
     st = llm_model_split(&mo, &desc, np > 0 ? np : cb_nranks(), 1, &sp);
     if ((st = cb_agree(st, MPI_COMM_WORLD)) == CB_OK) {
         if (cb_rank() == 0) {
-            inspect_print(&desc, &sp);
+            inspect_print(&desc, &sp, llm_kv_type_ids[mo.kv_type],
+                          mo.ctx > 0 ? mo.ctx : (desc.cfg.ctx < 4096 ? desc.cfg.ctx : 4096));
             if (hosts_memory)
                 inspect_hosts(&mo, &desc, hosts_memory);
         }
@@ -908,8 +911,28 @@ static void usage(FILE *f)
                "or synthetic --shape presets (llm generate --list-shapes).\n");
 }
 
+/* When this host's ranks times their threads outnumber its cores, OpenMP's
+ * spinning waits take the cores the other ranks need (a run collapsed under
+ * load until OMP_WAIT_POLICY=passive). libgomp reads the policy only as it
+ * loads, so set it and run this program again, once, before MPI starts; an
+ * explicit OMP_WAIT_POLICY is left alone. */
+static void wait_policy(char **argv)
+{
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE"), *nt = getenv("OMP_NUM_THREADS");
+    if (getenv("OMP_WAIT_POLICY") || getenv("LLM_WAIT_POLICY_SET") || !local)
+        return;
+    long ranks = atol(local), cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long threads = nt ? atol(nt) : (ranks > 0 && cores / ranks > 1 ? cores / ranks : 1);
+    if (ranks <= 0 || cores <= 0 || ranks * threads <= cores)
+        return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    setenv("LLM_WAIT_POLICY_SET", "1", 1);
+    execv("/proc/self/exe", argv); /* on failure, carry on as we are */
+}
+
 int main(int argc, char **argv)
 {
+    wait_policy(argv);
     cb_status_t st = cb_mpi_init(&argc, &argv, "llm");
     if (st != CB_OK)
         return cb_status_exit_code(st);

@@ -12,6 +12,9 @@
 #include "llm.h"
 #include "llm_moe.h"
 
+const char *const llm_kv_type_choices[] = { "f16", "f32", "q8_0", NULL };
+const int llm_kv_type_ids[] = { LLM_F16, LLM_F32, LLM_Q8_0 };
+
 cb_status_t llm_model_describe(const llm_model_opts_t *mo, llm_desc_t *desc)
 {
     if ((mo->model != NULL) == (mo->shape != NULL)) {
@@ -137,17 +140,25 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
     if (sh.resplit & 1)
         cb_warn_root("%d ranks: attention heads split in groups of %d, so that no %d-element block of attn_output is cut",
                      np, sh.head_group, sh.block);
+    if (sh.resplit & 4)
+        cb_warn_root("%d ranks: no split of the heads keeps attn_output's %d-element blocks whole; every rank holds it whole",
+                     np, sh.block);
     if (sh.resplit & 2)
         cb_warn_root("%d ranks: FFN units split on %d-element block boundaries (an even split of %d would cut one)",
                      np, sh.block, desc->cfg.hidden);
 
+    const int kv_type = llm_kv_type_ids[mo->kv_type];
     int ctx = mo->ctx > 0 ? mo->ctx : (desc->cfg.ctx < 4096 ? desc->cfg.ctx : 4096);
+    if (ctx > desc->cfg.ctx && desc->format != LLM_FMT_SYNTHETIC) { /* a made-up shape's ctx is no limit */
+        cb_error("--ctx %d: the model's context is %d positions", ctx, desc->cfg.ctx);
+        st = CB_ERR_USAGE;
+    }
     if (batch > ctx)
         batch = ctx;
-    size_t need = llm_shard_weight_bytes(desc, &sh) + llm_shard_run_bytes(&desc->cfg, &sh, ctx, batch);
+    size_t need = llm_shard_weight_bytes(desc, &sh) + llm_shard_run_bytes_kv(&desc->cfg, &sh, ctx, batch, kv_type);
     unsigned long long avail = cb_mem_available_bytes();
-    if (avail > 0 && need > avail / (unsigned long long)local_size) {
-        char a[32], b[32], hint[96] = "";
+    if (st == CB_OK && avail > 0 && need > avail / (unsigned long long)local_size) {
+        char a[32], b[32], hint[96] = "", fit[96] = "";
         /* The fewest ranks, one per host like this one, that would hold it. */
         for (int k = np + 1; k <= desc->cfg.n_heads; k++) {
             llm_shard_t s0;
@@ -155,17 +166,22 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
                 cb_error_clear();
                 break;
             }
-            size_t k_need = llm_shard_weight_bytes(desc, &s0) + llm_shard_run_bytes(&desc->cfg, &s0, ctx, batch);
+            size_t k_need = llm_shard_weight_bytes(desc, &s0) + llm_shard_run_bytes_kv(&desc->cfg, &s0, ctx, batch, kv_type);
             llm_shard_free(&s0);
             if (k_need <= avail) {
                 snprintf(hint, sizeof hint, "; it fits on %d such hosts, a rank each", k);
                 break;
             }
         }
-        cb_error("the model needs %s per rank on %d ranks, %s is available per rank (%d on this host)%s; "
-                 "or cut --layers or --ctx",
-                 cb_format_size(need, a, sizeof a), np, cb_format_size((size_t)(avail / (unsigned long long)local_size), b, sizeof b),
-                 local_size, hint);
+        /* The longest context that fits here (the KV cache grows linearly). */
+        size_t base = llm_shard_weight_bytes(desc, &sh) + llm_shard_run_bytes_kv(&desc->cfg, &sh, 1, batch, kv_type);
+        size_t per = llm_shard_kv_bytes(&desc->cfg, &sh, 1, kv_type), room = (size_t)(avail / (unsigned long long)local_size);
+        if (per > 0 && room > base && (room - base) / per >= 16)
+            snprintf(fit, sizeof fit, "; --ctx %zu would fit", (room - base) / per);
+        cb_error("the model needs %s per rank on %d ranks with a context of %d, %s is available per rank (%d on this host)%s%s; "
+                 "or cut --layers or --ctx, or --kv-type q8_0",
+                 cb_format_size(need, a, sizeof a), np, ctx, cb_format_size((size_t)(avail / (unsigned long long)local_size), b, sizeof b),
+                 local_size, hint, fit);
         st = CB_ERR_NOMEM;
     }
     if ((st = cb_agree(st, world)) != CB_OK) {
@@ -181,7 +197,7 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
     st = llm_comm_create(world, mo->allreduce, desc->cfg.dim, largest, &comm);
     if ((st = cb_agree(st, world)) != CB_OK)
         goto free_weights;
-    st = llm_run_create(w, comm, ctx, batch, run_p);
+    st = llm_run_create_kv(w, comm, ctx, batch, kv_type, run_p);
     if ((st = cb_agree(st, world)) != CB_OK)
         goto free_comm;
     if (mo->dump_routing && llm_run_moe(*run_p)) {

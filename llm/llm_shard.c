@@ -278,11 +278,18 @@ cb_status_t llm_shard_plan_split(const llm_desc_t *desc, int rank, const llm_spl
     int hg = 1;
     while ((hg * ocols) % blk)
         hg++;
-    if (np > 1 && (c->n_heads % hg || np > c->n_heads / hg)) {
+    /* Where no such split exists (4 heads of 64 in one 256-element block over
+     * 2 ranks), every rank holds attn_output whole and multiplies it by its
+     * heads' outputs with zeros elsewhere: the sum over ranks is the same.
+     * (Not under MLA, whose output projection is always split by heads.) */
+    sh->wo_whole = np > 1 && (c->n_heads % hg || np > c->n_heads / hg);
+    if (sh->wo_whole && c->mla.kv_lora) {
         cb_error("%d ranks: the attention output's %d-element blocks span %d heads of %d columns, and %d heads do not split so",
                  np, blk, hg, ocols, c->n_heads);
         return CB_ERR_UNSUPPORTED;
     }
+    if (sh->wo_whole)
+        hg = 1;
     int dense = 0;
     for (int l = 0; l < c->n_layers; l++)
         dense |= !llm_layer_is_moe(c, l);
@@ -307,7 +314,7 @@ cb_status_t llm_shard_plan_split(const llm_desc_t *desc, int rank, const llm_spl
     /* Note where the even split would have cut a block (the caller says so). */
     sh->resplit = 0;
     for (int r = 1; r < np; r++) {
-        sh->resplit |= (int)((int64_t)r * c->n_heads / np) * ocols % blk != 0 ? 1 : 0;
+        sh->resplit |= (int)((int64_t)r * c->n_heads / np) * ocols % blk != 0 ? (sh->wo_whole ? 4 : 1) : 0;
         sh->resplit |= dense && (int)((int64_t)r * c->hidden / np) % blk != 0 ? 2 : 0;
     }
     sh->block = blk;
@@ -450,7 +457,9 @@ static part_t shard_part(const char *name, const llm_config_t *c, const llm_shar
         return PART_KVROWS;
     }
     if (!strncmp(kind, "attn_output.", 12)) {
-        *c0 = sh->h0 * hd; *nc = (sh->h1 - sh->h0) * hd;
+        if (!sh->wo_whole) {
+            *c0 = sh->h0 * hd; *nc = (sh->h1 - sh->h0) * hd;
+        }
         return PART_QCOLS;
     }
     if (!strncmp(kind, "ffn_gate.", 9) || !strncmp(kind, "ffn_up.", 7)) {
@@ -512,7 +521,18 @@ size_t llm_shard_weight_bytes(const llm_desc_t *desc, const llm_shard_t *sh)
     return total;
 }
 
+size_t llm_shard_kv_bytes(const llm_config_t *c, const llm_shard_t *sh, int ctx, int kv_type)
+{
+    size_t row = llm_type_bytes(kv_type, (int64_t)(sh->kv1 - sh->kv0) * c->head_dim);
+    return row == SIZE_MAX ? SIZE_MAX : 2 * (size_t)c->n_layers * (size_t)ctx * row;
+}
+
 size_t llm_shard_run_bytes(const llm_config_t *c, const llm_shard_t *sh, int ctx, int batch)
+{
+    return llm_shard_run_bytes_kv(c, sh, ctx, batch, LLM_F16);
+}
+
+size_t llm_shard_run_bytes_kv(const llm_config_t *c, const llm_shard_t *sh, int ctx, int batch, int kv_type)
 {
     size_t kvd = (size_t)(sh->kv1 - sh->kv0) * c->head_dim, qd = (size_t)(sh->h1 - sh->h0) * c->head_dim;
     size_t mla = 0;
@@ -521,19 +541,21 @@ size_t llm_shard_run_bytes(const llm_config_t *c, const llm_shard_t *sh, int ctx
         kvd = qd = 0;
     }
     size_t hid = (size_t)(sh->f1 - sh->f0), voc = (size_t)(sh->v1 - sh->v0);
-    size_t kv = 2 * (size_t)c->n_layers * (size_t)ctx * kvd * sizeof(float);
+    size_t kv = c->mla.kv_lora ? 0 : llm_shard_kv_bytes(c, sh, ctx, kv_type); /* MLA: its latent cache is in mla */
     size_t act = (size_t)batch * (4 * (size_t)c->dim + 2 * qd + 2 * kvd + 2 * hid) * sizeof(float);
     size_t cols = (size_t)(c->hidden > c->dim ? c->hidden : c->dim);
     if (qd * (size_t)(sh->np) > cols)
         cols = qd * (size_t)sh->np;
     if (c->mla.kv_lora && (size_t)llm_mla_max_cols(c, sh) > cols)
         cols = (size_t)llm_mla_max_cols(c, sh);
-    size_t panels = 2 * llm_matmul_scratch((int)cols) * sizeof(float);
+    /* sgemm panels, or the GEMM's quantized activations and level panels */
+    size_t panels = 2 * llm_matmul_scratch((int)cols) * sizeof(float) + (size_t)batch * cols / 32 * 80;
     size_t moe = 0;
     if (c->moe.n_experts > 0) /* router logits, gathered tokens and their expert activations */
         moe = (size_t)batch * ((size_t)c->moe.n_experts + 3 * (size_t)c->dim + 2 * (size_t)c->moe.expert_ffn +
                                2 * (size_t)(sh->s1 - sh->s0) + 2 * (size_t)c->moe.n_used) * sizeof(float);
-    return mla + kv + act + moe + panels + (voc + (size_t)c->vocab) * sizeof(float) + (size_t)ctx * 16 * sizeof(float);
+    return mla + kv + act + moe + panels + (voc + (size_t)c->vocab) * sizeof(float) +
+           2 * llm_attention_scratch(c->head_dim) * sizeof(float);
 }
 
 /* ================================================================ loading */

@@ -16,6 +16,9 @@
 #     gguf_write.py) in a model whose widths are whole super-blocks split 4 ways:
 #     q4_k_m (Q4_K with Q6_K attn_v, ffn_down and output: mixed types) for every
 #     architecture, each other type for qwen3;
+#   - the KV cache (tiled attention, 64 keys a tile): a 150-token prompt in
+#     batches of 32, with the cache in f32 (1e-4), f16 (the default) and q8_0
+#     (2e-2), np = 1 and 2, and with --isa c and avx2, against ref.py (float64 cache);
 #   - the comparison is shown able to fail: a model of another seed differs.
 # WRITER (extra gguf_write.py options) and TYPES narrow a variant; for
 # deepseek2, ref.py runs multi-head latent attention in both its naive form
@@ -47,7 +50,7 @@ for type in ${TYPES:-f32 f16 bf16 q8_0 q4_0 $more}; do
     "$py" "$here/gguf_write.py" "$m" --arch "$arch" --type "$type" --seed 3 $dims $writer || { echo "FAIL: writer"; exit 1; }
     "$py" "$here/ref.py" "$m" --prompt $prompt -n $n --batch-prompt --dump-logits "$tmp/ref.bin" > "$tmp/ref.txt" || exit 1
     for np in 1 2 3 4; do
-        "$launch" $np "$bin" generate -m "$m" --prompt-ids $prompt -n $n -q --dump-logits "$tmp/c$np.bin" > "$tmp/c$np.txt" 2> "$tmp/err"
+        "$launch" $np "$bin" generate -m "$m" --prompt-ids $prompt -n $n -q --kv-type f32 --dump-logits "$tmp/c$np.bin" > "$tmp/c$np.txt" 2> "$tmp/err"
         rc=$?
         [ $rc = 77 ] && exit 77
         if [ $rc != 0 ]; then
@@ -70,7 +73,7 @@ for type in ${TYPES:-f32 f16 bf16 q8_0 q4_0 $more}; do
     [ $type = q8_0 ] || [ $type = q4_k_m ] || continue
     # Token by token (matrix-vector kernels on quantized activations throughout).
     "$py" "$here/ref.py" "$m" --prompt $prompt -n $n --dump-logits "$tmp/ref1.bin" > "$tmp/ref1.txt" || exit 1
-    "$launch" 2 "$bin" generate -m "$m" --prompt-ids $prompt -n $n -b 1 -q --dump-logits "$tmp/b1.bin" > "$tmp/b1.txt" 2> "$tmp/err"
+    "$launch" 2 "$bin" generate -m "$m" --prompt-ids $prompt -n $n -b 1 -q --kv-type f32 --dump-logits "$tmp/b1.bin" > "$tmp/b1.txt" 2> "$tmp/err"
     "$py" "$here/compare_logits.py" "$tmp/ref1.bin" "$tmp/b1.bin" $vocab $tol "$tmp/ref1.txt" "$tmp/b1.txt" > "$tmp/cmp" || {
         echo "FAIL: $arch $type token-by-token logits against numpy: $(cat "$tmp/cmp")"; fail=1; }
 done
@@ -89,6 +92,30 @@ print((c['kv_lora'] + c['rope_dims']) * c['layers'] * 4)")
         echo "latent cache: $got bytes per token = (kv_lora + rope) x layers x 4"
     fi
 fi
+# Long prompts over several key tiles, every KV cache type (heads of 64: the
+# AVX-512 attention rows are written for 64, 128 and 256).
+m=$tmp/$arch-long.gguf
+"$py" "$here/gguf_write.py" "$m" --arch "$arch" --type f32 --seed 5 --head-dim 64 || { echo "FAIL: writer"; exit 1; }
+long=$("$py" -c "print(','.join(str((7 * i + 3) % $vocab) for i in range(150)))")
+"$py" "$here/ref.py" "$m" --prompt "$long" -n 4 --batch-prompt --dump-logits "$tmp/refl.bin" > "$tmp/refl.txt" || exit 1
+for kv in f32 f16 q8_0; do
+    case $kv in f32) tol=1e-4 ;; *) tol=2e-2 ;; esac
+    for np in 1 2; do
+        "$launch" $np "$bin" generate -m "$m" --prompt-ids "$long" -n 4 -b 32 -q --kv-type $kv --dump-logits "$tmp/l.bin" > "$tmp/l.txt" 2> "$tmp/err" || {
+            echo "FAIL: $arch long prompt kv $kv np=$np: $(cat "$tmp/err")"; fail=1; continue; }
+        "$py" "$here/compare_logits.py" "$tmp/refl.bin" "$tmp/l.bin" $vocab $tol "$tmp/refl.txt" "$tmp/l.txt" > "$tmp/cmp" || {
+            echo "FAIL: $arch long prompt, KV cache $kv, np=$np against numpy: $(cat "$tmp/cmp")"; fail=1; }
+    done
+    echo "$arch 150-token prompt, KV cache $kv, np=1,2: $(cat "$tmp/l.txt")"
+done
+# ... and the portable and AVX2 kernels (attention, products) forced with --isa
+for isa in c avx2; do
+    "$launch" 1 "$bin" generate -m "$m" --prompt-ids "$long" -n 4 -b 32 -q --kv-type f32 --isa $isa --dump-logits "$tmp/l.bin" > "$tmp/l.txt" 2> "$tmp/err" || {
+        grep -q "lacks it" "$tmp/err" && { echo "$arch --isa $isa: not on this CPU"; continue; }
+        echo "FAIL: $arch long prompt --isa $isa: $(cat "$tmp/err")"; fail=1; continue; }
+    "$py" "$here/compare_logits.py" "$tmp/refl.bin" "$tmp/l.bin" $vocab 1e-4 "$tmp/refl.txt" "$tmp/l.txt" > "$tmp/cmp" || {
+        echo "FAIL: $arch long prompt --isa $isa against numpy: $(cat "$tmp/cmp")"; fail=1; }
+done
 
 # The check can fail: another seed's model is not within tolerance.
 "$py" "$here/gguf_write.py" "$tmp/other.gguf" --arch "$arch" --type f32 --seed 4 $writer

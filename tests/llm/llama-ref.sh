@@ -49,15 +49,14 @@ now     qwen3     q8_0     -           4e-2  1,2    -
 now     llama     q4_0     -           4e-2  1      -
 now     qwen3     f16      Q8_0        4e-2  1      K
 now     qwen3     f16      Q4_0:pure   4e-2  1      K
-later   qwen3     f16      Q4_0        4e-2  1      K
-later   qwen3     f16      Q4_K_M      4e-2  1,2    K
-later   llama     f16      Q4_K_M      4e-2  1      K
-later   qwen3     f16      Q6_K        4e-2  1,2    K
-later   qwen3     f16      Q5_K_M      4e-2  1      K
-later   qwen3     f16      Q3_K_M      5e-2  1      K
-later   qwen3     f16      Q2_K        5e-2  1      K
+now     qwen3     f16      Q4_0        4e-2  1      K
+now     qwen3     f16      Q4_K_M      4e-2  1,2    K
+now     llama     f16      Q4_K_M      4e-2  1      K
+now     qwen3     f16      Q6_K        4e-2  1,2    K
+now     qwen3     f16      Q5_K_M      4e-2  1      K
+now     qwen3     f16      Q3_K_M      5e-2  1      K
+now     qwen3     f16      Q2_K        5e-2  1      K
 now     qwen3moe  f32      -           1e-4  1,2    -
-now     qwen3moe  q8_0     -           4e-2  1,2    -
 later   qwen3moe  f16      Q4_K_M      4e-2  1      K
 now     deepseek2 f32      -           1e-4  1,2    --layers 3 --dense-lead 1 --groups 4 --groups-used 2
 now     deepseek2 q8_0     -           4e-2  1,2    --layers 3 --dense-lead 1 --groups 4 --groups-used 2

@@ -96,8 +96,9 @@ static void random_blocks(int type, unsigned char *q, int64_t n)
 static const int kernel_types[] = { LLM_F32, LLM_F16, LLM_BF16, LLM_Q8_0, LLM_Q4_0, LLM_Q4_1, LLM_Q5_0, LLM_Q5_1,
                                     LLM_Q2_K, LLM_Q3_K, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K };
 #define N_KTYPES ((int)(sizeof kernel_types / sizeof kernel_types[0]))
-enum { N_LENS = 6, ROWS = 70, B = 5 };
+enum { N_LENS = 6, ROWS = 70, B = 13 };
 static float c_dots[N_KTYPES][N_LENS][2][ROWS]; /* the portable path's dots: [type][len][random bytes?][row] */
+static float c_mm[N_KTYPES][N_LENS][B * ROWS];  /* and its matrix products of 13 tokens */
 
 static void test_kernels(llm_isa_t isa)
 {
@@ -186,20 +187,46 @@ static void test_kernels(llm_isa_t isa)
             }
             if (rnd)
                 continue;
-            /* Matrix-matrix (float activations, dequantized weights). */
-            llm_matmul(&m, x, B, y, ROWS);
-            for (int b = 0; b < B; b++)
-                for (int r = 0; r < ROWS; r++) {
-                    llm_dequantize_row(type, q + r * rb, wd, n);
-                    double ref = 0, mag = 0;
-                    for (int i = 0; i < n; i++) {
-                        ref += (double)wd[i] * x[(size_t)b * n + i];
-                        mag += fabs((double)wd[i] * x[(size_t)b * n + i]);
+            /* Matrix-matrix: the quantized types' GEMM sees each token
+             * quantized per block of 32 (whatever the weight type), the float
+             * types' sgemm the floats. Batches of 1, 5 (one partial tile) and
+             * 13 tokens (a tile and a partial one), 70 rows (four panels of
+             * 16 and a partial one). Tolerance against float64: 1e-5 of the
+             * magnitude; the offset form (ws u + wc, u = q + 128 for the
+             * signed types) sums terms up to 2^8 times the products. */
+            for (int bi = 0; bi < 3; bi++) {
+                static const int batches[3] = { 1, 5, 13 };
+                const int nbt = batches[bi];
+                llm_matmul(&m, x, nbt, y, ROWS);
+                for (int b = 0; b < nbt; b++) {
+                    const float *xb = x + (size_t)b * n;
+                    if (act != LLM_ACT_F32) {
+                        llm_quantize_row_q8x(xb, xq, n);
+                        for (int k = 0; k < n / 32; k++)
+                            for (int j = 0; j < 32; j++)
+                                xd[k * 32 + j] = xq[k].d * xq[k].qs[j];
+                        xb = xd;
                     }
-                    if (fabs(y[b * ROWS + r] - ref) > 1e-5 * mag + 1e-6 && bad++ < 5)
-                        fprintf(stderr, "FAIL matmul %s %s n=%d (%d, %d): %g reference %g\n", llm_isa_names[isa],
-                                llm_type_name(type), n, b, r, y[b * ROWS + r], ref);
+                    for (int r = 0; r < ROWS; r++) {
+                        llm_dequantize_row(type, q + r * rb, wd, n);
+                        double ref = 0, mag = 0;
+                        for (int i = 0; i < n; i++) {
+                            ref += (double)wd[i] * xb[i];
+                            mag += fabs((double)wd[i] * xb[i]);
+                        }
+                        float got = y[b * ROWS + r];
+                        double tol = (act != LLM_ACT_F32 ? 2e-5 : 1e-5) * mag + 1e-6;
+                        if (fabs(got - ref) > tol && bad++ < 5)
+                            fprintf(stderr, "FAIL matmul %s %s n=%d b=%d (%d, %d): %g reference %g\n", llm_isa_names[isa],
+                                    llm_type_name(type), n, nbt, b, r, got, ref);
+                        if (bi == 2 && isa == LLM_ISA_C)
+                            c_mm[ti][li][b * ROWS + r] = got;
+                        else if (bi == 2 && fabs(got - c_mm[ti][li][b * ROWS + r]) > tol && bad++ < 5)
+                            fprintf(stderr, "FAIL matmul %s %s n=%d (%d, %d): %g, portable C %g\n", llm_isa_names[isa],
+                                    llm_type_name(type), n, b, r, got, c_mm[ti][li][b * ROWS + r]);
+                    }
                 }
+            }
         }
     }
     /* Mixed activation forms in one llm_matvec_n: Q8_0, Q4_K, F32. */
@@ -224,6 +251,18 @@ static void test_kernels(llm_isa_t isa)
         for (int r = 0; r < 8; r++)
             if ((y8[r] != r8[r] || yk[r] != rk[r] || yf[r] != rf[r]) && bad++ < 5)
                 fprintf(stderr, "FAIL mixed matvec_n %s row %d\n", llm_isa_names[isa], r);
+        /* llm_matmul_n: the quantized ones in one region, the same floats as one by one */
+        for (int i = 0; i < n * B; i++)
+            x[i] = uniform();
+        static float g1[B * 8], g2[B * 8], h1[B * 8], h2[B * 8];
+        const llm_mat_t *mq[2] = { &a, &k };
+        float *const yq[2] = { g1, g2 };
+        llm_matmul_n(2, mq, x, B, yq);
+        llm_matmul(&a, x, B, h1, 8);
+        llm_matmul(&k, x, B, h2, 8);
+        for (int i = 0; i < B * 8; i++)
+            if ((g1[i] != h1[i] || g2[i] != h2[i]) && bad++ < 5)
+                fprintf(stderr, "FAIL matmul_n %s element %d\n", llm_isa_names[isa], i);
     }
     /* The helpers: axpy (attention) and the roofline's read sum. */
     for (int n = 0; n <= 40; n += 5) {
