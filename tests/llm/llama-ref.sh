@@ -28,8 +28,9 @@ vocab=256
 # llm's KV cache in F32 where it has a choice, as the peer's here (greedy: --kv-type f32)
 kv=""
 "$bin" generate --help 2>/dev/null | grep -q -- '--kv-type' && kv="--kv-type f32"
-# rows of 256 (K-quant super-blocks) for the quantizer's cases
-K="--dim 256 --ffn 512 --heads 4 --kv 2 --head-dim 64"
+# rows of 256 and 512 (K-quant super-blocks of 256; 2 ranks split the attention output on a
+# block boundary) for the quantizer's cases
+K="--dim 256 --ffn 512 --heads 8 --kv 4 --head-dim 64"
 fail=0 ran=0 skipped=0
 
 # TOL: 1e-4 for F32 (only the order of sums differs); 2e-2 for F16 and BF16 (llama.cpp rounds
