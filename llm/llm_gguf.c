@@ -107,6 +107,7 @@ static int rd_scalar(gguf_reader_t *r, int type, llm_kv_t *kv)
 static int rd_value(gguf_reader_t *r, uint32_t type, llm_kv_t *kv)
 {
     kv->gguf_type = (int)type;
+    kv->off = r->pos;
     if (type >= GGUF_N_TYPES)
         return rd_fail(r, "unknown value type");
     if (type == GGUF_STRING) {
@@ -130,6 +131,7 @@ static int rd_value(gguf_reader_t *r, uint32_t type, llm_kv_t *kv)
     kv->kind = LLM_KV_ARRAY;
     kv->gguf_type = (int)et;
     kv->n = n;
+    kv->off = r->pos;
     if (et >= GGUF_N_TYPES || et == GGUF_ARRAY)
         return rd_fail(r, et == GGUF_ARRAY ? "nested arrays are not supported" : "unknown array element type");
     if (et == GGUF_STRING) {
