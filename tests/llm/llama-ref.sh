@@ -57,7 +57,8 @@ now     qwen3     f16      Q5_K_M      4e-2  1      K
 now     qwen3     f16      Q3_K_M      5e-2  1      K
 now     qwen3     f16      Q2_K        5e-2  1      K
 now     qwen3moe  f32      -           1e-4  1,2    -
-later   qwen3moe  f16      Q4_K_M      4e-2  1      K
+now     qwen3moe  q8_0     -           4e-2  1,2    -
+now     qwen3moe  f16      Q4_K_M      4e-2  1      K
 now     deepseek2 f32      -           1e-4  1,2    --layers 3 --dense-lead 1 --groups 4 --groups-used 2
 now     deepseek2 q8_0     -           4e-2  1,2    --layers 3 --dense-lead 1 --groups 4 --groups-used 2
 now     deepseek2 f32      -           1e-4  1,3    --layers 3 --dense-lead 1 --theta 100 --rope-scaling yarn --rope-factor 4 --rope-orig 64
@@ -65,7 +66,7 @@ now     deepseek2 f32      -           1e-4  1,2    --q-lora 0 --kvb whole --lay
 now     llama     f32      -           1e-4  1,2    --rope-scaling linear --rope-factor 4
 now     llama     f32      -           1e-4  1      --theta 100 --rope-scaling yarn --rope-factor 4 --rope-orig 64
 now     llama     f32      -           1e-4  1      --theta 100 --rope-scaling llama3 --rope-factor 8 --rope-orig 64
-later   deepseek2 f16      Q4_K_M      4e-2  1      K
+now     deepseek2 f16      Q4_K_M      4e-2  1      K
 EOF
 
 skip() { echo "SKIP $case: $*"; skipped=$((skipped + 1)); }
