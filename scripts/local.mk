@@ -15,7 +15,7 @@ dist_noinst_SCRIPTS += scripts/run-suite scripts/summary scripts/compare scripts
   scripts/cluster/mpirun scripts/cluster/measure scripts/cluster/slurm-up scripts/cluster/slurm-down
 dist_noinst_DATA += scripts/common.sh scripts/cbresults.py scripts/cluster/lib.sh scripts/slurm/job.sh \
   scripts/slurm/hpl.sbatch scripts/slurm/microbench.sbatch scripts/slurm/llm.sbatch \
-  scripts/slurm/suite.sbatch results/published.csv \
+  scripts/slurm/suite.sbatch scripts/cluster/README.md results/published.csv \
   tests/scripts/lib.sh tests/scripts/slurm-jobs.sh tests/scripts/h5check.py \
   tests/scripts/tcp_pingpong.py
 SCRIPTS_TESTS = tests/scripts/bad-input.sh tests/scripts/run-suite.sh tests/scripts/compare.sh \
