@@ -15,12 +15,14 @@
 #endif
 #include <cblas.h>
 #include "llm.h"
+#include "llm_moe.h"
 
 typedef struct {
     char model_filename[96];  /* file, or the synthetic shape */
     char model_type[48];      /* "qwen3 4096x4L Q8_0" */
     int64_t model_size;       /* bytes of weights in all */
     int64_t model_n_params;
+    int64_t model_n_active;   /* parameters a token uses (MoE: its experts only) */
     int32_t n_ranks;
     int32_t n_threads;        /* per rank */
     int32_t n_batch;
@@ -36,6 +38,7 @@ typedef struct {
     double stddev_ts;
     double comm_frac;         /* share of the time spent in allreduce (rank 0) */
     double comm_us_per_tok;
+    double comm_calls_per_tok; /* allreduces per token */
     double compute_us_per_tok;
     double roofline_ts;       /* --roofline: tokens/s the machine's bandwidth (tg) or sgemm rate (pp) allows */
     double roofline_frac;     /* avg_ts / roofline_ts */
@@ -45,6 +48,7 @@ static const cb_column_t llm_bench_cols[] = {
     CB_COLUMN(llm_bench_row_t, model_type, CB_COL_STRING, "model", "%s"),
     CB_COLUMN(llm_bench_row_t, model_size, CB_COL_INT64, "size(B)", "%lld"),
     CB_COLUMN(llm_bench_row_t, model_n_params, CB_COL_INT64, "params", "%lld"),
+    CB_COLUMN(llm_bench_row_t, model_n_active, CB_COL_INT64, "active", "%lld"),
     CB_COLUMN(llm_bench_row_t, n_ranks, CB_COL_INT32, "ranks", "%d"),
     CB_COLUMN(llm_bench_row_t, n_threads, CB_COL_INT32, "threads", "%d"),
     CB_COLUMN(llm_bench_row_t, allreduce, CB_COL_STRING, "allreduce", "%s"),
@@ -59,12 +63,61 @@ static const cb_column_t llm_bench_cols[] = {
     CB_COLUMN(llm_bench_row_t, stddev_ns, CB_COL_DOUBLE, "sd_ns", "%.0f"),
     CB_COLUMN(llm_bench_row_t, comm_frac, CB_COL_DOUBLE, "comm", "%.3f"),
     CB_COLUMN(llm_bench_row_t, comm_us_per_tok, CB_COL_DOUBLE, "comm(us/t)", "%.1f"),
+    CB_COLUMN(llm_bench_row_t, comm_calls_per_tok, CB_COL_DOUBLE, "ar/t", "%.1f"),
     CB_COLUMN(llm_bench_row_t, compute_us_per_tok, CB_COL_DOUBLE, "comp(us/t)", "%.1f"),
     CB_COLUMN(llm_bench_row_t, roofline_ts, CB_COL_DOUBLE, "roof(t/s)", "%.2f"),
     CB_COLUMN(llm_bench_row_t, roofline_frac, CB_COL_DOUBLE, "of_roof", "%.3f"),
     CB_COLUMN(llm_bench_row_t, model_filename, CB_COL_STRING, "model_filename", "%s"),
     CB_COLUMN(llm_bench_row_t, n_batch, CB_COL_INT32, "n_batch", "%d"),
 };
+
+/* Per rank and test, the load balance of the experts (HDF5 /llm/moe_balance). */
+typedef struct {
+    char test[16];
+    int32_t rank;
+    double evals_per_routing;  /* expert products per token and MoE layer (np = 1: experts used) */
+    double moe_us_per_tok;     /* router and experts */
+    double moe_ar_us_per_tok;  /* in the MoE allreduce: waiting for the slowest rank, and the transfer */
+} llm_moe_row_t;
+
+static const cb_column_t llm_moe_cols[] = {
+    CB_COLUMN(llm_moe_row_t, test, CB_COL_STRING, "test", "%s"),
+    CB_COLUMN(llm_moe_row_t, rank, CB_COL_INT32, "rank", "%d"),
+    CB_COLUMN(llm_moe_row_t, evals_per_routing, CB_COL_DOUBLE, "experts/tok/layer", "%.3f"),
+    CB_COLUMN(llm_moe_row_t, moe_us_per_tok, CB_COL_DOUBLE, "moe(us/t)", "%.1f"),
+    CB_COLUMN(llm_moe_row_t, moe_ar_us_per_tok, CB_COL_DOUBLE, "moe_allreduce(us/t)", "%.1f"),
+};
+
+/* Gather every rank's MoE statistics of the test just run; rank 0 writes a
+ * row per rank and prints them as comments. Collective. */
+static cb_status_t bench_moe_report(cb_results_t *res, cb_table_t *tab, llm_moe_run_t *mr, const char *test, int tokens)
+{
+    llm_moe_stats_t s;
+    llm_moe_stats(mr, &s);
+    double mine[4] = { (double)s.routings, (double)s.evals, s.seconds, s.ar_seconds };
+    int np = cb_nranks();
+    double *all = malloc(sizeof(double) * 4 * (size_t)np);
+    if (!all) {
+        cb_error("cannot allocate the MoE statistics");
+        return CB_ERR_NOMEM;
+    }
+    cb_status_t st = CB_MPI(MPI_Gather(mine, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    for (int r = 0; st == CB_OK && cb_rank() == 0 && r < np; r++) {
+        llm_moe_row_t row;
+        memset(&row, 0, sizeof row);
+        snprintf(row.test, sizeof row.test, "%s", test);
+        row.rank = r;
+        row.evals_per_routing = all[4 * r] > 0 ? all[4 * r + 1] / all[4 * r] : 0;
+        row.moe_us_per_tok = all[4 * r + 2] / tokens * 1e6;
+        row.moe_ar_us_per_tok = all[4 * r + 3] / tokens * 1e6;
+        cb_results_comment(res, "%s rank %d: %.2f expert evaluations per token and layer, MoE %.1f us/token, "
+                           "MoE allreduce %.1f us/token", test, r, row.evals_per_routing, row.moe_us_per_tok,
+                           row.moe_ar_us_per_tok);
+        st = cb_table_append(tab, &row);
+    }
+    free(all);
+    return st;
+}
 
 /* "512,1024" into a list of counts. */
 static cb_status_t parse_list(const char *text, const char *what, int *v, int max_n, int *n_p)
@@ -184,7 +237,7 @@ cleanup:
 /* One run of a test from an empty cache; returns the seconds on rank 0's
  * clock between barriers and the allreduce seconds within. Collective. */
 static cb_status_t bench_once(llm_run_t *run, llm_comm_t *comm, const int *prompt, int n_prompt, int n_gen,
-                              double *sec_p, double *comm_p)
+                              double *sec_p, double *comm_p, long long *calls_p)
 {
     cb_status_t st = CB_MPI(MPI_Barrier(MPI_COMM_WORLD));
     llm_comm_reset_time(comm);
@@ -204,6 +257,7 @@ static cb_status_t bench_once(llm_run_t *run, llm_comm_t *comm, const int *promp
         st = CB_MPI(MPI_Barrier(MPI_COMM_WORLD));
     *sec_p = cb_now() - t0;
     *comm_p = llm_comm_seconds(comm);
+    *calls_p = llm_comm_calls(comm);
     return st;
 }
 
@@ -212,6 +266,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
     llm_model_opts_t mo = LLM_MODEL_OPTS_DEFAULT;
     const char *pp_text = "512", *tg_text = "128";
     int reps = 5, batch = 512, no_warmup = 0, roofline = 0, markdown = 0;
+    const char *save_routing = NULL;
     cb_opt_t opts[] = {
         LLM_MODEL_OPTS(mo),
         { "n-prompt", 'p', CB_OPT_STRING, &pp_text, "N,..", "prompt lengths to test (ppN; 0 for none)", 0, -1, NULL },
@@ -221,6 +276,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
         { "no-warmup", 0, CB_OPT_FLAG, &no_warmup, NULL, "skip the warm-up run", 0, -1, NULL },
         { "markdown", 0, CB_OPT_FLAG, &markdown, NULL, "print llama-bench's markdown table instead of --format's (HDF5 unchanged)", 0, -1, NULL },
         { "roofline", 0, CB_OPT_FLAG, &roofline, NULL, "measure memory read bandwidth and sgemm rate, report each test's share of its bound", 0, -1, NULL },
+        { "save-routing", 0, CB_OPT_STRING, &save_routing, "FILE", "MoE: write the tokens routed to each expert during the tests (for --expert-placement balanced --routing-profile)", 0, -1, NULL },
         { 0 },
     };
     cb_cli_t cli = { "llm bench", "(-m FILE | --shape NAME) [options]",
@@ -233,7 +289,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
     llm_comm_t *comm = NULL;
     llm_run_t *run = NULL;
     cb_results_t *res = NULL;
-    cb_table_t *tab = NULL;
+    cb_table_t *tab = NULL, *moe_tab = NULL;
     int *prompt = NULL;
     double *ts = NULL, *ns = NULL;
 
@@ -282,33 +338,48 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
+    /* A token uses every weight but the routed experts it is not sent to:
+     * n_used / n_experts of their tensors. */
+    const double moe_share = desc.cfg.moe.n_experts > 0 ? (double)desc.cfg.moe.n_used / desc.cfg.moe.n_experts : 1.0;
     uint64_t total_bytes = 0, params = 0;
+    double active = 0;
     for (int i = 0; i < desc.n_tensors; i++) {
-        total_bytes += desc.tensors[i].bytes;
-        params += (uint64_t)(desc.tensors[i].ne[0] * desc.tensors[i].ne[1]);
+        const llm_tensor_t *t = &desc.tensors[i];
+        uint64_t n = (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+        total_bytes += t->bytes;
+        params += n;
+        active += strstr(t->name, "_exps.") ? moe_share * (double)n : (double)n;
     }
     st = cb_table_create(res, "/llm/bench", llm_bench_cols, (int)(sizeof llm_bench_cols / sizeof llm_bench_cols[0]),
                          sizeof(llm_bench_row_t), markdown ? CB_TABLE_NO_PRINT : CB_TABLE_PRINT, &tab);
+    llm_moe_run_t *mr = llm_run_moe(run);
+    if (st == CB_OK && mr)
+        st = cb_table_create(res, "/llm/moe_balance", llm_moe_cols, (int)(sizeof llm_moe_cols / sizeof llm_moe_cols[0]),
+                             sizeof(llm_moe_row_t), CB_TABLE_NO_PRINT, &moe_tab);
     if (st == CB_OK)
         st = cb_results_set_int(res, "threads_per_rank", threads);
     if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
         goto cleanup;
-    int wtype = desc.tensors[llm_desc_find(&desc, "blk.0.ffn_down.weight")].type;
+    int wt_i = llm_desc_find(&desc, llm_layer_is_moe(&desc.cfg, 0) ? "blk.0.ffn_down_exps.weight" : "blk.0.ffn_down.weight");
+    int wtype = wt_i >= 0 ? desc.tensors[wt_i].type : LLM_F32;
     /* What one token costs: every matrix is read once per decoded token (the
-     * embedding only for one row), and 2 flops per weight in a prompt. */
+     * embedding only for one row; of the routed experts only the chosen
+     * ones: attention + router + active experts), and 2 flops per weight it
+     * uses in a prompt. */
     double tok_bytes = 0, tok_flops = 0;
     for (int i = 0; i < desc.n_tensors; i++) {
         const llm_tensor_t *t = &desc.tensors[i];
         if (t->n_dims < 2)
             continue;
-        double elems = (double)t->ne[0] * (double)t->ne[1];
+        const double share = strstr(t->name, "_exps.") ? moe_share : 1.0;
+        double elems = share * (double)t->ne[0] * (double)t->ne[1] * (double)t->ne[2];
         int head = strcmp(t->name, "output.weight") == 0;
         if (strcmp(t->name, "token_embd.weight") == 0) {
             if (!desc.cfg.tied)
                 continue;
             head = 1;
         }
-        tok_bytes += (double)t->bytes;
+        tok_bytes += share * (double)t->bytes;
         if (!head) /* logits are computed for a prompt's last token only */
             tok_flops += 2 * elems;
     }
@@ -326,6 +397,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
     cb_results_comment(res, "model %s: %s, %d layers, dim %d; %d ranks x %d threads; allreduce %s; kernels %s; BLAS core %s",
                        desc.source, llm_arch_names[desc.cfg.arch], desc.cfg.n_layers, desc.cfg.dim,
                        cb_nranks(), threads, llm_ar_names[mo.allreduce], llm_kernels_name(), blas_core);
+    cb_results_comment(res, "allreduce: %s", llm_comm_describe(comm));
 
     char fix[160];
     if (n_pp > 0 && pp[0] > 0 && cb_blas_skips_avx512(fix, sizeof fix))
@@ -339,14 +411,18 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             if (np_ + ng == 0)
                 continue;
             double sec, csec, comm_sum = 0, sec_sum = 0;
-            if (!no_warmup && bench_once(run, comm, prompt, np_, ng, &sec, &csec) != CB_OK)
+            long long calls = 0, calls_sum = 0;
+            if (!no_warmup && bench_once(run, comm, prompt, np_, ng, &sec, &csec, &calls) != CB_OK)
                 cb_abort(CB_ERR_MPI);
+            if (mr)
+                llm_moe_stats_reset(mr);
             for (int r = 0; r < reps; r++) {
-                if (bench_once(run, comm, prompt, np_, ng, &sec, &csec) != CB_OK)
+                if (bench_once(run, comm, prompt, np_, ng, &sec, &csec, &calls) != CB_OK)
                     cb_abort(CB_ERR_MPI);
                 ns[r] = sec * 1e9;
                 ts[r] = (double)(np_ + ng) / sec;
                 comm_sum += csec;
+                calls_sum += calls;
                 sec_sum += sec;
             }
             cb_stats_t sts, sns;
@@ -359,6 +435,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
                      desc.cfg.dim, desc.cfg.n_layers, llm_type_name(wtype));
             row.model_size = (int64_t)total_bytes;
             row.model_n_params = (int64_t)params;
+            row.model_n_active = (int64_t)(active + 0.5);
             row.n_ranks = cb_nranks();
             row.n_threads = threads;
             row.n_batch = batch;
@@ -374,6 +451,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             row.stddev_ts = sts.sd;
             row.comm_frac = sec_sum > 0 ? comm_sum / sec_sum : 0;
             row.comm_us_per_tok = comm_sum / reps / (np_ + ng) * 1e6;
+            row.comm_calls_per_tok = (double)calls_sum / reps / (np_ + ng);
             row.compute_us_per_tok = (sec_sum - comm_sum) / reps / (np_ + ng) * 1e6;
             if (roofline) {
                 row.roofline_ts = pass == 0 ? sgemm_Gflops * 1e9 / tok_flops : read_GBps * 1e9 / tok_bytes;
@@ -381,10 +459,15 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             }
             if ((st = cb_table_append(tab, &row)) != CB_OK)
                 break;
+            if (mr && (st = bench_moe_report(res, moe_tab, mr, row.test, reps * (np_ + ng))) != CB_OK)
+                break;
             if (markdown && cb_rank() == 0)
                 bench_markdown(&row, n_rows++ == 0);
         }
     }
+    st = cb_agree(st, MPI_COMM_WORLD);
+    if (st == CB_OK && save_routing && mr && cb_rank() == 0)
+        st = llm_moe_profile_write(mr, save_routing); /* the same counts on every rank */
     st = cb_agree(st, MPI_COMM_WORLD);
 
 cleanup:

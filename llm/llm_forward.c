@@ -1,13 +1,15 @@
 /* The tensor-parallel forward pass: every rank holds the residual stream x
  * whole and its shard of every weight; per layer one allreduce after the
  * attention output projection and one after the FFN down projection. Reads
- * top to bottom like the maths of a Llama / Qwen2 / Qwen3 block. */
+ * top to bottom like the maths of a Llama / Qwen2 / Qwen3 block; a deepseek2
+ * block's attention is multi-head latent attention (llm_mla.c). */
 #include <math.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include "llm.h"
+#include "llm_moe.h"
 
 struct llm_run {
     const llm_weights_t *w;
@@ -26,14 +28,18 @@ struct llm_run {
     float *kc, *vc;     /* (n_layers, ctx, nkv * head_dim) KV cache of this rank's KV heads */
     float *att;         /* (threads, ctx) attention scores */
     int n_threads;
-    double *inv_freq;   /* (head_dim / 2) RoPE frequencies */
+    double *inv_freq;   /* (head_dim / 2) RoPE frequencies, with the file's scaling */
+    float rope_mscale;  /* magnitude of cos and sin (YaRN), else 1 */
+    llm_mla_run_t *mla; /* deepseek2: the latent attention's state and cache (llm_mla.c), else NULL */
     float *rope_cs, *rope_sn; /* (batch, head_dim / 2) RoPE cos and sin of the batch's positions */
     float *logits;      /* (voc) last position's logits, this rank's vocabulary rows */
     llm_block_q8x_t *xq;/* activation quantized for integer dots */
     int *counts, *displs; /* (np) vocabulary rows of every rank, for the gather */
+    llm_moe_run_t *moe; /* the MoE unit's state, NULL for a dense model */
 };
 
 int llm_run_ctx(const llm_run_t *run) { return run->ctx; }
+llm_moe_run_t *llm_run_moe(llm_run_t *run) { return run->moe; }
 
 /* ================================================================ state */
 
@@ -58,9 +64,13 @@ cb_status_t llm_run_create(const llm_weights_t *w, llm_comm_t *comm, int ctx, in
 #endif
     size_t B = (size_t)batch, hd = (size_t)c->head_dim, dim = (size_t)c->dim;
     size_t qd = (size_t)r->nq * hd, kvd = (size_t)r->nkv * hd;
+    if (c->mla.kv_lora)
+        qd = kvd = 0; /* MLA keeps its own buffers and latent cache */
     size_t maxcols = dim > qd ? dim : qd;
     if ((size_t)r->hid > maxcols)
         maxcols = (size_t)r->hid;
+    if (c->mla.kv_lora && (size_t)llm_mla_max_cols(c, sh) > maxcols)
+        maxcols = (size_t)llm_mla_max_cols(c, sh);
 #define ALLOC(p, n, what) if (!((p) = cb_alloc(sizeof(*(p)) * (n), 1, what))) goto fail
     ALLOC(r->x, B * dim, "activations");
     ALLOC(r->xb, B * dim, "activations");
@@ -82,8 +92,9 @@ cb_status_t llm_run_create(const llm_weights_t *w, llm_comm_t *comm, int ctx, in
     ALLOC(r->counts, (size_t)sh->np, "gather counts");
     ALLOC(r->displs, (size_t)sh->np, "gather displacements");
 #undef ALLOC
-    for (size_t j = 0; j < hd / 2; j++)
-        r->inv_freq[j] = pow((double)c->rope_theta, -2.0 * (double)j / (double)hd);
+    llm_rope_freqs(c, (int)hd, w->rope_freqs, r->inv_freq, &r->rope_mscale);
+    if (c->mla.kv_lora && llm_mla_run_create(w, ctx, batch, &r->mla) != CB_OK)
+        goto fail;
     cb_status_t st = CB_MPI(MPI_Allgather(&r->voc, 1, MPI_INT, r->counts, 1, MPI_INT, llm_comm_mpi(comm)));
     if (st != CB_OK) {
         llm_run_free(r);
@@ -93,6 +104,14 @@ cb_status_t llm_run_create(const llm_weights_t *w, llm_comm_t *comm, int ctx, in
         r->displs[i] = d;
         d += r->counts[i];
     }
+    if (c->moe.n_experts > 0 && (st = llm_moe_run_create(w, batch, &r->moe)) != CB_OK) {
+        llm_run_free(r);
+        return st;
+    }
+    if ((size_t)c->moe.expert_ffn > maxcols)
+        maxcols = (size_t)c->moe.expert_ffn;
+    if ((size_t)(sh->s1 - sh->s0) > maxcols)
+        maxcols = (size_t)(sh->s1 - sh->s0);
     st = llm_kernels_init_scratch((int)(maxcols > (size_t)c->hidden ? maxcols : (size_t)c->hidden));
     if (st != CB_OK) {
         llm_run_free(r);
@@ -110,6 +129,8 @@ void llm_run_free(llm_run_t *r)
     if (!r)
         return;
     llm_kernels_free_scratch();
+    llm_mla_run_free(r->mla);
+    llm_moe_run_free(r->moe);
     cb_free(r->displs); cb_free(r->counts); cb_free(r->xq); cb_free(r->logits); cb_free(r->inv_freq);
     cb_free(r->rope_sn); cb_free(r->rope_cs);
     cb_free(r->att); cb_free(r->vc); cb_free(r->kc); cb_free(r->hu); cb_free(r->hg);
@@ -149,12 +170,12 @@ static void project(llm_run_t *r, const llm_mat_t *m, const float *x, int b, flo
 
 /* The angles of position pos: cs[j], sn[j] for j < hd/2, shared by every
  * head of the token (the same floats the per-head formula gave). */
-static void rope_table(float *cs, float *sn, int hd, int pos, const double *inv_freq)
+static void rope_table(float *cs, float *sn, int hd, int pos, const double *inv_freq, float mscale)
 {
     for (int j = 0; j < hd / 2; j++) {
         double a = (double)pos * inv_freq[j];
-        cs[j] = (float)cos(a);
-        sn[j] = (float)sin(a);
+        cs[j] = (float)cos(a) * mscale;
+        sn[j] = (float)sin(a) * mscale;
     }
 }
 
@@ -171,6 +192,108 @@ static void rope(float *v, int hd, const float *cs, const float *sn, int neox)
     }
 }
 
+/* ================================================================ GQA attention */
+
+/* Layer l's grouped-query attention for b tokens at pos.. from r->xb:
+ * this rank's heads' share of the output projection into r->part. Local. */
+static void gqa_attend(llm_run_t *r, int l, int b, int pos)
+{
+    const llm_weights_t *w = r->w;
+    const llm_config_t *c = &w->cfg;
+    const llm_shard_t *sh = &w->sh;
+    const llm_layer_t *L = &w->layers[l];
+    const int hd = c->head_dim, qd = r->nq * hd, kvd = r->nkv * hd;
+    const int group = c->n_heads / c->n_kv_heads;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *kc = r->kc + (size_t)l * r->ctx * kvd, *vc = r->vc + (size_t)l * r->ctx * kvd;
+
+    if (b == 1) {
+        const llm_mat_t *m[3] = { &L->wq, &L->wk, &L->wv };
+        float *const y[3] = { r->q, r->k, r->v };
+        llm_matvec_n(3, m, r->xb, r->xq, y);
+    } else {
+        project(r, &L->wq, r->xb, b, r->q);
+        project(r, &L->wk, r->xb, b, r->k);
+        project(r, &L->wv, r->xb, b, r->v);
+    }
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < b; i++) {
+        float *q = r->q + (size_t)i * qd, *k = r->k + (size_t)i * kvd, *v = r->v + (size_t)i * kvd;
+        const float *cs = r->rope_cs + (size_t)i * (hd / 2), *sn = r->rope_sn + (size_t)i * (hd / 2);
+        if (L->bq)
+            for (int j = 0; j < qd; j++) q[j] += L->bq[j];
+        if (L->bk)
+            for (int j = 0; j < kvd; j++) k[j] += L->bk[j];
+        if (L->bv)
+            for (int j = 0; j < kvd; j++) v[j] += L->bv[j];
+        for (int h = 0; h < r->nq; h++) {
+            if (L->q_norm)
+                rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, c->norm_eps);
+            rope(q + h * hd, hd, cs, sn, c->rope_neox);
+        }
+        for (int h = 0; h < r->nkv; h++) {
+            if (L->k_norm)
+                rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, c->norm_eps);
+            rope(k + h * hd, hd, cs, sn, c->rope_neox);
+        }
+        memcpy(kc + (size_t)(pos + i) * kvd, k, sizeof(float) * (size_t)kvd);
+        memcpy(vc + (size_t)(pos + i) * kvd, v, sizeof(float) * (size_t)kvd);
+    }
+
+    /* ---- causal attention over the cache, per (token, head) */
+    const int nwork = b * r->nq;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int wi = 0; wi < nwork; wi++) {
+        int i = wi / r->nq, h = wi % r->nq, t_end = pos + i + 1;
+        int kvh = (sh->h0 + h) / group - sh->kv0;
+        int th = 0;
+#ifdef _OPENMP
+        th = omp_get_thread_num();
+#endif
+        float *att = r->att + (size_t)th * r->ctx;
+        const float *q = r->q + (size_t)i * qd + h * hd;
+        float mx = -INFINITY;
+        for (int t = 0; t < t_end; t++) {
+            att[t] = llm_dot_row(LLM_F32, kc + (size_t)t * kvd + kvh * hd, q, NULL, hd) * scale;
+            mx = att[t] > mx ? att[t] : mx;
+        }
+        float sum = 0;
+        for (int t = 0; t < t_end; t++) {
+            att[t] = expf(att[t] - mx);
+            sum += att[t];
+        }
+        float *o = r->ao + (size_t)i * qd + h * hd;
+        memset(o, 0, sizeof(float) * (size_t)hd);
+        for (int t = 0; t < t_end; t++)
+            llm_axpy(att[t] / sum, vc + (size_t)t * kvd + kvh * hd, o, hd);
+    }
+
+    /* ---- output projection of this rank's heads, summed over ranks */
+    project(r, &L->wo, r->ao, b, r->part);
+}
+
+/* ================================================================ dense FFN */
+
+/* part = this rank's share of the SwiGLU FFN of r->xb (b tokens). */
+static void ffn_dense(llm_run_t *r, const llm_layer_t *L, int b)
+{
+    if (b == 1) {
+        const llm_mat_t *m[2] = { &L->wg, &L->wu };
+        float *const y[2] = { r->hg, r->hu };
+        llm_matvec_n(2, m, r->xb, r->xq, y);
+    } else {
+        project(r, &L->wg, r->xb, b, r->hg);
+        project(r, &L->wu, r->xb, b, r->hu);
+    }
+    const int64_t nh = (int64_t)b * r->hid;
+#pragma omp parallel for schedule(static) if (nh > 4096)
+    for (int64_t j = 0; j < nh; j++) {
+        float g = r->hg[j];
+        r->hg[j] = g / (1.0f + expf(-g)) * r->hu[j];
+    }
+    project(r, &L->wd, r->hg, b, r->part);
+}
+
 /* ================================================================ one batch */
 
 static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos)
@@ -178,9 +301,7 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
     const llm_weights_t *w = r->w;
     const llm_config_t *c = &w->cfg;
     const llm_shard_t *sh = &w->sh;
-    const int dim = c->dim, hd = c->head_dim, qd = r->nq * hd, kvd = r->nkv * hd;
-    const int group = c->n_heads / c->n_kv_heads;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const int dim = c->dim, hd = c->head_dim;
     cb_status_t st;
 
     /* Embedding: the owner of each token's row contributes it. */
@@ -193,103 +314,38 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
         return st;
 
     for (int i = 0; i < b; i++)
-        rope_table(r->rope_cs + (size_t)i * (hd / 2), r->rope_sn + (size_t)i * (hd / 2), hd, pos + i, r->inv_freq);
+        rope_table(r->rope_cs + (size_t)i * (hd / 2), r->rope_sn + (size_t)i * (hd / 2), hd, pos + i, r->inv_freq, r->rope_mscale);
 
     for (int l = 0; l < c->n_layers; l++) {
         const llm_layer_t *L = &w->layers[l];
-        float *kc = r->kc + (size_t)l * r->ctx * kvd, *vc = r->vc + (size_t)l * r->ctx * kvd;
 
-        /* ---- attention: q, k, v of this rank's heads */
+        /* ---- attention (MLA or GQA): this rank's heads, summed over ranks */
 #pragma omp parallel for schedule(static) if (b > 1)
         for (int i = 0; i < b; i++)
             rmsnorm(r->xb + (size_t)i * dim, r->x + (size_t)i * dim, L->attn_norm, dim, c->norm_eps);
-        if (b == 1) {
-            const llm_mat_t *m[3] = { &L->wq, &L->wk, &L->wv };
-            float *const y[3] = { r->q, r->k, r->v };
-            llm_matvec_n(3, m, r->xb, r->xq, y);
-        } else {
-            project(r, &L->wq, r->xb, b, r->q);
-            project(r, &L->wk, r->xb, b, r->k);
-            project(r, &L->wv, r->xb, b, r->v);
-        }
-#pragma omp parallel for schedule(static)
-        for (int i = 0; i < b; i++) {
-            float *q = r->q + (size_t)i * qd, *k = r->k + (size_t)i * kvd, *v = r->v + (size_t)i * kvd;
-            const float *cs = r->rope_cs + (size_t)i * (hd / 2), *sn = r->rope_sn + (size_t)i * (hd / 2);
-            if (L->bq)
-                for (int j = 0; j < qd; j++) q[j] += L->bq[j];
-            if (L->bk)
-                for (int j = 0; j < kvd; j++) k[j] += L->bk[j];
-            if (L->bv)
-                for (int j = 0; j < kvd; j++) v[j] += L->bv[j];
-            for (int h = 0; h < r->nq; h++) {
-                if (L->q_norm)
-                    rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, c->norm_eps);
-                rope(q + h * hd, hd, cs, sn, c->rope_neox);
-            }
-            for (int h = 0; h < r->nkv; h++) {
-                if (L->k_norm)
-                    rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, c->norm_eps);
-                rope(k + h * hd, hd, cs, sn, c->rope_neox);
-            }
-            memcpy(kc + (size_t)(pos + i) * kvd, k, sizeof(float) * (size_t)kvd);
-            memcpy(vc + (size_t)(pos + i) * kvd, v, sizeof(float) * (size_t)kvd);
-        }
-
-        /* ---- causal attention over the cache, per (token, head) */
-        const int nwork = b * r->nq;
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int wi = 0; wi < nwork; wi++) {
-            int i = wi / r->nq, h = wi % r->nq, t_end = pos + i + 1;
-            int kvh = (sh->h0 + h) / group - sh->kv0;
-            int th = 0;
-#ifdef _OPENMP
-            th = omp_get_thread_num();
-#endif
-            float *att = r->att + (size_t)th * r->ctx;
-            const float *q = r->q + (size_t)i * qd + h * hd;
-            float mx = -INFINITY;
-            for (int t = 0; t < t_end; t++) {
-                att[t] = llm_dot_row(LLM_F32, kc + (size_t)t * kvd + kvh * hd, q, NULL, hd) * scale;
-                mx = att[t] > mx ? att[t] : mx;
-            }
-            float sum = 0;
-            for (int t = 0; t < t_end; t++) {
-                att[t] = expf(att[t] - mx);
-                sum += att[t];
-            }
-            float *o = r->ao + (size_t)i * qd + h * hd;
-            memset(o, 0, sizeof(float) * (size_t)hd);
-            for (int t = 0; t < t_end; t++)
-                llm_axpy(att[t] / sum, vc + (size_t)t * kvd + kvh * hd, o, hd);
-        }
-
-        /* ---- output projection of this rank's heads, summed over ranks */
-        project(r, &L->wo, r->ao, b, r->part);
+        if (L->mla)
+            llm_mla_attend(r->mla, w, l, r->xb, b, pos, r->part);
+        else
+            gqa_attend(r, l, b, pos);
         if ((st = llm_comm_allreduce(r->comm, r->part, b * dim)) != CB_OK)
             return st;
         residual_add(r->x, r->part, (size_t)b * dim);
 
-        /* ---- SwiGLU FFN over this rank's units */
+        /* ---- FFN (dense SwiGLU or mixture of experts) over this rank's units, summed over ranks */
 #pragma omp parallel for schedule(static) if (b > 1)
         for (int i = 0; i < b; i++)
             rmsnorm(r->xb + (size_t)i * dim, r->x + (size_t)i * dim, L->ffn_norm, dim, c->norm_eps);
-        if (b == 1) {
-            const llm_mat_t *m[2] = { &L->wg, &L->wu };
-            float *const y[2] = { r->hg, r->hu };
-            llm_matvec_n(2, m, r->xb, r->xq, y);
+        if (L->moe) {
+            if ((st = llm_moe_ffn(r->moe, L->moe, l, r->xb, b, r->part)) != CB_OK)
+                return st;
+            double t0 = cb_now();
+            st = llm_comm_allreduce(r->comm, r->part, b * dim);
+            llm_moe_note_allreduce(r->moe, cb_now() - t0);
         } else {
-            project(r, &L->wg, r->xb, b, r->hg);
-            project(r, &L->wu, r->xb, b, r->hu);
+            ffn_dense(r, L, b);
+            st = llm_comm_allreduce(r->comm, r->part, b * dim);
         }
-        const int64_t nh = (int64_t)b * r->hid;
-#pragma omp parallel for schedule(static) if (nh > 4096)
-        for (int64_t j = 0; j < nh; j++) {
-            float g = r->hg[j];
-            r->hg[j] = g / (1.0f + expf(-g)) * r->hu[j];
-        }
-        project(r, &L->wd, r->hg, b, r->part);
-        if ((st = llm_comm_allreduce(r->comm, r->part, b * dim)) != CB_OK)
+        if (st != CB_OK)
             return st;
         residual_add(r->x, r->part, (size_t)b * dim);
     }
@@ -312,6 +368,9 @@ cb_status_t llm_forward(llm_run_t *r, const int *tokens, int n, int pos)
         if (st != CB_OK)
             return st;
     }
+    /* Every rank routed alone: prove they agreed (one small allreduce). */
+    if (r->moe && r->w->sh.np > 1)
+        return llm_moe_check_routing(r->moe, llm_comm_mpi(r->comm));
     return CB_OK;
 }
 

@@ -8,7 +8,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include <limits.h>
 #include "llm.h"
+#include "llm_moe.h"
 
 cb_status_t llm_model_describe(const llm_model_opts_t *mo, llm_desc_t *desc)
 {
@@ -30,6 +32,74 @@ static int model_threads(int local_size)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int t = (int)(cores / (local_size > 0 ? local_size : 1));
     return t < 1 ? 1 : t;
+}
+
+void llm_model_split_free(llm_split_t *sp)
+{
+    free((double *)sp->weight);
+    free((int64_t *)sp->profile);
+    sp->weight = NULL;
+    sp->profile = NULL;
+}
+
+cb_status_t llm_model_split(const llm_model_opts_t *mo, const llm_desc_t *desc, int np, int local_size, llm_split_t *sp)
+{
+    const llm_config_t *c = &desc->cfg;
+    double *weight = NULL;
+    int64_t *profile = NULL;
+    cb_status_t st = CB_OK;
+    *sp = (llm_split_t){ np, NULL, mo->placement, NULL };
+    if (mo->shard_weights) {
+        int is_auto = !strcmp(mo->shard_weights, "auto");
+        if (!(weight = malloc(sizeof(double) * (size_t)np))) {
+            cb_error("cannot allocate the shard weights");
+            st = CB_ERR_NOMEM;
+        } else if (is_auto && np != cb_nranks()) {
+            cb_error("--shard-weights auto plans for this run's %d ranks, not %d: give the weights", cb_nranks(), np);
+            st = CB_ERR_USAGE;
+        } else if (is_auto) {
+            double mine = (double)cb_mem_available_bytes() / (local_size > 0 ? local_size : 1);
+            st = CB_MPI(MPI_Allgather(&mine, 1, MPI_DOUBLE, weight, 1, MPI_DOUBLE, MPI_COMM_WORLD));
+            for (int r = 0; st == CB_OK && r < np; r++)
+                if (!(weight[r] > 0)) {
+                    cb_error("--shard-weights auto: rank %d cannot tell its free memory", r);
+                    st = CB_ERR_UNSUPPORTED;
+                }
+        } else {
+            st = llm_shard_parse_weights(mo->shard_weights, np, weight);
+        }
+    }
+    if (st == CB_OK && mo->placement == LLM_PLACE_BALANCED) {
+        if (c->moe.n_experts == 0) {
+            sp->placement = LLM_PLACE_CONTIGUOUS; /* nothing to place */
+        } else if (!mo->routing_profile) {
+            cb_error("--expert-placement balanced needs --routing-profile FILE (llm bench --save-routing FILE writes one)");
+            st = CB_ERR_USAGE;
+        } else if (!(profile = malloc(sizeof(int64_t) * (size_t)c->n_layers * (size_t)c->moe.n_experts))) {
+            cb_error("cannot allocate the routing profile");
+            st = CB_ERR_NOMEM;
+        } else {
+            st = llm_moe_profile_read(mo->routing_profile, c->n_layers, c->moe.n_experts, profile);
+        }
+    }
+    sp->weight = weight;
+    sp->profile = profile;
+    if (st != CB_OK)
+        llm_model_split_free(sp);
+    return st;
+}
+
+/* This rank's plan under the split the options ask for. Collective
+ * (--shard-weights auto gathers). */
+static cb_status_t model_plan(const llm_model_opts_t *mo, const llm_desc_t *desc, int rank, int np, int local_size,
+                              llm_shard_t *sh)
+{
+    llm_split_t sp;
+    cb_status_t st = llm_model_split(mo, desc, np, local_size, &sp);
+    if (st == CB_OK)
+        st = llm_shard_plan_split(desc, rank, &sp, sh);
+    llm_model_split_free(&sp);
+    return st;
 }
 
 cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *desc,
@@ -54,14 +124,22 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
 #else
     (void)model_threads;
 #endif
+    memset(&sh, 0, sizeof sh);
     st = llm_model_describe(mo, desc);
-    if (st == CB_OK) {
-        st = llm_shard_plan(desc, rank, np, &sh);
-        if (st != CB_OK)
-            llm_desc_free(desc);
-    }
     if ((st = cb_agree(st, world)) != CB_OK)
         return st;
+    st = model_plan(mo, desc, rank, np, local_size, &sh);
+    if ((st = cb_agree(st, world)) != CB_OK) {
+        llm_shard_free(&sh);
+        llm_desc_free(desc);
+        return st;
+    }
+    if (sh.resplit & 1)
+        cb_warn_root("%d ranks: attention heads split in groups of %d, so that no %d-element block of attn_output is cut",
+                     np, sh.head_group, sh.block);
+    if (sh.resplit & 2)
+        cb_warn_root("%d ranks: FFN units split on %d-element block boundaries (an even split of %d would cut one)",
+                     np, sh.block, desc->cfg.hidden);
 
     int ctx = mo->ctx > 0 ? mo->ctx : (desc->cfg.ctx < 4096 ? desc->cfg.ctx : 4096);
     if (batch > ctx)
@@ -77,7 +155,9 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
                 cb_error_clear();
                 break;
             }
-            if (llm_shard_weight_bytes(desc, &s0) + llm_shard_run_bytes(&desc->cfg, &s0, ctx, batch) <= avail) {
+            size_t k_need = llm_shard_weight_bytes(desc, &s0) + llm_shard_run_bytes(&desc->cfg, &s0, ctx, batch);
+            llm_shard_free(&s0);
+            if (k_need <= avail) {
                 snprintf(hint, sizeof hint, "; it fits on %d such hosts, a rank each", k);
                 break;
             }
@@ -88,18 +168,31 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
                  local_size, hint);
         st = CB_ERR_NOMEM;
     }
-    if ((st = cb_agree(st, world)) != CB_OK)
+    if ((st = cb_agree(st, world)) != CB_OK) {
+        llm_shard_free(&sh);
         goto free_desc;
+    }
 
     st = llm_weights_load(desc, &sh, &w);
+    llm_shard_free(&sh); /* the weights hold their copy */
     if ((st = cb_agree(st, world)) != CB_OK)
         goto free_weights;
-    st = llm_comm_create(world, mo->allreduce, desc->cfg.dim, &comm);
+    int largest = batch > INT_MAX / desc->cfg.dim ? INT_MAX : batch * desc->cfg.dim;
+    st = llm_comm_create(world, mo->allreduce, desc->cfg.dim, largest, &comm);
     if ((st = cb_agree(st, world)) != CB_OK)
         goto free_weights;
     st = llm_run_create(w, comm, ctx, batch, run_p);
     if ((st = cb_agree(st, world)) != CB_OK)
         goto free_comm;
+    if (mo->dump_routing && llm_run_moe(*run_p)) {
+        char path[4096];
+        snprintf(path, sizeof path, rank ? "%s.%d" : "%s", mo->dump_routing, rank);
+        st = llm_moe_trace_open(llm_run_moe(*run_p), path);
+        if ((st = cb_agree(st, world)) != CB_OK) {
+            llm_run_free(*run_p);
+            goto free_comm;
+        }
+    }
     *w_p = w;
     *comm_p = comm;
     return CB_OK;

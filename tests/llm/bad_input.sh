@@ -1,6 +1,7 @@
 #!/bin/sh
 # Bad input: malformed or truncated GGUF and llama2.c files, an unsupported
-# architecture or tensor type, more ranks than heads, a model that would not
+# architecture or tensor type, deepseek2 files missing an MLA key or with
+# shapes that disagree, more ranks than heads, a model that would not
 # fit, bad options. Each run must exit non-zero on every rank (mpirun's exit
 # status) with exactly one line on stderr, "llm: ...".
 set -u
@@ -46,27 +47,45 @@ expect "huge tensor count" "cannot fit" 2 generate -m "$tmp/count.gguf"
 import sys
 d = open(sys.argv[1], "rb").read()
 open(sys.argv[2] + "/arch.gguf", "wb").write(d.replace(b"qwen3", b"gpt99"))
-# the first tensor of type Q8_0 (8) whose type field we turn into Q4_K (12)
+# the first tensor of type Q8_0 (8) whose type field we turn into IQ4_XS (23),
+# a type llm does not compute with; and one into Q4_K (12), whose 256-element
+# blocks do not divide the 64-element rows
 i = d.index(b"blk.0.attn_q.weight") + len(b"blk.0.attn_q.weight")
 i += 4 + 2 * 8  # n_dims, ne[0], ne[1]
 assert d[i] == 8
-open(sys.argv[2] + "/type.gguf", "wb").write(d[:i] + bytes([12]) + d[i + 1:])
+open(sys.argv[2] + "/type.gguf", "wb").write(d[:i] + bytes([23]) + d[i + 1:])
+open(sys.argv[2] + "/rowblk.gguf", "wb").write(d[:i] + bytes([12]) + d[i + 1:])
 PY
 expect "unsupported architecture" "architecture 'gpt99' is not supported" 2 generate -m "$tmp/arch.gguf"
-expect "unsupported tensor type" "type Q4_K" 2 generate -m "$tmp/type.gguf"
+expect "unsupported tensor type" "type IQ4_XS" 2 generate -m "$tmp/type.gguf"
+expect "row not whole blocks" "not a whole number of Q4_K blocks" 2 generate -m "$tmp/rowblk.gguf"
 expect "more ranks than heads" "5 ranks but the model has 4 attention heads" 5 generate -m "$good"
 expect "would not fit" "needs .* per rank" 1 generate --shape llama-3.1-70b --type f32
 expect "no such file" "cannot open" 2 generate -m "$tmp/nothing.gguf"
-expect "token out of range" "not a token id" 2 generate -m "$good" -p 1,999
+expect "token out of range" "not a token id" 2 generate -m "$good" --prompt-ids 1,999
 expect "bad shape" "unknown shape" 2 bench --shape gpt-5
 expect "bad option" "" 2 generate --frobnicate
 head -c 1000 /dev/urandom > "$tmp/random.bin"
 expect "random bytes" "not a llama2.c checkpoint" 2 generate -m "$tmp/random.bin"
-model=$top_srcdir/../shared/models/stories260K.bin
+model=${CB_SHARED_DIR:-$top_srcdir/../shared}/models/stories260K.bin
 if [ -f "$model" ]; then
     head -c 500000 "$model" > "$tmp/short.bin"
     expect "truncated llama2.c" "header promises" 2 generate -m "$tmp/short.bin"
 fi
+# deepseek2: a missing MLA key, and a key_length_mla that disagrees with attn_k_b's shape.
+"$py" "$top_srcdir/tests/llm/gguf_write.py" "$tmp/ds.gguf" --arch deepseek2 --type q8_0 || exit 1
+"$py" - "$tmp/ds.gguf" "$tmp" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+open(sys.argv[2] + "/ds-key.gguf", "wb").write(d.replace(b"attention.kv_lora_rank", b"attention.kv_lora_rxnk"))
+k = b"deepseek2.attention.key_length_mla"
+i = d.index(k) + len(k) + 4  # the key, then its type, then the value
+assert struct.unpack_from("<I", d, i)[0] == 48
+open(sys.argv[2] + "/ds-shape.gguf", "wb").write(d[:i] + struct.pack("<I", 40) + d[i + 4:])
+PY
+expect "deepseek2 without kv_lora_rank" "kv_lora_rank is missing" 2 generate -m "$tmp/ds-key.gguf"
+expect "deepseek2 key_length_mla against the tensors" "attn_q_b.weight has shape .* expected" 2 generate -m "$tmp/ds-shape.gguf"
+"$launch" 2 "$bin" generate -m "$tmp/ds.gguf" -n 4 -q > /dev/null || { echo "FAIL: the good deepseek2 file fails"; fail=1; }
 # And the good file works, so the failures above are the input's.
 "$launch" 2 "$bin" generate -m "$good" -n 4 -q > /dev/null || { echo "FAIL: the good file fails"; fail=1; }
 exit $fail

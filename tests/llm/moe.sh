@@ -1,0 +1,129 @@
+#!/bin/sh
+# Mixtures of experts (qwen3moe), on small GGUFs written by gguf_write.py in
+# F32 and Q8_0, with more experts than ranks (8), an uneven count (3 experts:
+# 2 + 1 on two ranks) and fewer experts than ranks (3 on 4 ranks, 2 on 3 and 4:
+# each expert's FFN split across ranks):
+#   - np = 1, 2, 3, 4 give the same greedy tokens and logits within the
+#     tolerance of equiv.sh (compare_logits.py);
+#   - ref.py's independent numpy forward agrees with np = 1, its router's
+#     choices equal llm's (--dump-routing) and its weights agree within 1e-5;
+#   - every rank's routing is bitwise identical to rank 0's (--dump-routing
+#     files), and the in-run check (a hash compared over the ranks) is shown
+#     to catch a rank that routes differently (LLM_TEST_ROUTING_FAULT);
+#   - uneven --shard-weights, round-robin and balanced placement (from a
+#     profile llm bench --save-routing wrote) give the same tokens;
+#   - the comparison is shown able to fail: a model of another seed differs.
+set -u
+bin=$top_builddir/llm/llm
+launch=$top_srcdir/tests/launch
+here=$top_srcdir/tests/llm
+py=${PYTHON3:-/usr/bin/python3}
+"$py" -c "import numpy" 2>/dev/null || { echo "no numpy in $py: skipping"; exit 77; }
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+prompt=1,7,42,200
+n=8
+vocab=256
+
+# The routes of two dumps: the same experts line by line (in each layer's
+# token order), weights within tol.
+cat > "$tmp/routes.py" <<'EOF'
+import sys
+def load(path):
+    by = {}
+    for line in open(path):
+        f = line.split()
+        l, rest = int(f[0]), f[1:]
+        k = len(rest) // 2
+        by.setdefault(l, []).append(([int(e) for e in rest[:k]], [float.fromhex(w) if "x" in w else float(w) for w in rest[k:]]))
+    return by
+a, b, tol = load(sys.argv[1]), load(sys.argv[2]), float(sys.argv[3])
+if sorted(a) != sorted(b) or any(len(a[l]) != len(b[l]) for l in a):
+    print("routes: different layers or token counts"); sys.exit(1)
+worst = 0.0
+for l in a:
+    for i, ((ea, wa), (eb, wb)) in enumerate(zip(a[l], b[l])):
+        if ea != eb:
+            print("routes: layer %d token %d: experts %s and %s" % (l, i, ea, eb)); sys.exit(1)
+        worst = max([worst] + [abs(x - y) for x, y in zip(wa, wb)])
+if worst > tol:
+    print("routes: weights differ by %.3g > %.3g" % (worst, tol)); sys.exit(1)
+print("routes agree (weights within %.2g)" % worst)
+EOF
+
+run() { # NP OUT_PREFIX MODEL [options]: generate, logits to OUT.bin, tokens to OUT.txt
+    local rnp=$1 out=$2 model=$3; shift 3
+    "$launch" $rnp "$bin" generate -m "$model" --prompt-ids $prompt -n $n -q --dump-logits "$out.bin" "$@" > "$out.txt" 2> "$tmp/err"
+    rc=$?
+    [ $rc = 77 ] && exit 77
+    [ $rc = 0 ] || { echo "FAIL: np=$rnp $model $* exits $rc"; cat "$tmp/err"; fail=1; return 1; }
+}
+
+same() { # REF OTHER TOL WHAT
+    "$py" "$here/compare_logits.py" "$1.bin" "$2.bin" $vocab $3 "$1.txt" "$2.txt" > "$tmp/cmp" || {
+        echo "FAIL: $4 (tokens $(cat "$2.txt"), reference $(cat "$1.txt")): $(cat "$tmp/cmp")"; fail=1; return 1; }
+    grep -q near-tie "$tmp/cmp" && echo "$4: $(cat "$tmp/cmp")"
+    return 0
+}
+
+for type in f32 q8_0; do
+    case $type in q*) tol=2e-2 ;; *) tol=1e-4 ;; esac
+    for ex in 8:2 3:2 2:1; do
+        E=${ex%:*} K=${ex#*:}
+        m=$tmp/moe-$type-$E.gguf
+        c=$tmp/$type-$E
+        "$py" "$here/gguf_write.py" "$m" --arch qwen3moe --type $type --seed 3 --experts $E --experts-used $K \
+            --expert-ffn 64 || { echo "FAIL: writer"; exit 1; }
+        run 1 "$c-np1" "$m" --dump-routing "$c-np1.routes" || continue
+        for np in 2 3 4; do
+            run $np "$c-np$np" "$m" --dump-routing "$c-np$np.routes" || continue
+            same "$c-np1" "$c-np$np" $tol "$type $E experts np=$np"
+            r=1
+            while [ $r -lt $np ]; do
+                cmp -s "$c-np$np.routes" "$c-np$np.routes.$r" || {
+                    echo "FAIL: $type $E experts np=$np: rank $r's routing is not rank 0's"; fail=1; }
+                r=$((r + 1))
+            done
+        done
+        echo "qwen3moe $type $E experts ($K used) np=1..4: $(cat "$c-np1.txt")"
+        # The numpy reference: the prompt in one batch (float activations), then token by token.
+        "$py" "$here/ref.py" "$m" --prompt $prompt -n $n --batch-prompt --dump-logits "$c-ref.bin" \
+            --routes "$c-ref.routes" > "$c-ref.txt" || exit 1
+        same "$c-ref" "$c-np1" $tol "$type $E experts against numpy"
+        "$py" "$tmp/routes.py" "$c-ref.routes" "$c-np1.routes" 1e-5 > "$tmp/cmp" || {
+            echo "FAIL: $type $E experts: routing against numpy: $(cat "$tmp/cmp")"; fail=1; }
+    done
+done
+
+# Token by token (matrix-vector products on quantized activations), 8 experts over 3 ranks.
+m=$tmp/moe-q8_0-8.gguf
+"$py" "$here/ref.py" "$m" --prompt $prompt -n $n --dump-logits "$tmp/ref1.bin" > "$tmp/ref1.txt" || exit 1
+run 3 "$tmp/b1" "$m" -b 1 && same "$tmp/ref1" "$tmp/b1" 2e-2 "q8_0 token by token against numpy"
+
+# Uneven hosts and expert placement: the same tokens.
+c=$tmp/q8_0-8
+run 2 "$tmp/w13" "$m" --shard-weights 1,3 && same "$c-np1" "$tmp/w13" 2e-2 "--shard-weights 1,3"
+run 3 "$tmp/w311" "$m" --shard-weights 3,1,1 --expert-placement round-robin &&
+    same "$c-np1" "$tmp/w311" 2e-2 "--shard-weights 3,1,1 round-robin"
+run 4 "$tmp/w4" "$tmp/moe-f32-3.gguf" --shard-weights 1,2,2,5 && same "$tmp/f32-3-np1" "$tmp/w4" 1e-4 "--shard-weights 1,2,2,5, 3 experts"
+"$launch" 2 "$bin" bench -m "$m" -p 8 -n 4 -r 1 --no-warmup -q -o "$tmp/b.h5" --save-routing "$tmp/profile" > "$tmp/bench.txt" 2> "$tmp/err" || {
+    echo "FAIL: bench --save-routing"; cat "$tmp/err"; fail=1; }
+grep -q "rank 1: .* expert evaluations per token" "$tmp/bench.txt" || { echo "FAIL: bench prints no per-rank expert load"; fail=1; }
+run 3 "$tmp/bal" "$m" --expert-placement balanced --routing-profile "$tmp/profile" &&
+    same "$c-np1" "$tmp/bal" 2e-2 "balanced placement"
+"$bin" inspect -m "$m" --np 3 --expert-placement balanced --routing-profile "$tmp/profile" > "$tmp/inspect.txt" 2>&1 || {
+    echo "FAIL: inspect --expert-placement balanced"; cat "$tmp/inspect.txt"; fail=1; }
+grep -q "experts balanced" "$tmp/inspect.txt" || { echo "FAIL: inspect shows no expert placement"; fail=1; }
+
+# The checks can fail: a rank that routes differently is caught, and stops the run on every rank.
+LLM_TEST_ROUTING_FAULT=1 "$launch" 2 "$bin" generate -m "$m" --prompt-ids $prompt -n 2 -q > /dev/null 2> "$tmp/err" && {
+    echo "FAIL: a rank routing differently is not detected"; fail=1; }
+grep -q "routed tokens differently" "$tmp/err" || { echo "FAIL: no routing error message"; cat "$tmp/err"; fail=1; }
+"$py" "$here/gguf_write.py" "$tmp/other.gguf" --arch qwen3moe --type f32 --seed 4
+run 1 "$tmp/other" "$tmp/other.gguf" --dump-routing "$tmp/other.routes"
+"$py" "$here/compare_logits.py" "$tmp/f32-8-np1.bin" "$tmp/other.bin" $vocab 2e-2 > /dev/null && {
+    echo "FAIL: logits of a different model pass the comparison"; fail=1; }
+"$py" "$tmp/routes.py" "$tmp/f32-8-np1.routes" "$tmp/other.routes" 1e-5 > /dev/null && {
+    echo "FAIL: routes of a different model pass the comparison"; fail=1; }
+exit $fail
