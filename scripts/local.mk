@@ -24,7 +24,7 @@ nobase_dist_cb_SCRIPTS = scripts/run-suite scripts/summary scripts/compare scrip
   scripts/cluster/mpirun scripts/cluster/measure scripts/cluster/slurm-up scripts/cluster/slurm-down
 nobase_dist_cb_DATA = scripts/common.sh scripts/cbresults.py scripts/cluster/lib.sh scripts/slurm/job.sh \
   scripts/slurm/sweep.example results/published.csv
-EXTRA_DIST += scripts/clusterbench.in scripts/check-bare-debian
+EXTRA_DIST += scripts/clusterbench.in scripts/check-bare-debian scripts/cluster/README.md
 # Written at install time, so that `make install prefix=DIR` puts DIR in them: the
 # clusterbench command, and installed.sh, through which the installed scripts find the
 # installed programs (common.sh).

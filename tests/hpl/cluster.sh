@@ -6,6 +6,15 @@
 # between progress calls of the broadcast in flight) gives the same bits of x
 # as one DGEMM per update, at every depth, on the same grid. One cluster.
 . "$top_srcdir/tests/scripts/lib.sh"
+# bad links are refused before anything is built
+for bad in "--link 3gbe:not a profile" "--rate-mbit 0:must be 1 to 1000000" "--rate-mbit 1.5:not a whole number"; do
+    args=${bad%%:*}; pat=${bad#*:}
+    # shellcheck disable=SC2086
+    if CB_CLUSTER_DIR="$tmp/none" "$CLUSTER/up" 2 --prefix zz $args > "$tmp/bad.out" 2>&1; then
+        "$CLUSTER/down" > /dev/null 2>&1; fail "up $args succeeded"
+    fi
+    grep -q "$pat" "$tmp/bad.out" || { cat "$tmp/bad.out" >&2; fail "up $args: no line matching '$pat'"; }
+done
 need_netns
 need_mpirun
 HPL=$(program hpl)
