@@ -79,6 +79,8 @@ def main():
     ap.add_argument("--experts", type=int, default=8)
     ap.add_argument("--experts-used", type=int, default=2)
     ap.add_argument("--expert-ffn", type=int, default=64)
+    ap.add_argument("--meta-experts", type=int, help="bad-input tests: expert_count to claim in the metadata")
+    ap.add_argument("--meta-experts-used", type=int, help="bad-input tests: expert_used_count to claim")
     ap.add_argument("--tokenizer-model", default=None,
                     help="write tokenizer.ggml.model (e.g. llama), which llama.cpp requires to load the file")
     a = ap.parse_args()
@@ -154,7 +156,8 @@ def main():
                      ("attention.head_count", a.heads), ("attention.head_count_kv", a.kv),
                      ("attention.key_length", a.head_dim), ("attention.value_length", a.head_dim),
                      ("context_length", a.ctx), ("rope.dimension_count", a.head_dim)] + \
-            ([("expert_count", a.experts), ("expert_used_count", a.experts_used),
+            ([("expert_count", a.experts if a.meta_experts is None else a.meta_experts),
+              ("expert_used_count", a.experts_used if a.meta_experts_used is None else a.meta_experts_used),
               ("expert_feed_forward_length", a.expert_ffn)] if a.arch == "qwen3moe" else []):
         kv.append(("%s.%s" % (a.arch, key), GGUF_UINT32, struct.pack("<I", val)))
     kv.append(("%s.rope.freq_base" % a.arch, GGUF_FLOAT32, struct.pack("<f", 10000.0 if a.arch == "llama" else 1e6)))

@@ -116,6 +116,17 @@ run 3 "$tmp/bal" "$m" --expert-placement balanced --routing-profile "$tmp/profil
     echo "FAIL: inspect --expert-placement balanced"; cat "$tmp/inspect.txt"; fail=1; }
 grep -q "experts balanced" "$tmp/inspect.txt" || { echo "FAIL: inspect shows no expert placement"; fail=1; }
 
+# Hostile files: metadata that contradicts the tensors, or asks for more
+# experts than exist, is refused with one line and a non-zero exit on every rank.
+for bad in "--meta-experts 6" "--meta-experts-used 9" "--meta-experts 0"; do
+    # shellcheck disable=SC2086
+    "$py" "$here/gguf_write.py" "$tmp/bad.gguf" --arch qwen3moe --type f32 $bad || exit 1
+    "$launch" 2 "$bin" generate -m "$tmp/bad.gguf" -p 1 -n 1 -q > /dev/null 2> "$tmp/err" && {
+        echo "FAIL: a GGUF written with $bad loads"; fail=1; }
+    grep -Eq "^llm: .*(expert|ffn_gate_inp)" "$tmp/err" || { echo "FAIL: $bad: no clear error: $(head -3 "$tmp/err")"; fail=1; }
+    grep "^llm: " "$tmp/err" | head -1
+done
+
 # The checks can fail: a rank that routes differently is caught, and stops the run on every rank.
 LLM_TEST_ROUTING_FAULT=1 "$launch" 2 "$bin" generate -m "$m" -p $prompt -n 2 -q > /dev/null 2> "$tmp/err" && {
     echo "FAIL: a rank routing differently is not detected"; fail=1; }
