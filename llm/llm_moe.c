@@ -25,7 +25,7 @@ struct llm_moe_run {
     float *hg, *hu;     /* (max(batch, k + 1), hmax) gate and up activations */
     int *tok;           /* (batch) tokens routed to the current expert */
     float *tw;          /* (batch) and their weights */
-    llm_block_q8x_t *xq;/* (dim / LLM_QK + 1) the input quantized, for llm_matvec_n */
+    llm_block_q8x_t *xq;/* (max(dim, hmax) / LLM_QK + 1) a product's input, quantized */
     int64_t *profile;   /* (n_layers, E) routed tokens per expert */
     uint64_t hash;      /* FNV-1a of every choice and weight since the last check */
     int fault;          /* test hook: perturb one weight's bits on this rank once */
@@ -181,7 +181,7 @@ cb_status_t llm_moe_run_create(const llm_weights_t *w, int batch, llm_moe_run_t 
     ALLOC(r->hu, rows * (size_t)r->hmax);
     ALLOC(r->tok, B);
     ALLOC(r->tw, B);
-    ALLOC(r->xq, (size_t)r->dim / LLM_QK + 1);
+    ALLOC(r->xq, (size_t)(r->dim > r->hmax ? r->dim : r->hmax) / LLM_QK + 1);
     ALLOC(r->profile, (size_t)c->n_layers * (size_t)r->E);
 #undef ALLOC
     r->hash = 1469598103934665603ull;
