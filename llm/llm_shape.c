@@ -187,8 +187,13 @@ static cb_status_t shape_parse(const char *text, llm_config_t *c)
             return CB_ERR_USAGE;
         }
     }
-    if ((c->arch == LLM_ARCH_QWEN3MOE || c->moe.n_experts) && (c->moe.n_used > c->moe.n_experts || c->moe.n_experts < 1)) {
-        cb_error("--shape %s: %d experts used of %d", text, c->moe.n_used, c->moe.n_experts);
+    if (c->arch != LLM_ARCH_QWEN3MOE && c->arch != LLM_ARCH_DEEPSEEK2 && (c->moe.n_experts || c->moe.shared_ffn)) {
+        cb_error("--shape %s: experts belong to a mixture-of-experts architecture (qwen3moe, deepseek2)", text);
+        return CB_ERR_USAGE;
+    }
+    if ((c->arch == LLM_ARCH_QWEN3MOE || c->moe.n_experts) &&
+        (c->moe.n_used > c->moe.n_experts || c->moe.n_experts < 1 || c->moe.n_used > 64)) {
+        cb_error("--shape %s: %d experts used of %d (at most 64)", text, c->moe.n_used, c->moe.n_experts);
         return CB_ERR_USAGE;
     }
     if (c->moe.n_group > 1 && (c->moe.n_experts % c->moe.n_group || c->moe.topk_group * (c->moe.n_experts / c->moe.n_group) < c->moe.n_used)) {

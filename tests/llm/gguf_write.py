@@ -106,6 +106,8 @@ def main():
     ap.add_argument("--groups-used", type=int, default=0)
     ap.add_argument("--shared-ffn", type=int, default=64)
     ap.add_argument("--weights-scale", type=float, default=2.5)
+    ap.add_argument("--meta-experts", type=int, help="bad-input tests: expert_count to claim in the metadata")
+    ap.add_argument("--meta-experts-used", type=int, help="bad-input tests: expert_used_count to claim")
     ap.add_argument("--tokenizer-model", default=None,
                     help="write tokenizer.ggml.model (e.g. llama), which llama.cpp requires to load the file")
     a = ap.parse_args()
@@ -263,7 +265,8 @@ def main():
         ints += [("attention.head_count_kv", a.kv), ("attention.key_length", a.head_dim),
                  ("attention.value_length", a.head_dim), ("rope.dimension_count", a.head_dim)]
         if a.arch == "qwen3moe":
-            ints += [("expert_count", a.experts), ("expert_used_count", a.experts_used),
+            ints += [("expert_count", a.experts if a.meta_experts is None else a.meta_experts),
+                     ("expert_used_count", a.experts_used if a.meta_experts_used is None else a.meta_experts_used),
                      ("expert_feed_forward_length", a.expert_ffn)]
     for key, val in ints:
         kv.append(("%s.%s" % (a.arch, key), GGUF_UINT32, struct.pack("<I", val)))

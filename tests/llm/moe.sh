@@ -12,6 +12,7 @@
 #     to catch a rank that routes differently (LLM_TEST_ROUTING_FAULT);
 #   - uneven --shard-weights, round-robin and balanced placement (from a
 #     profile llm bench --save-routing wrote) give the same tokens;
+#   - shared experts (synthetic) give the same logits on 1 and 3 ranks;
 #   - the comparison is shown able to fail: a model of another seed differs.
 set -u
 bin=$top_builddir/llm/llm
@@ -115,6 +116,24 @@ run 3 "$tmp/bal" "$m" --expert-placement balanced --routing-profile "$tmp/profil
 "$bin" inspect -m "$m" --np 3 --expert-placement balanced --routing-profile "$tmp/profile" > "$tmp/inspect.txt" 2>&1 || {
     echo "FAIL: inspect --expert-placement balanced"; cat "$tmp/inspect.txt"; fail=1; }
 grep -q "experts balanced" "$tmp/inspect.txt" || { echo "FAIL: inspect shows no expert placement"; fail=1; }
+
+# Shared experts (DeepSeek's, beside the routed ones) on a synthetic shape: np = 1 and 3 agree.
+for np in 1 3; do
+    "$launch" $np "$bin" generate --shape tiny-qwen3moe:shared_ffn=64 -p $prompt -n $n -q \
+        --dump-logits "$tmp/sh$np.bin" > "$tmp/sh$np.txt" 2> "$tmp/err" || { echo "FAIL: shared experts np=$np"; cat "$tmp/err"; fail=1; }
+done
+same "$tmp/sh1" "$tmp/sh3" 1e-4 "shared experts np=3"
+
+# Hostile files: metadata that contradicts the tensors, or asks for more
+# experts than exist, is refused with one line and a non-zero exit on every rank.
+for bad in "--meta-experts 6" "--meta-experts-used 9" "--meta-experts 0"; do
+    # shellcheck disable=SC2086
+    "$py" "$here/gguf_write.py" "$tmp/bad.gguf" --arch qwen3moe --type f32 $bad || exit 1
+    "$launch" 2 "$bin" generate -m "$tmp/bad.gguf" -p 1 -n 1 -q > /dev/null 2> "$tmp/err" && {
+        echo "FAIL: a GGUF written with $bad loads"; fail=1; }
+    grep -Eq "^llm: .*(expert|ffn_gate_inp)" "$tmp/err" || { echo "FAIL: $bad: no clear error: $(head -3 "$tmp/err")"; fail=1; }
+    grep "^llm: " "$tmp/err" | head -1
+done
 
 # The checks can fail: a rank that routes differently is caught, and stops the run on every rank.
 LLM_TEST_ROUTING_FAULT=1 "$launch" 2 "$bin" generate -m "$m" -p $prompt -n 2 -q > /dev/null 2> "$tmp/err" && {
