@@ -332,7 +332,14 @@ cb_status_t cb_options_parse(const cb_cli_t *cli, int argc, char **argv,
         }
     }
 
+    /* A full restart of getopt: glibc keeps a pointer into the argv of the
+     * previous parse (inside a cluster of short options left half-read after
+     * an error), which optind = 1 alone does not reset. */
+#ifdef __GLIBC__
+    optind = 0;
+#else
     optind = 1;
+#endif
     opterr = 0;
     for (;;) {
         int longindex = -1;

@@ -245,8 +245,14 @@ static cb_status_t create_file(cb_results_t *r, const char *program, const char 
         cb_error("cannot create the results folder for %s: %s", r->path, strerror(errno));
         return CB_ERR_IO;
     }
+    /* No file lock: HDF5 1.10 locks a file open for writing, and then h5dump and
+     * h5py cannot read a running job's results. Every row is flushed as it is
+     * appended, so a reader sees the finished rows. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0)
+        H5Pset_file_locking(fapl, 0, 1);
     if (output) {
-        r->file = H5Fcreate(r->path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        r->file = H5Fcreate(r->path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     } else {
         /* Never overwrite another run's file: add -2, -3... in the same second. */
         char base[sizeof r->path - 16];
@@ -256,8 +262,10 @@ static cb_status_t create_file(cb_results_t *r, const char *program, const char 
                 break;
             snprintf(r->path, sizeof r->path, "%s-%d.h5", base, i);
         }
-        r->file = H5Fcreate(r->path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+        r->file = H5Fcreate(r->path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
     }
+    if (fapl >= 0)
+        H5Pclose(fapl);
     if (r->file < 0) {
         int err = errno;
         cb_error("cannot create results file %s: %s", r->path,
@@ -341,6 +349,9 @@ static void write_provenance(cb_results_t *r, const cb_provenance_t *p, const ch
     write_attr_str(f, "hdf5_version", p->hdf5_version);
     write_attr_str(f, "compiler", p->compiler);
     write_attr_str(f, "cpu_model", p->cpu_model);
+    write_attr_str(f, "blas_library", p->blas_library);
+    write_attr_str(f, "os", p->os);
+    write_attr_str(f, "kernel", p->kernel);
     write_env(f);
 }
 
@@ -361,11 +372,23 @@ static const cb_column_t rank_columns[] = {
     CB_COLUMN(rank_row_t, cpu_binding, CB_COL_STRING, "cpus", NULL),
 };
 
+/* One row of /hosts per distinct host (cb_host_info_t). */
+static const cb_column_t host_columns[] = {
+    CB_COLUMN(cb_host_info_t, host, CB_COL_STRING, "host", NULL),
+    CB_COLUMN(cb_host_info_t, cpu_model, CB_COL_STRING, "cpu", NULL),
+    CB_COLUMN(cb_host_info_t, n_cores, CB_COL_INT32, "cores", NULL),
+    CB_COLUMN(cb_host_info_t, n_pus, CB_COL_INT32, "threads", NULL),
+    CB_COLUMN(cb_host_info_t, mem_total_B, CB_COL_INT64, "memory(B)", NULL),
+    CB_COLUMN(cb_host_info_t, nics, CB_COL_STRING, "nics", NULL),
+    CB_COLUMN(cb_host_info_t, os, CB_COL_STRING, "os", NULL),
+    CB_COLUMN(cb_host_info_t, kernel, CB_COL_STRING, "kernel", NULL),
+};
+
 cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
                             int argc, char **argv, MPI_Comm comm, cb_results_t **results_p)
 {
     cb_status_t st = CB_OK;
-    cb_provenance_t prov;
+    cb_provenance_t prov = { .hosts = NULL };
     rank_row_t mine, *all = NULL;
     int rank = 0, size = 1, local_rank = 0;
     MPI_Comm_rank(comm, &rank);
@@ -417,8 +440,16 @@ cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
             for (int i = 0; st == CB_OK && i < size; i++)
                 st = cb_table_append(ranks, &all[i]);
         }
+        if (st == CB_OK) {
+            cb_table_t *hosts = NULL;
+            st = cb_table_create(r, "/hosts", host_columns, (int)(sizeof host_columns / sizeof host_columns[0]),
+                                 sizeof(cb_host_info_t), CB_TABLE_NO_PRINT, &hosts);
+            for (int i = 0; st == CB_OK && i < prov.n_hosts; i++)
+                st = cb_table_append(hosts, &prov.hosts[i]);
+        }
     }
     /* A results folder that cannot be written stops the run before any measurement. */
+    cb_provenance_free(&prov);
     if ((st = cb_agree(st, comm)) != CB_OK)
         goto fail;
     free(all);
@@ -433,6 +464,7 @@ cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
 
 fail:
     free(all);
+    cb_provenance_free(&prov);
     if (r) {
         if (r->file >= 0) {
             pthread_mutex_lock(&h5_lock);
@@ -667,18 +699,38 @@ static int column_width(const cb_column_t *c)
     return w > min ? w : min;
 }
 
-static void format_cell(const cb_column_t *c, const void *row, char *buf, size_t len, int for_json)
+/* The shortest of %.15g, %.16g, %.17g that reads back as the same double. */
+static void format_exact(char *buf, size_t len, double v)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, len, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+/* One cell as text. The table rounds to the column's format; CSV and JSON carry
+ * every figure at full precision (text that reads back as the same double), so a
+ * 75 ns latency stays 0.075..., never 0.07. JSON has no NaN or infinity: null. */
+static void format_cell(const cb_column_t *c, const void *row, char *buf, size_t len, cb_format_t fmt)
 {
     const char *p = (const char *)row + c->offset;
+    int exact = fmt != CB_FORMAT_TABLE;
     switch (c->type) {
-    case CB_COL_INT32: snprintf(buf, len, c->fmt ? c->fmt : "%d", *(const int32_t *)p); break;
-    case CB_COL_INT64: snprintf(buf, len, c->fmt ? c->fmt : "%lld", (long long)*(const int64_t *)p); break;
+    case CB_COL_INT32:
+        snprintf(buf, len, c->fmt && !exact ? c->fmt : "%d", *(const int32_t *)p);
+        break;
+    case CB_COL_INT64:
+        snprintf(buf, len, c->fmt && !exact ? c->fmt : "%lld", (long long)*(const int64_t *)p);
+        break;
     case CB_COL_DOUBLE: {
         double v = *(const double *)p;
-        if (for_json && !(v == v && v - v == 0))
+        if (fmt == CB_FORMAT_JSON && !(v == v && v - v == 0))
             snprintf(buf, len, "null");
+        else if (exact)
+            format_exact(buf, len, v);
         else
-            snprintf(buf, len, for_json ? "%.9g" : (c->fmt ? c->fmt : "%.3f"), v);
+            snprintf(buf, len, c->fmt ? c->fmt : "%.3f", v);
         break;
     }
     case CB_COL_STRING: snprintf(buf, len, "%.*s", (int)c->size, p); break;
@@ -722,14 +774,14 @@ static void print_row(cb_table_t *t, const void *row)
     switch (fmt) {
     case CB_FORMAT_TABLE:
         for (int i = 0; i < t->n_columns; i++) {
-            format_cell(&t->columns[i], row, cell, sizeof cell, 0);
+            format_cell(&t->columns[i], row, cell, sizeof cell, fmt);
             printf(i ? " %*s" : "%*s", column_width(&t->columns[i]), cell);
         }
         break;
     case CB_FORMAT_CSV:
         printf("%s", t->name);
         for (int i = 0; i < t->n_columns; i++) {
-            format_cell(&t->columns[i], row, cell, sizeof cell, 0);
+            format_cell(&t->columns[i], row, cell, sizeof cell, fmt);
             putchar(',');
             if (t->columns[i].type == CB_COL_STRING || strchr(cell, ','))
                 print_quoted(cell, 0);
@@ -740,7 +792,7 @@ static void print_row(cb_table_t *t, const void *row)
     case CB_FORMAT_JSON:
         printf("{\"table\": \"%s\"", t->name);
         for (int i = 0; i < t->n_columns; i++) {
-            format_cell(&t->columns[i], row, cell, sizeof cell, 1);
+            format_cell(&t->columns[i], row, cell, sizeof cell, fmt);
             printf(", \"%s\": ", t->columns[i].name);
             if (t->columns[i].type == CB_COL_STRING)
                 print_quoted(cell, 1);

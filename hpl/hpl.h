@@ -13,6 +13,7 @@
 
 #define HPL_MAX_LIST 20  /* netlib's HPL_MAX_PARAM: values per HPL.dat line */
 #define HPL_MAX_TESTS 100000 /* combinations of the lists in one HPL.dat */
+#define HPL_MAX_DEPTH 2       /* look-ahead depths implemented: 0 to this */
 
 /* ================================================================ variants */
 
@@ -26,7 +27,7 @@ typedef enum { HPL_PMAP_ROW = 0, HPL_PMAP_COL = 1 } hpl_pmap_t;
 typedef enum { HPL_SOLVER_HPL = 0, HPL_SOLVER_SCALAPACK = 1 } hpl_solver_t;
 
 extern const char *const hpl_fact_names[];   /* "left", "crout", "right" */
-extern const char *const hpl_bcast_names[];  /* "1ring" ... "longM" */
+extern const char *const hpl_bcast_names[];  /* "1ring" ... "sprollM" (HPL.dat 0-5) */
 extern const char *const hpl_swap_names[];   /* "binexch", "long", "mix" */
 extern const char *const hpl_pmap_names[];   /* "row", "col" */
 
@@ -36,13 +37,13 @@ typedef struct {
     int nb;               /* blocking factor */
     hpl_pmap_t pmap;      /* rank -> (row, col) mapping */
     int p, q;             /* process grid */
-    double threshold;     /* residual threshold (negative: check skipped) */
+    double threshold;     /* residual threshold (<= 0: check skipped, as netlib) */
     hpl_fact_t pfact;     /* leaf (unblocked) panel factorization */
     int nbmin;            /* recursion stops at this many columns */
     int ndiv;             /* pieces per recursion level */
     hpl_fact_t rfact;     /* recursive panel factorization */
     hpl_bcast_algo_t bcast;
-    int depth;            /* look-ahead depth: 0 or 1 */
+    int depth;            /* look-ahead depth: 0 to HPL_MAX_DEPTH */
     hpl_swap_algo_t swap;
     int swap_threshold;   /* mix: binary exchange up to this many columns */
     int l1_notrans;       /* L1 form (0 transposed, 1 not): recorded */
@@ -170,26 +171,43 @@ void hpl_matrix_generate(hpl_matrix_t *mat, const hpl_grid_t *grid, uint64_t see
 
 /* ========================================================== hpl_timers */
 
-enum { HPL_T_PFACT = 0, HPL_T_BCAST, HPL_T_SWAP, HPL_T_UPDATE, HPL_T_SOLVE, HPL_T_COUNT };
+/* Seconds per phase on one rank. BCAST is the time in broadcast calls outside
+ * the overlap window (start and wait: exposed); PROGRESS the time in the
+ * progress calls between update tiles; INFLIGHT the broadcasts' time from
+ * start to completion (as seen by this rank) and HIDDEN the part of it not
+ * exposed. SWAP is never overlapped. */
+enum {
+    HPL_T_PFACT = 0, HPL_T_BCAST, HPL_T_SWAP, HPL_T_UPDATE, HPL_T_SOLVE,
+    HPL_T_PROGRESS, HPL_T_INFLIGHT, HPL_T_HIDDEN, HPL_T_COUNT
+};
 
 /* ============================================================ hpl_bcast.c */
 
 /* A panel broadcast along a process row, driven without blocking so that the
- * update can progress it (look-ahead). */
-#define HPL_BCAST_MAXOPS 64
+ * update can progress it (look-ahead). Its tables are sized for the row's
+ * process count once (hpl_bcast_init), so any Q runs the asked algorithm. */
+typedef struct {
+    int is_send, peer, tag, dep;  /* dep: index of the receive it waits on, or -1 */
+    int64_t off, len;
+    int posted, done;
+} hpl_bcast_op_t;
+
 typedef struct {
     MPI_Comm comm;
     double *buf;
     int64_t count;     /* doubles */
-    int n_ops;
-    struct {
-        int is_send, peer, tag, dep;  /* dep: index of the receive it waits on, or -1 */
-        int64_t off, len;
-        int posted, done;
-    } ops[HPL_BCAST_MAXOPS];
-    MPI_Request req[HPL_BCAST_MAXOPS];
+    int n_ops, max_ops;
+    hpl_bcast_op_t *ops;   /* (max_ops) */
+    MPI_Request *req;      /* (max_ops) */
+    int *scratch;          /* (4 * nprocs) */
+    int nprocs;
     int active;        /* started and not finished */
 } hpl_bcast_t;
+
+/* Size b's tables for a row of `nprocs` processes; hpl_bcast_free frees them.
+ * Local. */
+cb_status_t hpl_bcast_init(hpl_bcast_t *b, int nprocs);
+void hpl_bcast_free(hpl_bcast_t *b);
 
 /* Start broadcasting buf[0..count) from row rank `root` with `algo`; `tag`
  * distinguishes concurrent broadcasts (panel parity). Collective over `comm`
@@ -219,10 +237,14 @@ typedef struct {
     double *storage;  /* allocation (size for the largest panel) */
     int singular;     /* a zero pivot was met */
     hpl_bcast_t bc;
+    double bc_start_at;   /* cb_now() when its broadcast started */
+    double bc_done_at;    /* when this rank saw it finish (0: not yet) */
+    double bc_exposed;    /* seconds in its start and wait calls */
 } hpl_panel_t;
 
-/* Allocate a panel for the largest local row count. Local. */
-cb_status_t hpl_panel_alloc(hpl_panel_t *pan, const hpl_matrix_t *mat);
+/* Allocate a panel for the largest local row count, with a broadcast for a
+ * row of q processes. Local. */
+cb_status_t hpl_panel_alloc(hpl_panel_t *pan, const hpl_matrix_t *mat, int q);
 void hpl_panel_free(hpl_panel_t *pan);
 /* Set k, gk, jb, m and the pointers for panel k. Local. */
 void hpl_panel_setup(hpl_panel_t *pan, const hpl_matrix_t *mat, const hpl_grid_t *grid, int k);
@@ -255,21 +277,35 @@ cb_status_t hpl_swap_rows(const hpl_panel_t *pan, hpl_matrix_t *mat, const hpl_g
 
 /* =========================================================== hpl_update.c */
 
+/* A broadcast to progress during an update: the panel whose broadcast is in
+ * flight, the longest stretch of DGEMM between two progress calls, and the
+ * DGEMM rate measured so far (flops/s, for the tile size). */
+typedef struct {
+    hpl_panel_t *pan;
+    double interval;  /* seconds; 0: no tiles */
+    double rate;
+    int active;       /* the broadcast is not finished on this rank */
+} hpl_overlap_t;
+
 /* Apply panel `pan`'s row interchanges to local columns [c0, c1) of the
- * matrix, form U = L11^-1 U and update the trailing rows with L21 U.
- * Collective over grid->col (c0, c1 match along the column). `work` holds
- * hpl_update_work_doubles(). */
+ * matrix, form U = L11^-1 U and update the trailing rows with L21 U,
+ * progressing ov's broadcast (if given and active) at least every
+ * ov->interval seconds of DGEMM. Collective over grid->col (c0, c1 match
+ * along the column). `work` holds hpl_update_work_doubles(). */
 cb_status_t hpl_update(const hpl_panel_t *pan, hpl_matrix_t *mat, const hpl_grid_t *grid,
-                       const hpl_test_t *t, int64_t c0, int64_t c1, double *work, double *times);
+                       const hpl_test_t *t, int64_t c0, int64_t c1, double *work, double *times,
+                       hpl_overlap_t *ov);
 size_t hpl_update_work_doubles(int nb, int64_t nq, int p);
 
 /* =============================================================== hpl_lu.c */
 
 /* Factor [A | b] in place (b becomes L^-1 P b), then back-substitute: x
  * (N doubles, replicated on every rank of the grid). times[HPL_T_COUNT]
- * receive this rank's seconds per phase. Collective over grid->all. */
+ * receive this rank's seconds per phase. `progress_s` bounds the DGEMM
+ * between two progress calls of a look-ahead broadcast (0: one DGEMM per
+ * update). Collective over grid->all. */
 cb_status_t hpl_lu_solve(hpl_matrix_t *mat, const hpl_grid_t *grid, const hpl_test_t *t,
-                         double *x, double *times, int *singular_p);
+                         double progress_s, double *x, double *times, int *singular_p);
 
 /* Back substitution with the U left in mat; x replicated. Collective over grid->all. */
 cb_status_t hpl_solve_upper(const hpl_matrix_t *mat, const hpl_grid_t *grid, double *x);

@@ -1,8 +1,14 @@
-/* Panel broadcast along a process row: netlib's six topologies (1ring,
- * 1ringM, 2ring, 2ringM, long, longM) as a list of point-to-point operations
- * per rank, posted without blocking and advanced by hpl_bcast_progress so
- * that the trailing update can overlap it. A send may wait for a receive
- * (forwarding); receives target disjoint pieces and are posted at once. */
+/* Panel broadcast along a process row: netlib's four rings (1ring, 1ringM,
+ * 2ring, 2ringM) and, for HPL.dat's codes 4 and 5 (netlib's long and
+ * longM), our spread-roll (sproll, sprollM): the root cuts the panel into
+ * Q pieces and sends piece i straight to process i (the spread), then the
+ * pieces move down the chain of processes, each forwarding what it has
+ * to the next (the roll). netlib's long spreads along a tree and rolls in
+ * both directions; ours is not that, hence the other name. Each is a list of
+ * point-to-point operations per rank, posted without blocking and advanced
+ * by hpl_bcast_progress so that the trailing update can overlap it. A send
+ * may wait for a receive (forwarding); receives target disjoint pieces and
+ * are posted at once. */
 #include <limits.h>
 #include <string.h>
 #include "hpl.h"
@@ -12,12 +18,40 @@
 typedef struct {
     hpl_bcast_t *b;
     int root, np;
+    int overflow;     /* more operations than the tables hold (a bug) */
 } ops_ctx_t;
+
+cb_status_t hpl_bcast_init(hpl_bcast_t *b, int nprocs)
+{
+    memset(b, 0, sizeof(*b));
+    /* the most any algorithm needs: spread-roll, 2 (np - 1) + 2 per rank */
+    b->max_ops = 3 * (nprocs > 0 ? nprocs : 1) + 8;
+    b->nprocs = nprocs;
+    b->ops = cb_alloc(cb_mul_size((size_t)b->max_ops, sizeof(*b->ops)), 1, "broadcast operations");
+    b->req = cb_alloc(cb_mul_size((size_t)b->max_ops, sizeof(*b->req)), 0, "broadcast requests");
+    b->scratch = cb_alloc(cb_mul_size((size_t)4 * (nprocs > 0 ? nprocs : 1), sizeof(int)), 0, "broadcast tables");
+    if (b->ops == NULL || b->req == NULL || b->scratch == NULL) {
+        hpl_bcast_free(b);
+        return CB_ERR_NOMEM;
+    }
+    return CB_OK;
+}
+
+void hpl_bcast_free(hpl_bcast_t *b)
+{
+    cb_free(b->ops);
+    cb_free(b->req);
+    cb_free(b->scratch);
+    b->ops = NULL;
+    b->req = NULL;
+    b->scratch = NULL;
+    b->max_ops = 0;
+}
 
 static int add_op(ops_ctx_t *c, int is_send, int peer_rel, int64_t off, int64_t len, int tag, int dep)
 {
     hpl_bcast_t *b = c->b;
-    if (b->n_ops >= HPL_BCAST_MAXOPS) return -1;
+    if (b->n_ops >= b->max_ops) { c->overflow = 1; return -1; }
     int i = b->n_ops++;
     b->ops[i].is_send = is_send;
     b->ops[i].peer = (peer_rel + c->root) % c->np;
@@ -52,30 +86,29 @@ static void spread_roll(ops_ctx_t *c, int me, const int *mem, int nm, int tag)
         if (mem[i] == me) pos = i;
     if (pos < 0 || nm < 2) return;
     int64_t count = c->b->count, ps = (count + nm - 1) / nm;
-    int64_t off[HPL_BCAST_MAXOPS], len[HPL_BCAST_MAXOPS];
-    for (int i = 0; i < nm; i++) {
-        off[i] = i * ps < count ? i * ps : count;
-        len[i] = (i + 1) * ps < count ? ps : count - off[i];
-    }
-    int got[HPL_BCAST_MAXOPS];  /* op receiving each piece, -1 if had */
+#define OFF(i) ((int64_t)(i) * ps < count ? (int64_t)(i) * ps : count)
+#define LEN(i) ((int64_t)((i) + 1) * ps < count ? ps : count - OFF(i))
+    int *got = c->b->scratch + c->b->nprocs;  /* op receiving each piece, -1 if had */
     for (int i = 0; i < nm; i++) got[i] = -1;
     if (pos == 0) {
-        for (int i = 1; i < nm; i++) add_op(c, 1, mem[i], off[i], len[i], tag + 2 * i, -1);
+        for (int i = 1; i < nm; i++) add_op(c, 1, mem[i], OFF(i), LEN(i), tag + 2 * i, -1);
     } else {
-        got[pos] = add_op(c, 0, mem[0], off[pos], len[pos], tag + 2 * pos, -1);
+        got[pos] = add_op(c, 0, mem[0], OFF(pos), LEN(pos), tag + 2 * pos, -1);
     }
     for (int s = 1; s < nm; s++) {
         if (pos >= 1) {
             int pc = ((pos - s) % nm + nm) % nm;
-            got[pc] = add_op(c, 0, mem[pos - 1], off[pc], len[pc], tag + 2 * pc, -1);
+            got[pc] = add_op(c, 0, mem[pos - 1], OFF(pc), LEN(pc), tag + 2 * pc, -1);
         }
     }
     for (int s = 1; s < nm; s++) {
         if (pos + 1 < nm) {
             int pc = ((pos - s + 1) % nm + nm) % nm;
-            add_op(c, 1, mem[pos + 1], off[pc], len[pc], tag + 2 * pc, pos == 0 ? -1 : got[pc]);
+            add_op(c, 1, mem[pos + 1], OFF(pc), LEN(pc), tag + 2 * pc, pos == 0 ? -1 : got[pc]);
         }
     }
+#undef LEN
+#undef OFF
 }
 
 cb_status_t hpl_bcast_start(hpl_bcast_t *b, MPI_Comm comm, int root, hpl_bcast_algo_t algo,
@@ -94,13 +127,14 @@ cb_status_t hpl_bcast_start(hpl_bcast_t *b, MPI_Comm comm, int root, hpl_bcast_a
         cb_error("panel of %lld doubles is too large for one message", (long long)count);
         return CB_ERR_UNSUPPORTED;
     }
-    /* the long variants need about 3 operations per rank; beyond that use 2ringM */
-    if ((algo == HPL_BCAST_LONG || algo == HPL_BCAST_LONGM) && 3 * np + 4 > HPL_BCAST_MAXOPS)
-        algo = HPL_BCAST_2RINGM;
-    ops_ctx_t c = { b, root, np };
+    if (np > b->nprocs) {
+        cb_error("broadcast over %d processes with tables for %d", np, b->nprocs);
+        return CB_ERR_INTERNAL;
+    }
+    ops_ctx_t c = { b, root, np, 0 };
     int rel = (me - root + np) % np;
     int base = 1000 + (tag & 1);
-    int mem[HPL_BCAST_MAXOPS];
+    int *mem = b->scratch;
     switch (algo) {
     case HPL_BCAST_1RING:
         ring(&c, rel, 0, 1, np, base);
@@ -137,6 +171,10 @@ cb_status_t hpl_bcast_start(hpl_bcast_t *b, MPI_Comm comm, int root, hpl_bcast_a
     }
     default:
         cb_error("unknown broadcast %d", (int)algo);
+        return CB_ERR_INTERNAL;
+    }
+    if (c.overflow) {
+        cb_error("broadcast %d over %d processes needs more than %d operations", (int)algo, np, b->max_ops);
         return CB_ERR_INTERNAL;
     }
     /* receives go to disjoint pieces: post them all now */

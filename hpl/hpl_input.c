@@ -2,14 +2,19 @@
  * and every error naming its line; and the expansion of its lists into the
  * tests netlib would run. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hpl.h"
 
 const char *const hpl_fact_names[] = { "left", "crout", "right", NULL };
-const char *const hpl_bcast_names[] = { "1ring", "1ringM", "2ring", "2ringM", "long", "longM", NULL };
+/* HPL.dat's BCAST codes 4 and 5 are netlib's long and longM; this solver runs
+ * its own spread-roll for them (hpl_bcast.c), named for what it is */
+const char *const hpl_bcast_names[] = { "1ring", "1ringM", "2ring", "2ringM", "sproll", "sprollM", NULL };
 const char *const hpl_swap_names[] = { "binexch", "long", "mix", NULL };
 const char *const hpl_pmap_names[] = { "row", "col", NULL };
 
@@ -226,8 +231,9 @@ cb_status_t hpl_input_parse(const char *text, size_t len, const char *name, hpl_
     if ((st = dat_list(&d, 22, "BCASTs (0=1rg,1=1rM,2=2rg,3=2rM,4=Lng,5=LnM)", 0, 5, &n, v)) != CB_OK) return st;
     in->n_bcasts = n;
     for (int i = 0; i < n; i++) in->bcasts[i] = (hpl_bcast_algo_t)v[i];
-    /* netlib allows any depth; this solver implements 0 and 1 */
-    if ((st = dat_list(&d, 24, "DEPTHs (0 or 1)", 0, 1, &n, v)) != CB_OK) return st;
+    /* netlib allows any depth; this solver implements 0 to HPL_MAX_DEPTH */
+    if ((st = dat_list(&d, 24, "DEPTHs (0, 1 or 2: the depths implemented)", 0, HPL_MAX_DEPTH, &n, v)) != CB_OK)
+        return st;
     in->n_depths = n;
     for (int i = 0; i < n; i++) in->depths[i] = (int)v[i];
     if ((st = dat_int(&d, 26, 0, "SWAP (0=bin-exch, 1=long, 2=mix)", 0, 2, &x)) != CB_OK) return st;
@@ -257,11 +263,28 @@ cb_status_t hpl_input_read(const char *path, MPI_Comm comm, hpl_input_t *in, int
     MPI_Comm_rank(comm, &rank);
     *missing_p = 0;
     if (rank == 0) {
-        FILE *f = fopen(path, "rb");
-        if (f == NULL) {
+        /* open without blocking (a FIFO would wait for a writer), then
+         * accept only a regular file */
+        FILE *f = NULL;
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0) {
             if (errno == ENOENT) len = -1;
             else { cb_error("cannot open %s: %s", path, strerror(errno)); len = -2; }
-        } else {
+        } else if (fstat(fd, &sb) != 0) {
+            cb_error("cannot read %s: %s", path, strerror(errno));
+            len = -2;
+        } else if (!S_ISREG(sb.st_mode)) {
+            cb_error("%s: not a regular file (%s): an HPL.dat must be one",
+                     path, S_ISFIFO(sb.st_mode) ? "a FIFO" : S_ISDIR(sb.st_mode) ? "a directory" :
+                     S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) ? "a device" : S_ISSOCK(sb.st_mode) ? "a socket" : "special");
+            len = -2;
+        } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 || (f = fdopen(fd, "rb")) == NULL) {
+            cb_error("cannot read %s: %s", path, strerror(errno));
+            len = -2;
+        }
+        if (f == NULL && fd >= 0) close(fd);
+        if (f != NULL) {
             text = cb_alloc(HPL_DAT_MAX_BYTES + 1, 0, "HPL.dat text");
             if (text == NULL) len = -2;
             else {

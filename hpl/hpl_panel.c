@@ -10,9 +10,11 @@
 
 /* ================================================================ panels */
 
-cb_status_t hpl_panel_alloc(hpl_panel_t *pan, const hpl_matrix_t *mat)
+cb_status_t hpl_panel_alloc(hpl_panel_t *pan, const hpl_matrix_t *mat, int q)
 {
     memset(pan, 0, sizeof(*pan));
+    cb_status_t st = hpl_bcast_init(&pan->bc, q);
+    if (st != CB_OK) return st;
     size_t nb = (size_t)mat->nb;
     size_t doubles = nb + nb * nb + (size_t)mat->mp * nb + 8;
     pan->storage = cb_alloc(cb_mul_size(doubles, sizeof(double)), 0, "panel");
@@ -23,6 +25,7 @@ cb_status_t hpl_panel_alloc(hpl_panel_t *pan, const hpl_matrix_t *mat)
 
 void hpl_panel_free(hpl_panel_t *pan)
 {
+    hpl_bcast_free(&pan->bc);
     cb_free(pan->storage);
     pan->storage = NULL;
 }

@@ -1,19 +1,28 @@
 /* Row interchanges of a panel applied to the trailing columns. With one
- * process row they are local swaps; otherwise the rows involved (the panel's
- * top rows and its pivot rows) are gathered over the process column, which
- * both performs the swaps and hands every process row the U block it needs
- * for its update: binary exchange (recursive doubling) or spread-roll (a
- * ring), chosen per call by SWAP and its threshold. */
+ * process row they are local swaps. Otherwise each row goes only where it is
+ * needed: the rows displaced from the panel's top block go from the top
+ * block's owner to the owners of their pivot rows (the spread), and the jb
+ * rows of U (the top block after the interchanges) are gathered by every
+ * process row, each row from its owner (the roll): by binary exchange
+ * (recursive doubling) or a ring (SWAP binexch, long; mix: binary exchange
+ * up to the threshold's column count). Every process row receives U once
+ * (jb rows) and the displaced rows it owns, no more. */
 #include <limits.h>
 #include <string.h>
 #include "hpl.h"
 
+/* work: [gathered U rows nb x nc][U nb x nc][spread rows nb x nc][tables] */
+static size_t swap_table_doubles(int nb, int p)
+{
+    /* set (int64) 2 nb; content, slot, owner 2 nb ints each; displ, fill,
+     * spread counts and offsets 4 (p + 1) ints */
+    return (size_t)2 * nb + ((size_t)6 * nb + (size_t)4 * (p + 1) + 1) / 2 + 8;
+}
+
 size_t hpl_update_work_doubles(int nb, int64_t nq, int p)
 {
     if (p <= 1) return 16;
-    /* gathered rows (<= 2 nb) and U (nb), each as wide as the local columns,
-     * plus the index tables */
-    return (size_t)3 * nb * (size_t)(nq > 0 ? nq : 1) + (size_t)16 * nb + 64;
+    return (size_t)3 * nb * (size_t)(nq > 0 ? nq : 1) + swap_table_doubles(nb, p);
 }
 
 /* ================================================================ local */
@@ -22,12 +31,10 @@ static void swap_local(const hpl_panel_t *pan, hpl_matrix_t *mat, int64_t c0, in
 {
     int64_t gk = pan->gk, lda = mat->lda;
     int jb = pan->jb;
-    int64_t piv[8192];
-    for (int j = 0; j < jb; j++) piv[j] = (int64_t)pan->ipiv[j];
     for (int64_t c = c0; c < c1; c++) {
         double *col = mat->a + c * lda;
         for (int j = 0; j < jb; j++) {
-            int64_t ip = piv[j];
+            int64_t ip = (int64_t)pan->ipiv[j];
             if (ip != gk + j) {
                 double tmp = col[gk + j];
                 col[gk + j] = col[ip];
@@ -36,7 +43,6 @@ static void swap_local(const hpl_panel_t *pan, hpl_matrix_t *mat, int64_t c0, in
         }
     }
 }
-
 /* ================================================================ gathers */
 
 /* Gather blocks of rows over `comm`: owner o's rows are g[displ[o]..displ[o+1])
@@ -118,17 +124,19 @@ cb_status_t hpl_swap_rows(const hpl_panel_t *pan, hpl_matrix_t *mat, const hpl_g
     }
     u->in_place = 0;
     if (nc <= 0) { u->u = work; u->ldu = jb; u->trans = 0; return CB_OK; }
+    if ((int64_t)jb * nc > INT_MAX) { cb_error("row block too large for one message"); return CB_ERR_UNSUPPORTED; }
 
-    /* work: [gathered rows 2 nb x nc][U nb x nc][index tables] */
-    double *g = work;
-    double *ubuf = work + (size_t)2 * nb * nc;
-    int64_t *set = (int64_t *)(ubuf + (size_t)nb * nc);   /* global row of each set entry */
+    double *g = work;                                        /* U rows, by owner */
+    double *ubuf = work + (size_t)nb * nc;
+    double *sp = ubuf + (size_t)nb * nc;                     /* spread rows */
+    int64_t *set = (int64_t *)(sp + (size_t)nb * nc);       /* global row of each set entry */
     int *content = (int *)(set + 2 * nb);                   /* entry whose original row ends here */
-    int *slot = content + 2 * nb;                            /* row of each entry in g */
-    int *owner = slot + 2 * nb;
-    int displ[4096 + 1];
-    if (np > 4096) { cb_error("more than 4096 process rows"); return CB_ERR_UNSUPPORTED; }
-    if ((int64_t)2 * jb * nc > INT_MAX) { cb_error("row block too large for one message"); return CB_ERR_UNSUPPORTED; }
+    int *slot = content + 2 * nb;                            /* row of U row j in g */
+    int *owner = slot + 2 * nb;                              /* owner of each set entry */
+    int *displ = owner + 2 * nb;                             /* (np + 1) U rows per owner in g */
+    int *fill = displ + (np + 1);
+    int *scount = fill + (np + 1);                           /* spread rows per process */
+    int *soff = scount + (np + 1);
 
     /* the set of rows: top rows first, then the distinct pivot rows below */
     int nset = jb;
@@ -141,6 +149,8 @@ cb_status_t hpl_swap_rows(const hpl_panel_t *pan, hpl_matrix_t *mat, const hpl_g
             if (set[s] == ip) { found = 1; break; }
         if (!found) set[nset++] = ip;
     }
+    /* apply the interchanges to the entries: content[s] is the entry whose
+     * original row ends at set[s] (a top row for every s >= jb) */
     for (int s = 0; s < nset; s++) content[s] = s;
     for (int j = 0; j < jb; j++) {
         int64_t ip = (int64_t)pan->ipiv[j];
@@ -151,45 +161,71 @@ cb_status_t hpl_swap_rows(const hpl_panel_t *pan, hpl_matrix_t *mat, const hpl_g
         } else b = (int)(ip - gk);
         int tmp = content[j]; content[j] = content[b]; content[b] = tmp;
     }
-    /* order the gathered rows by owner so that each owner's are contiguous */
+    for (int s = 0; s < nset; s++) owner[s] = hpl_owner(set[s], nb, np);
+    int root = owner[0];  /* the top block lies in one block row */
+
+    /* U row j comes from the owner of its source row: order g by owner */
     for (int o = 0; o <= np; o++) displ[o] = 0;
-    for (int s = 0; s < nset; s++) { owner[s] = hpl_owner(set[s], nb, np); displ[owner[s] + 1]++; }
+    for (int j = 0; j < jb; j++) displ[owner[content[j]] + 1]++;
     for (int o = 0; o < np; o++) displ[o + 1] += displ[o];
-    {
-        int fill[4096];
-        for (int o = 0; o < np; o++) fill[o] = displ[o];
-        for (int s = 0; s < nset; s++) slot[s] = fill[owner[s]]++;
-    }
-    for (int s = 0; s < nset; s++) {
-        if (owner[s] != me) continue;
-        const double *src = mat->a + hpl_g2l(set[s], nb, np) + c0 * lda;
-        double *dst = g + (int64_t)slot[s] * nc;
+    for (int o = 0; o < np; o++) fill[o] = displ[o];
+    for (int j = 0; j < jb; j++) slot[j] = fill[owner[content[j]]]++;
+    for (int j = 0; j < jb; j++) {
+        int e = content[j];
+        if (owner[e] != me) continue;
+        const double *src = mat->a + hpl_g2l(set[e], nb, np) + c0 * lda;
+        double *dst = g + (int64_t)slot[j] * nc;
         for (int64_t c = 0; c < nc; c++) dst[c] = src[c * lda];
     }
 
+    /* the spread: top rows displaced below go from the root to their rows' owners */
+    for (int o = 0; o <= np; o++) scount[o] = 0;
+    for (int s = jb; s < nset; s++) scount[owner[s]]++;
+    soff[0] = 0;
+    for (int o = 0; o < np; o++) soff[o + 1] = soff[o] + scount[o];
+    cb_status_t st = CB_OK;
+    if (me == root) {
+        for (int o = 0; o < np; o++) fill[o] = soff[o];
+        for (int s = jb; s < nset; s++) {
+            const double *src = mat->a + hpl_g2l(set[content[s]], nb, np) + c0 * lda;
+            double *dst = sp + (int64_t)fill[owner[s]]++ * nc;
+            for (int64_t c = 0; c < nc; c++) dst[c] = src[c * lda];
+        }
+        for (int o = 0; o < np && st == CB_OK; o++)
+            if (o != me && scount[o] > 0)
+                st = CB_MPI(MPI_Send(sp + (int64_t)soff[o] * nc, (int)(scount[o] * nc), MPI_DOUBLE, o, 81, grid->col));
+    } else if (scount[me] > 0) {
+        st = CB_MPI(MPI_Recv(sp + (int64_t)soff[me] * nc, (int)(scount[me] * nc), MPI_DOUBLE, root, 81, grid->col,
+                             MPI_STATUS_IGNORE));
+    }
+    if (st != CB_OK) return st;
+    /* every U row this rank owns is packed: the displaced rows may land */
+    {
+        int r = soff[me];
+        for (int s = jb; s < nset; s++) {
+            if (owner[s] != me) continue;
+            const double *src = sp + (int64_t)r++ * nc;
+            double *dst = mat->a + hpl_g2l(set[s], nb, np) + c0 * lda;
+            for (int64_t c = 0; c < nc; c++) dst[c * lda] = src[c];
+        }
+    }
+
+    /* the roll: every process row gathers U */
     int binexch = t->swap == HPL_SWAP_BINEXCH || (t->swap == HPL_SWAP_MIX && nc <= t->swap_threshold);
-    cb_status_t st = binexch ? gather_binexch(g, displ, nc, me, np, grid->col)
-                             : gather_ring(g, displ, nc, me, np, grid->col);
+    st = binexch ? gather_binexch(g, displ, nc, me, np, grid->col) : gather_ring(g, displ, nc, me, np, grid->col);
     if (st != CB_OK) return st;
 
-    /* rows that left the top block land where their pivots were */
-    for (int s = jb; s < nset; s++) {
-        if (owner[s] != me) continue;
-        const double *src = g + (int64_t)slot[content[s]] * nc;
-        double *dst = mat->a + hpl_g2l(set[s], nb, np) + c0 * lda;
-        for (int64_t c = 0; c < nc; c++) dst[c * lda] = src[c];
-    }
     /* U in the form asked for */
     if (t->u_notrans) {
         for (int j = 0; j < jb; j++) {
-            const double *src = g + (int64_t)slot[content[j]] * nc;
+            const double *src = g + (int64_t)slot[j] * nc;
             for (int64_t c = 0; c < nc; c++) ubuf[j + c * jb] = src[c];
         }
         u->ldu = jb;
         u->trans = 0;
     } else {
         for (int j = 0; j < jb; j++)
-            memcpy(ubuf + (int64_t)j * nc, g + (int64_t)slot[content[j]] * nc, (size_t)nc * sizeof(double));
+            memcpy(ubuf + (int64_t)j * nc, g + (int64_t)slot[j] * nc, (size_t)nc * sizeof(double));
         u->ldu = nc;
         u->trans = 1;
     }

@@ -1,11 +1,38 @@
 /* The trailing update of one panel over a range of local columns: row swaps
- * (hpl_swap.c), U = L11^-1 U with DTRSM, then one DGEMM A22 -= L21 U. */
+ * (hpl_swap.c), U = L11^-1 U with DTRSM, then A22 -= L21 U with DGEMM. While
+ * a look-ahead broadcast is in flight the DGEMM runs in tiles of about
+ * `interval` seconds each, and the broadcast is progressed between them: MPI
+ * over TCP moves a large message only inside MPI calls, so the interval
+ * bounds how long the link may sit idle. Once it is done, the rest is one
+ * DGEMM. Every entry gets the same operations in the same order either way. */
 #include <cblas.h>
 #include <string.h>
 #include "hpl.h"
 
+/* Progress the overlapped broadcast; the time inside counts as progress. */
+static cb_status_t overlap_progress(hpl_overlap_t *ov, double *times)
+{
+    int done = 1;
+    double t0 = cb_now();
+    cb_status_t st = hpl_bcast_progress(&ov->pan->bc, &done);
+    double t1 = cb_now();
+    times[HPL_T_PROGRESS] += t1 - t0;
+    if (done && ov->pan->bc_done_at == 0.0) ov->pan->bc_done_at = t1;
+    ov->active = !done;
+    return st;
+}
+
+static void gemm(const hpl_panel_t *pan, const hpl_urows_t *u, int64_t r0, int64_t nr, int64_t j0, int64_t nc,
+                 double *c, int64_t ldc)
+{
+    const double *b = u->trans ? u->u + j0 : u->u + j0 * u->ldu;
+    cblas_dgemm(CblasColMajor, CblasNoTrans, u->trans ? CblasTrans : CblasNoTrans, (int)nr, (int)nc, pan->jb, -1.0,
+                pan->l + r0, (int)pan->m, b, (int)u->ldu, 1.0, c + r0 + j0 * ldc, (int)ldc);
+}
+
 cb_status_t hpl_update(const hpl_panel_t *pan, hpl_matrix_t *mat, const hpl_grid_t *grid,
-                       const hpl_test_t *t, int64_t c0, int64_t c1, double *work, double *times)
+                       const hpl_test_t *t, int64_t c0, int64_t c1, double *work, double *times,
+                       hpl_overlap_t *ov)
 {
     int nb = mat->nb, jb = pan->jb;
     int64_t lda = mat->lda, nc = c1 - c0;
@@ -32,11 +59,45 @@ cb_status_t hpl_update(const hpl_panel_t *pan, hpl_matrix_t *mat, const hpl_grid
             else memcpy(dst, u.u + c * u.ldu, (size_t)jb * sizeof(double));
         }
     }
-    if (pan->m > 0) {
-        int64_t lr0 = mat->mp - pan->m;
-        cblas_dgemm(CblasColMajor, CblasNoTrans, u.trans ? CblasTrans : CblasNoTrans, (int)pan->m, (int)nc, jb, -1.0,
-                    pan->l, (int)pan->m, u.u, (int)u.ldu, 1.0, mat->a + lr0 + c0 * lda, (int)lda);
+    int64_t m = pan->m;
+    double *c = mat->a + (mat->mp - m) + c0 * lda;
+    double prog0 = times[HPL_T_PROGRESS];
+    if (m > 0 && ov != NULL && ov->active && ov->interval > 0.0) {
+        /* tiles of about interval seconds: whole columns if they are tall
+         * enough to be worth a DGEMM, else blocks of rows as well */
+        double rate = ov->rate > 1e9 ? ov->rate : 1e10;
+        double flops = rate * ov->interval, colf = 2.0 * (double)m * jb;
+        int64_t cw, mr = m;
+        if (colf * 256 <= flops) {
+            cw = (int64_t)(flops / colf) / 64 * 64;
+        } else {
+            cw = 256;
+            mr = (int64_t)(flops / (2.0 * cw * jb)) / 64 * 64;
+            if (mr < 256) mr = 256;
+            if (mr > m) mr = m;
+        }
+        int64_t j = 0;
+        while (j < nc && ov->active && st == CB_OK) {
+            int64_t w = nc - j < cw ? nc - j : cw, r = 0;
+            while (r < m && ov->active && st == CB_OK) {
+                int64_t h = m - r < mr ? m - r : mr;
+                double g0 = cb_now();
+                gemm(pan, &u, r, h, j, w, c, lda);
+                double g1 = cb_now();
+                if (g1 > g0) ov->rate = 0.5 * ov->rate + 0.5 * (2.0 * h * w * jb / (g1 - g0));
+                r += h;
+                st = overlap_progress(ov, times);
+            }
+            if (r < m) gemm(pan, &u, r, m - r, j, w, c, lda);   /* the broadcast is done */
+            j += w;
+        }
+        if (j < nc) gemm(pan, &u, 0, m, j, nc - j, c, lda);
+    } else if (m > 0) {
+        double g0 = cb_now();
+        gemm(pan, &u, 0, m, 0, nc, c, lda);
+        double g1 = cb_now(), r = g1 > g0 ? 2.0 * (double)m * nc * jb / (g1 - g0) : 0.0;
+        if (ov != NULL && r > 0.0) ov->rate = ov->rate > 0.0 ? 0.5 * ov->rate + 0.5 * r : r;
     }
-    times[HPL_T_UPDATE] += cb_now() - t1;
-    return CB_OK;
+    times[HPL_T_UPDATE] += cb_now() - t1 - (times[HPL_T_PROGRESS] - prog0);
+    return st;
 }

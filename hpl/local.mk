@@ -10,7 +10,7 @@ dist_noinst_DATA += hpl/HPL.dat hpl/README.md
 
 # tests: MPI scripts through tests/launch, and the HPL.dat parser's fuzz corpus
 # replayed without libFuzzer
-HPL_TESTS = tests/hpl/grids.sh tests/hpl/variants.sh tests/hpl/check.sh tests/hpl/bad-input.sh \
+HPL_TESTS = tests/hpl/grids.sh tests/hpl/variants.sh tests/hpl/check.sh tests/hpl/bad-input.sh tests/hpl/cluster.sh \
   tests/hpl/scalapack.sh tests/hpl/fuzz.sh
 TESTS += $(HPL_TESTS)
 dist_noinst_SCRIPTS += $(HPL_TESTS)

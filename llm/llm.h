@@ -16,16 +16,62 @@ typedef enum {
     LLM_F32 = 0,
     LLM_F16 = 1,
     LLM_Q4_0 = 2,
+    LLM_Q4_1 = 3,
+    LLM_Q5_0 = 6,
+    LLM_Q5_1 = 7,
     LLM_Q8_0 = 8,
+    LLM_Q2_K = 10,
+    LLM_Q3_K = 11,
+    LLM_Q4_K = 12,
+    LLM_Q5_K = 13,
+    LLM_Q6_K = 14,
+    LLM_Q8_K = 15,
     LLM_BF16 = 30,
 } llm_type_t;
+#define LLM_TYPE_IDS 31 /* type ids are below this */
 
-#define LLM_QK 32 /* elements per Q8_0 / Q4_0 block */
+/* The block formats, byte for byte as ggml stores them (ggml-common.h);
+ * fp16 fields are raw uint16_t. */
+#define LLM_QK 32    /* elements per block of the legacy types */
+#define LLM_QK_K 256 /* elements per super-block of the K-quants */
 
-typedef struct { uint16_t d; int8_t qs[LLM_QK]; } llm_block_q8_0_t;      /* 34 bytes */
-typedef struct { uint16_t d; uint8_t qs[LLM_QK / 2]; } llm_block_q4_0_t; /* 18 bytes */
-/* An activation vector quantized for the integer dot products (float scale). */
-typedef struct { float d; int8_t qs[LLM_QK]; } llm_block_q8x_t;
+typedef struct { uint16_t d; int8_t qs[LLM_QK]; } llm_block_q8_0_t;
+_Static_assert(sizeof(llm_block_q8_0_t) == 34, "Q8_0 block is 34 bytes");
+typedef struct { uint16_t d; uint8_t qs[LLM_QK / 2]; } llm_block_q4_0_t; /* x = d (q - 8) */
+_Static_assert(sizeof(llm_block_q4_0_t) == 18, "Q4_0 block is 18 bytes");
+typedef struct { uint16_t d, m; uint8_t qs[LLM_QK / 2]; } llm_block_q4_1_t; /* x = d q + m */
+_Static_assert(sizeof(llm_block_q4_1_t) == 20, "Q4_1 block is 20 bytes");
+/* Element j's fifth bit is bit j of qh (little-endian 32 bits). */
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[LLM_QK / 2]; } llm_block_q5_0_t; /* x = d (q - 16) */
+_Static_assert(sizeof(llm_block_q5_0_t) == 22, "Q5_0 block is 22 bytes");
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[LLM_QK / 2]; } llm_block_q5_1_t; /* x = d q + m */
+_Static_assert(sizeof(llm_block_q5_1_t) == 24, "Q5_1 block is 24 bytes");
+
+/* 16 sub-blocks of 16: x = d (scales & 15) q - dmin (scales >> 4), q 2 bits. */
+typedef struct { uint8_t scales[LLM_QK_K / 16]; uint8_t qs[LLM_QK_K / 4]; uint16_t d, dmin; } llm_block_q2_K_t;
+_Static_assert(sizeof(llm_block_q2_K_t) == 84, "Q2_K block is 84 bytes");
+/* 16 sub-blocks of 16: x = d (s - 32) (q - 4 (1 - high bit)), s 6 bits packed in 12 bytes. */
+typedef struct { uint8_t hmask[LLM_QK_K / 8]; uint8_t qs[LLM_QK_K / 4]; uint8_t scales[12]; uint16_t d; } llm_block_q3_K_t;
+_Static_assert(sizeof(llm_block_q3_K_t) == 110, "Q3_K block is 110 bytes");
+/* 8 sub-blocks of 32: x = d s q - dmin m, s and m 6 bits packed in 12 bytes, q 4 bits. */
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[LLM_QK_K / 2]; } llm_block_q4_K_t;
+_Static_assert(sizeof(llm_block_q4_K_t) == 144, "Q4_K block is 144 bytes");
+/* As Q4_K with a fifth bit per element in qh. */
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[LLM_QK_K / 8]; uint8_t qs[LLM_QK_K / 2]; } llm_block_q5_K_t;
+_Static_assert(sizeof(llm_block_q5_K_t) == 176, "Q5_K block is 176 bytes");
+/* 16 sub-blocks of 16: x = d scales (q - 32), q 6 bits: 4 in ql, 2 in qh. */
+typedef struct { uint8_t ql[LLM_QK_K / 2]; uint8_t qh[LLM_QK_K / 4]; int8_t scales[LLM_QK_K / 16]; uint16_t d; } llm_block_q6_K_t;
+_Static_assert(sizeof(llm_block_q6_K_t) == 210, "Q6_K block is 210 bytes");
+/* Activations for the K-quant dots: one float scale per 256, sums per 16. */
+typedef struct { float d; int8_t qs[LLM_QK_K]; int16_t bsums[LLM_QK_K / 16]; } llm_block_q8_K_t;
+_Static_assert(sizeof(llm_block_q8_K_t) == 292, "Q8_K block is 292 bytes");
+
+/* An activation vector quantized for the integer dots of the legacy types:
+ * a float scale and the sums of each half of qs (for the types with
+ * offsets and minimums). A scratch of n / LLM_QK of these also holds n
+ * elements as Q8_K blocks (320 bytes per 256 elements >= 292). */
+typedef struct { float d; int16_t s[2]; int8_t qs[LLM_QK]; } llm_block_q8x_t;
+_Static_assert(sizeof(llm_block_q8x_t) * (LLM_QK_K / LLM_QK) >= sizeof(llm_block_q8_K_t), "Q8_K fits a q8x scratch");
 
 /* Name ("Q8_0") of a ggml type id, "type N" for ids this program does not know. */
 const char *llm_type_name(int type);
@@ -47,8 +93,22 @@ uint16_t llm_fp32_to_bf16(float f);
 /* Convert n elements (a multiple of the block) between float and `type`. Local. */
 void llm_quantize_row(int type, const float *x, void *dst, int64_t n);
 void llm_dequantize_row(int type, const void *src, float *y, int64_t n);
-/* Quantize an activation row (n a multiple of LLM_QK) for Q8_0/Q4_0 dots. */
+/* Quantize an activation row (n a multiple of LLM_QK) for the legacy dots. */
 void llm_quantize_row_q8x(const float *x, llm_block_q8x_t *dst, int64_t n);
+/* ... and n a multiple of LLM_QK_K to Q8_K blocks for the K-quant dots. */
+void llm_quantize_row_q8_K(const float *x, llm_block_q8_K_t *dst, int64_t n);
+
+/* The activation form the dots of a weight type take: none (float x), q8x or Q8_K. */
+enum { LLM_ACT_F32 = 0, LLM_ACT_Q8X, LLM_ACT_Q8K };
+int llm_type_act(int type);
+/* Quantize x (n elements) into the scratch `xq` (n / LLM_QK blocks) in the
+ * form llm_type_act(type) names; nothing for float forms. Local. */
+void llm_quantize_act(int type, const float *x, llm_block_q8x_t *xq, int64_t n);
+/* A K-quant or legacy block as integers: element e is
+ * d * sc[e / 16] * q[e] - dmin * mn[e / 16] (legacy: 32 elements, d, dmin = -m,
+ * sc = 1, mn = 1). Returns the elements of the block. The portable form every
+ * kernel is checked against. Local. */
+int llm_block_decode(int type, const void *blk, int8_t *q, int16_t *sc, int16_t *mn, float *d, float *dmin);
 
 /* ================================================================ kernels */
 
@@ -70,7 +130,7 @@ cb_status_t llm_kernels_select(llm_isa_t isa);
 const char *llm_kernels_name(void);
 
 /* Dot product of one weight row (n elements of `type`) with x; `xq` is x
- * quantized by llm_quantize_row_q8x (used for Q8_0 and Q4_0 only). Local. */
+ * quantized by llm_quantize_act(type, ...) (unused for the float types). Local. */
 float llm_dot_row(int type, const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n);
 
 /* y[0..w->rows) = W x, threads over rows. `xq` is scratch of cols/LLM_QK
@@ -79,8 +139,10 @@ void llm_matvec(const llm_mat_t *w, const float *x, llm_block_q8x_t *xq, float *
 /* y[m] = W[m] x for n matrices of the same cols (and, for the quantized
  * types, the same activation quantization), in one parallel region. Local. */
 void llm_matvec_n(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y);
-/* Y (b x w->rows, leading dimension ldy) = X (b x w->cols) W^T: sgemm on
- * panels of rows dequantized into per-thread buffers. Local. */
+/* Y (b x w->rows, leading dimension ldy) = X (b x w->cols) W^T: for the
+ * quantized types integer GEMM on X quantized per block of 32 (llm_gemm.c);
+ * for the float types sgemm on panels of rows converted into per-thread
+ * buffers. Local. */
 void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy);
 /* y[0..n) += a x[0..n). Local. */
 void llm_axpy(float a, const float *x, float *y, int64_t n);
@@ -199,9 +261,20 @@ typedef struct {
     double f;           /* FLOAT */
     char *s;            /* STRING (NUL-terminated copy) */
     uint64_t n;         /* ARRAY: element count */
+    uint64_t off;       /* file offset of the value: a STRING's length, an ARRAY's first element */
 } llm_kv_t;
 
 typedef enum { LLM_FMT_GGUF = 0, LLM_FMT_LLAMA2C, LLM_FMT_SYNTHETIC } llm_format_t;
+
+/* A hash index of names (metadata keys or tensor names) to their array
+ * positions: open addressing, at most half full, so lookups and the parser's
+ * duplicate checks stay linear in the file's size (a file of a million keys is
+ * read, or refused, in about a second). */
+typedef struct {
+    int *slot;          /* (mask + 1) positions + 1, 0 for an empty slot; NULL: no index */
+    uint32_t mask;
+    int n;              /* names indexed: positions [0, n); later ones are searched linearly */
+} llm_name_index_t;
 
 typedef struct {
     int format;                  /* llm_format_t */
@@ -212,6 +285,7 @@ typedef struct {
     llm_tensor_t *tensors; int n_tensors;
     uint64_t seed;               /* SYNTHETIC: weights seed */
     llm_config_t cfg;            /* filled by llm_desc_config */
+    llm_name_index_t kv_index, tensor_index; /* GGUF: built while parsing */
 } llm_desc_t;
 
 /* Parse a GGUF file image (buf[0..len), len == the file size). Checks every
@@ -227,6 +301,12 @@ cb_status_t llm_desc_open(const char *path, llm_desc_t *desc);
  * dimensions, every tensor present with its shape and a supported type. Local. */
 cb_status_t llm_desc_config(llm_desc_t *desc);
 void llm_desc_free(llm_desc_t *desc);
+/* Room in `ix` for `n` names; CB_ERR_NOMEM with a held error. Local. */
+cb_status_t llm_name_index_init(llm_name_index_t *ix, int n);
+/* Add desc's metadata key (tensors: tensor name) at position i = ix->n:
+ * 0, or 1 when the name is already there (a duplicate; not added). Local. */
+int llm_desc_index_kv(llm_desc_t *desc, int i);
+int llm_desc_index_tensor(llm_desc_t *desc, int i);
 int llm_desc_find(const llm_desc_t *desc, const char *name);
 const llm_kv_t *llm_desc_kv(const llm_desc_t *desc, const char *key);
 /* Read rows [r0, r0+nr) x elements [c0, c0+nc) of tensor t into dst (row
@@ -251,6 +331,9 @@ typedef struct {
     int kv0, kv1;   /* KV heads this rank computes (replicated when np > n_kv_heads) */
     int f0, f1;     /* FFN intermediate units [f0, f1) (block-aligned) */
     int v0, v1;     /* vocabulary rows [v0, v1) of token_embd and output */
+    int block;      /* elements per block of the column-split tensors */
+    int head_group; /* heads split in groups of this many (head_group * head_dim: whole blocks) */
+    int resplit;    /* bits: 1 heads, 2 FFN units were re-split on block boundaries (an even split cuts a block) */
     int s0, s1;     /* shared-expert FFN units [s0, s1) (block-aligned) */
     struct llm_expert_plan *ep; /* routed experts this rank holds, NULL for a dense model */
 } llm_shard_t;
@@ -337,20 +420,24 @@ void llm_weights_free(llm_weights_t *w);
 
 /* ================================================================ communication */
 
-typedef enum { LLM_AR_MPI = 0, LLM_AR_RD } llm_ar_t;
-extern const char *const llm_ar_names[]; /* "mpi", "rd", NULL */
+typedef enum { LLM_AR_MPI = 0, LLM_AR_RD, LLM_AR_UCX, LLM_AR_ONESHOT, LLM_AR_TWOSHOT, LLM_AR_AM, LLM_AR_AUTO } llm_ar_t;
+extern const char *const llm_ar_names[]; /* "mpi", "rd", "ucx", "oneshot", "twoshot", "am", "auto", NULL */
 
 typedef struct llm_comm llm_comm_t;
 
 /* Sum-allreduce over `comm` with algorithm `algo`; `small_count` is the
- * message (floats) the alternative algorithms keep persistent buffers for.
- * Collective over comm. */
-cb_status_t llm_comm_create(MPI_Comm comm, int algo, int small_count, llm_comm_t **comm_p);
+ * decode message (floats) the alternative algorithms keep persistent buffers
+ * for, `large_count` the largest (a prompt batch) UCX registers at once (a
+ * larger one re-registers). Collective over comm; agrees. */
+cb_status_t llm_comm_create(MPI_Comm comm, int algo, int small_count, int large_count, llm_comm_t **comm_p);
 /* In-place sum of buf[0..count) over the ranks; every rank gets the same bits.
  * Collective; count must match. */
 cb_status_t llm_comm_allreduce(llm_comm_t *c, float *buf, int count);
 double llm_comm_seconds(const llm_comm_t *c); /* time spent in allreduce so far */
-void llm_comm_reset_time(llm_comm_t *c);
+void llm_comm_reset_time(llm_comm_t *c);          /* and the counts below */
+long long llm_comm_calls(const llm_comm_t *c);   /* allreduces since the reset */
+double llm_comm_bytes(const llm_comm_t *c);      /* bytes they reduced */
+const char *llm_comm_describe(const llm_comm_t *c); /* algorithm, transport, auto's choices */
 MPI_Comm llm_comm_mpi(const llm_comm_t *c);
 void llm_comm_free(llm_comm_t *c);
 
@@ -469,7 +556,7 @@ typedef struct {
     const char *dump_routing; /* --dump-routing FILE: every routing decision, per rank */
 } llm_model_opts_t;
 
-extern const char *const llm_type_choices[]; /* "f32","f16","bf16","q8_0","q4_0",NULL */
+extern const char *const llm_type_choices[]; /* "f32", "f16", "bf16", "q8_0", "q4_0", ... "q6_k", NULL */
 extern const int llm_type_choice_ids[];
 
 #define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0, NULL, 0, NULL, NULL }
@@ -483,7 +570,7 @@ extern const int llm_type_choice_ids[];
     { "weights-seed", 0, CB_OPT_INT64, &(mo).seed, "N", "seed of a synthetic model's weights", 0, 9e18, NULL }, \
     { "ctx", 'c', CB_OPT_INT, &(mo).ctx, "N", "context (KV cache) length (0: the model's, at most 4096)", 0, 1 << 24, NULL }, \
     { "isa", 0, CB_OPT_CHOICE, &(mo).isa, "ISA", "kernels: auto, c, avx2, avx512", 0, -1, llm_isa_names }, \
-    { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce) or rd (recursive doubling, persistent)", 0, -1, llm_ar_names }, \
+    { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce), rd (recursive doubling, persistent), over UCX: oneshot, twoshot, am (oneshot by active messages), ucx (picks by size and transport), auto (MPI or UCX, timed at start-up)", 0, -1, llm_ar_names }, \
     { "shard-weights", 0, CB_OPT_STRING, &(mo).shard_weights, "W0,W1,..", "uneven hosts: rank i gets a share Wi of heads, FFN units, experts and vocabulary, or 'auto' (free memory)", 0, -1, NULL }, \
     { "expert-placement", 0, CB_OPT_CHOICE, &(mo).placement, "HOW", "experts to ranks: contiguous, round-robin, balanced (by --routing-profile)", 0, -1, llm_placement_names }, \
     { "routing-profile", 0, CB_OPT_STRING, &(mo).routing_profile, "FILE", "routed tokens per layer and expert (written by llm bench --save-routing) for balanced placement", 0, -1, NULL }, \

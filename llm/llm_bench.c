@@ -38,6 +38,7 @@ typedef struct {
     double stddev_ts;
     double comm_frac;         /* share of the time spent in allreduce (rank 0) */
     double comm_us_per_tok;
+    double comm_calls_per_tok; /* allreduces per token */
     double compute_us_per_tok;
     double roofline_ts;       /* --roofline: tokens/s the machine's bandwidth (tg) or sgemm rate (pp) allows */
     double roofline_frac;     /* avg_ts / roofline_ts */
@@ -62,6 +63,7 @@ static const cb_column_t llm_bench_cols[] = {
     CB_COLUMN(llm_bench_row_t, stddev_ns, CB_COL_DOUBLE, "sd_ns", "%.0f"),
     CB_COLUMN(llm_bench_row_t, comm_frac, CB_COL_DOUBLE, "comm", "%.3f"),
     CB_COLUMN(llm_bench_row_t, comm_us_per_tok, CB_COL_DOUBLE, "comm(us/t)", "%.1f"),
+    CB_COLUMN(llm_bench_row_t, comm_calls_per_tok, CB_COL_DOUBLE, "ar/t", "%.1f"),
     CB_COLUMN(llm_bench_row_t, compute_us_per_tok, CB_COL_DOUBLE, "comp(us/t)", "%.1f"),
     CB_COLUMN(llm_bench_row_t, roofline_ts, CB_COL_DOUBLE, "roof(t/s)", "%.2f"),
     CB_COLUMN(llm_bench_row_t, roofline_frac, CB_COL_DOUBLE, "of_roof", "%.3f"),
@@ -235,7 +237,7 @@ cleanup:
 /* One run of a test from an empty cache; returns the seconds on rank 0's
  * clock between barriers and the allreduce seconds within. Collective. */
 static cb_status_t bench_once(llm_run_t *run, llm_comm_t *comm, const int *prompt, int n_prompt, int n_gen,
-                              double *sec_p, double *comm_p)
+                              double *sec_p, double *comm_p, long long *calls_p)
 {
     cb_status_t st = CB_MPI(MPI_Barrier(MPI_COMM_WORLD));
     llm_comm_reset_time(comm);
@@ -255,6 +257,7 @@ static cb_status_t bench_once(llm_run_t *run, llm_comm_t *comm, const int *promp
         st = CB_MPI(MPI_Barrier(MPI_COMM_WORLD));
     *sec_p = cb_now() - t0;
     *comm_p = llm_comm_seconds(comm);
+    *calls_p = llm_comm_calls(comm);
     return st;
 }
 
@@ -394,6 +397,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
     cb_results_comment(res, "model %s: %s, %d layers, dim %d; %d ranks x %d threads; allreduce %s; kernels %s; BLAS core %s",
                        desc.source, llm_arch_names[desc.cfg.arch], desc.cfg.n_layers, desc.cfg.dim,
                        cb_nranks(), threads, llm_ar_names[mo.allreduce], llm_kernels_name(), blas_core);
+    cb_results_comment(res, "allreduce: %s", llm_comm_describe(comm));
 
     char fix[160];
     if (n_pp > 0 && pp[0] > 0 && cb_blas_skips_avx512(fix, sizeof fix))
@@ -407,16 +411,18 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             if (np_ + ng == 0)
                 continue;
             double sec, csec, comm_sum = 0, sec_sum = 0;
-            if (!no_warmup && bench_once(run, comm, prompt, np_, ng, &sec, &csec) != CB_OK)
+            long long calls = 0, calls_sum = 0;
+            if (!no_warmup && bench_once(run, comm, prompt, np_, ng, &sec, &csec, &calls) != CB_OK)
                 cb_abort(CB_ERR_MPI);
             if (mr)
                 llm_moe_stats_reset(mr);
             for (int r = 0; r < reps; r++) {
-                if (bench_once(run, comm, prompt, np_, ng, &sec, &csec) != CB_OK)
+                if (bench_once(run, comm, prompt, np_, ng, &sec, &csec, &calls) != CB_OK)
                     cb_abort(CB_ERR_MPI);
                 ns[r] = sec * 1e9;
                 ts[r] = (double)(np_ + ng) / sec;
                 comm_sum += csec;
+                calls_sum += calls;
                 sec_sum += sec;
             }
             cb_stats_t sts, sns;
@@ -445,6 +451,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             row.stddev_ts = sts.sd;
             row.comm_frac = sec_sum > 0 ? comm_sum / sec_sum : 0;
             row.comm_us_per_tok = comm_sum / reps / (np_ + ng) * 1e6;
+            row.comm_calls_per_tok = (double)calls_sum / reps / (np_ + ng);
             row.compute_us_per_tok = (sec_sum - comm_sum) / reps / (np_ + ng) * 1e6;
             if (roofline) {
                 row.roofline_ts = pass == 0 ? sgemm_Gflops * 1e9 / tok_flops : read_GBps * 1e9 / tok_bytes;

@@ -2,31 +2,87 @@
  * latency of small messages decides decode speed on a cluster. MPI_Allreduce
  * by default; "rd" is recursive doubling over persistent requests on
  * pre-allocated buffers (no per-call setup, no algorithm selection), used for
- * the decode message size and falling back to MPI_Allreduce for others. */
+ * the decode message size and falling back to MPI_Allreduce for others; the
+ * rest go straight over UCX through common's collective layer (cb_ucoll):
+ * "oneshot", "twoshot", "am" force one of its algorithms, "ucx" lets it pick
+ * by size and transport, and "auto" times MPI_Allreduce against it at
+ * start-up, for the decode size and for a prompt batch, and keeps the faster
+ * of each. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "llm.h"
 
-const char *const llm_ar_names[] = { "mpi", "rd", NULL };
+const char *const llm_ar_names[] = { "mpi", "rd", "ucx", "oneshot", "twoshot", "am", "auto", NULL };
 
-#define LLM_RD_MAX_STEPS 32
+/* The collective layer's algorithm behind each UCX choice (-1: not UCX). */
+static int ucoll_alg_of(int algo)
+{
+    switch (algo) {
+    case LLM_AR_UCX: case LLM_AR_AUTO: return CB_UCOLL_AUTO;
+    case LLM_AR_ONESHOT: return CB_UCOLL_ONESHOT;
+    case LLM_AR_TWOSHOT: return CB_UCOLL_TWOSHOT;
+    case LLM_AR_AM: return CB_UCOLL_AM;
+    default: return -1;
+    }
+}
 
 struct llm_comm {
     MPI_Comm comm;
     int rank, np;
     int algo;            /* llm_ar_t */
+    int count;           /* the decode message (floats) */
     double seconds;      /* time inside allreduce */
-    /* recursive doubling, for messages of `count` floats */
-    int count;
-    int p2;              /* largest power of two <= np */
-    float *acc;          /* (count) running sum */
-    float *in;           /* (count) partner's contribution */
-    int n_steps;
-    MPI_Request steps[LLM_RD_MAX_STEPS][2]; /* (recv, send) per step */
-    MPI_Request fold_in[2], fold_out[2];    /* non-power-of-two ranks: in and out */
-    int fold_role;       /* 0 none, 1: receives from rank + p2, 2: sends to rank - p2 */
+    cb_rd_t *rd;         /* rd: recursive doubling for `count` floats */
+    cb_ucoll_t *ucoll;   /* NULL unless a UCX algorithm was asked for */
+    size_t ucoll_max;    /* floats its buffers hold */
+    int use_ucx[2];      /* auto: [0] the decode size, [1] larger messages, go over UCX */
+    long long calls;     /* allreduces since the reset */
+    double bytes;        /* bytes reduced since the reset */
+    char desc[640];
 };
 
-cb_status_t llm_comm_create(MPI_Comm comm, int algo, int small_count, llm_comm_t **comm_p)
+/* Median over `reps` calls of the slowest rank's time of one allreduce of
+ * `count` floats, MPI's (ucx 0) or UCX's. Collective. */
+static cb_status_t time_allreduce(llm_comm_t *c, int ucx, int count, double *sec_p)
+{
+    enum { REPS = 15 };
+    float *v = cb_alloc(sizeof(float) * (size_t)count, 1, "allreduce probe");
+    double t[REPS], tmax[REPS];
+    cb_status_t st = v ? CB_OK : CB_ERR_NOMEM;
+    for (int i = 0; i < REPS && st == CB_OK; i++) {
+        double t0 = cb_now();
+        st = ucx ? cb_ucoll_allreduce(c->ucoll, CB_UCOLL_AUTO, v, (size_t)count)
+                 : CB_MPI(MPI_Allreduce(MPI_IN_PLACE, v, count, MPI_FLOAT, MPI_SUM, c->comm));
+        t[i] = cb_now() - t0;
+    }
+    cb_free(v);
+    if ((st = cb_agree(st, c->comm)) != CB_OK)
+        return st;
+    if ((st = cb_agree(CB_MPI(MPI_Allreduce(t, tmax, REPS, MPI_DOUBLE, MPI_MAX, c->comm)), c->comm)) != CB_OK)
+        return st;
+    for (int i = 1; i < REPS; i++) /* insertion sort: 15 values */
+        for (int j = i; j > 0 && tmax[j] < tmax[j - 1]; j--) {
+            double x = tmax[j];
+            tmax[j] = tmax[j - 1];
+            tmax[j - 1] = x;
+        }
+    *sec_p = tmax[REPS / 2];
+    return CB_OK;
+}
+
+/* Open the UCX layer for up to `max_count` floats (again, larger, when a
+ * bigger message comes). Collective; agrees. */
+static cb_status_t ucx_open(llm_comm_t *c, size_t max_count)
+{
+    cb_ucoll_free(c->ucoll);
+    c->ucoll = NULL;
+    cb_status_t st = cb_ucoll_create(c->comm, NULL, max_count, &c->ucoll);
+    c->ucoll_max = st == CB_OK ? max_count : 0;
+    return st;
+}
+
+cb_status_t llm_comm_create(MPI_Comm comm, int algo, int small_count, int large_count, llm_comm_t **comm_p)
 {
     cb_status_t st;
     llm_comm_t *c = cb_alloc(sizeof *c, 1, "communicator");
@@ -34,42 +90,38 @@ cb_status_t llm_comm_create(MPI_Comm comm, int algo, int small_count, llm_comm_t
         return CB_ERR_NOMEM;
     c->comm = comm;
     c->algo = algo;
-    for (int s = 0; s < LLM_RD_MAX_STEPS; s++)
-        c->steps[s][0] = c->steps[s][1] = MPI_REQUEST_NULL;
-    c->fold_in[0] = c->fold_out[0] = MPI_REQUEST_NULL;
+    c->count = small_count;
     MPI_Comm_rank(comm, &c->rank);
     MPI_Comm_size(comm, &c->np);
-    if (algo == LLM_AR_RD && c->np > 1) {
-        c->count = small_count;
-        c->acc = cb_alloc(sizeof(float) * (size_t)small_count, 1, "allreduce buffer");
-        c->in = cb_alloc(sizeof(float) * (size_t)small_count, 1, "allreduce buffer");
-        if (!c->acc || !c->in) {
-            st = CB_ERR_NOMEM;
+    if (algo == LLM_AR_RD && c->np > 1 && (st = cb_agree(cb_rd_create(comm, small_count, &c->rd), comm)) != CB_OK)
+        goto fail;
+    snprintf(c->desc, sizeof c->desc, "%s", llm_ar_names[algo]);
+    if (ucoll_alg_of(algo) >= 0 && c->np > 1) {
+        size_t max = (size_t)(large_count > small_count ? large_count : small_count);
+        if ((st = ucx_open(c, max)) != CB_OK)
             goto fail;
-        }
-        int p2 = 1;
-        while (p2 * 2 <= c->np)
-            p2 *= 2;
-        c->p2 = p2;
-        const int tag = 4242;
-        if (c->rank >= p2) {
-            c->fold_role = 2;
-            if ((st = CB_MPI(MPI_Send_init(c->acc, small_count, MPI_FLOAT, c->rank - p2, tag, comm, &c->fold_out[0]))) != CB_OK ||
-                (st = CB_MPI(MPI_Recv_init(c->acc, small_count, MPI_FLOAT, c->rank - p2, tag, comm, &c->fold_in[0]))) != CB_OK)
-                goto fail;
-        } else {
-            if (c->rank + p2 < c->np) {
-                c->fold_role = 1;
-                if ((st = CB_MPI(MPI_Recv_init(c->in, small_count, MPI_FLOAT, c->rank + p2, tag, comm, &c->fold_in[0]))) != CB_OK ||
-                    (st = CB_MPI(MPI_Send_init(c->acc, small_count, MPI_FLOAT, c->rank + p2, tag, comm, &c->fold_out[0]))) != CB_OK)
-                    goto fail;
+        snprintf(c->desc, sizeof c->desc, "%s over UCX (%s)", llm_ar_names[algo], cb_ucoll_describe(c->ucoll));
+        c->use_ucx[0] = c->use_ucx[1] = 1;
+        if (algo == LLM_AR_AUTO) {
+            double mpi[2] = { 0, 0 }, ucx[2] = { 0, 0 };
+            int sizes[2] = { small_count, large_count > small_count ? large_count : 0 };
+            for (int k = 0; k < 2; k++) {
+                if (sizes[k] == 0) {
+                    c->use_ucx[k] = c->use_ucx[0];
+                    continue;
+                }
+                /* Twice each, alternating: the first pass warms both up. */
+                for (int pass = 0; pass < 2; pass++)
+                    if ((st = time_allreduce(c, 0, sizes[k], &mpi[k])) != CB_OK ||
+                        (st = time_allreduce(c, 1, sizes[k], &ucx[k])) != CB_OK)
+                        goto fail;
+                c->use_ucx[k] = ucx[k] < mpi[k];
             }
-            for (int mask = 1; mask < p2; mask <<= 1) {
-                int partner = c->rank ^ mask, s = c->n_steps++;
-                if ((st = CB_MPI(MPI_Recv_init(c->in, small_count, MPI_FLOAT, partner, tag + s + 1, comm, &c->steps[s][0]))) != CB_OK ||
-                    (st = CB_MPI(MPI_Send_init(c->acc, small_count, MPI_FLOAT, partner, tag + s + 1, comm, &c->steps[s][1]))) != CB_OK)
-                    goto fail;
-            }
+            snprintf(c->desc, sizeof c->desc,
+                     "auto: %d floats over %s (UCX %s %.1f us, MPI_Allreduce %.1f us), larger over %s (UCX %.1f us, MPI %.1f us at %d floats); UCX: %s",
+                     small_count, c->use_ucx[0] ? "UCX" : "MPI", cb_ucoll_alg_names[cb_ucoll_pick(c->ucoll, CB_UCOLL_AUTO, (size_t)small_count)],
+                     ucx[0] * 1e6, mpi[0] * 1e6, c->use_ucx[1] ? "UCX" : "MPI", ucx[1] * 1e6, mpi[1] * 1e6, sizes[1],
+                     cb_ucoll_describe(c->ucoll));
         }
     }
     *comm_p = c;
@@ -79,53 +131,23 @@ fail:
     return st;
 }
 
-static void add_into(float *acc, const float *in, int n)
-{
-    for (int i = 0; i < n; i++)
-        acc[i] += in[i];
-}
-
-static cb_status_t rd_allreduce(llm_comm_t *c, float *buf, int count)
-{
-    cb_status_t st;
-    memcpy(c->acc, buf, sizeof(float) * (size_t)count);
-    if (c->fold_role == 2) {
-        /* Hand the contribution to rank - p2, get the sum back. */
-        if ((st = CB_MPI(MPI_Start(&c->fold_out[0]))) != CB_OK || (st = CB_MPI(MPI_Wait(&c->fold_out[0], MPI_STATUS_IGNORE))) != CB_OK ||
-            (st = CB_MPI(MPI_Start(&c->fold_in[0]))) != CB_OK || (st = CB_MPI(MPI_Wait(&c->fold_in[0], MPI_STATUS_IGNORE))) != CB_OK)
-            return st;
-        memcpy(buf, c->acc, sizeof(float) * (size_t)count);
-        return CB_OK;
-    }
-    if (c->fold_role == 1) {
-        if ((st = CB_MPI(MPI_Start(&c->fold_in[0]))) != CB_OK || (st = CB_MPI(MPI_Wait(&c->fold_in[0], MPI_STATUS_IGNORE))) != CB_OK)
-            return st;
-        add_into(c->acc, c->in, count);
-    }
-    for (int s = 0; s < c->n_steps; s++) {
-        /* Both partners add the same two vectors (a + b == b + a), so every
-         * rank ends with the same bits. */
-        if ((st = CB_MPI(MPI_Startall(2, c->steps[s]))) != CB_OK ||
-            (st = CB_MPI(MPI_Waitall(2, c->steps[s], MPI_STATUSES_IGNORE))) != CB_OK)
-            return st;
-        add_into(c->acc, c->in, count);
-    }
-    if (c->fold_role == 1) {
-        if ((st = CB_MPI(MPI_Start(&c->fold_out[0]))) != CB_OK || (st = CB_MPI(MPI_Wait(&c->fold_out[0], MPI_STATUS_IGNORE))) != CB_OK)
-            return st;
-    }
-    memcpy(buf, c->acc, sizeof(float) * (size_t)count);
-    return CB_OK;
-}
-
 cb_status_t llm_comm_allreduce(llm_comm_t *c, float *buf, int count)
 {
     if (c->np == 1)
         return CB_OK;
     double t0 = cb_now();
     cb_status_t st;
-    if (c->algo == LLM_AR_RD && count == c->count)
-        st = rd_allreduce(c, buf, count);
+    int ucx = ucoll_alg_of(c->algo);
+    if (ucx >= 0 && c->algo == LLM_AR_AUTO)
+        ucx = c->use_ucx[count > c->count] ? ucx : -1;
+    if (ucx >= 0 && (size_t)count > c->ucoll_max && (st = ucx_open(c, (size_t)count)) != CB_OK)
+        return st; /* collective: every rank sees the same count */
+    c->calls++;
+    c->bytes += sizeof(float) * (double)count;
+    if (ucx >= 0)
+        st = cb_ucoll_allreduce(c->ucoll, ucx, buf, (size_t)count);
+    else if (c->rd && count == c->count)
+        st = cb_rd_allreduce(c->rd, buf);
     else
         st = CB_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, count, MPI_FLOAT, MPI_SUM, c->comm));
     c->seconds += cb_now() - t0;
@@ -133,22 +155,17 @@ cb_status_t llm_comm_allreduce(llm_comm_t *c, float *buf, int count)
 }
 
 double llm_comm_seconds(const llm_comm_t *c) { return c->seconds; }
-void llm_comm_reset_time(llm_comm_t *c) { c->seconds = 0; }
+void llm_comm_reset_time(llm_comm_t *c) { c->seconds = 0; c->calls = 0; c->bytes = 0; }
+long long llm_comm_calls(const llm_comm_t *c) { return c->calls; }
+double llm_comm_bytes(const llm_comm_t *c) { return c->bytes; }
+const char *llm_comm_describe(const llm_comm_t *c) { return c->desc; }
 MPI_Comm llm_comm_mpi(const llm_comm_t *c) { return c->comm; }
 
 void llm_comm_free(llm_comm_t *c)
 {
     if (!c)
         return;
-    for (int s = 0; s < LLM_RD_MAX_STEPS; s++)
-        for (int j = 0; j < 2; j++)
-            if (c->steps[s][j] != MPI_REQUEST_NULL)
-                MPI_Request_free(&c->steps[s][j]);
-    if (c->fold_in[0] != MPI_REQUEST_NULL)
-        MPI_Request_free(&c->fold_in[0]);
-    if (c->fold_out[0] != MPI_REQUEST_NULL)
-        MPI_Request_free(&c->fold_out[0]);
-    cb_free(c->in);
-    cb_free(c->acc);
+    cb_ucoll_free(c->ucoll);
+    cb_rd_free(c->rd);
     cb_free(c);
 }

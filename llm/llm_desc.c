@@ -16,9 +16,85 @@ const char *const llm_arch_names[] = { "llama", "qwen2", "qwen3", "qwen3moe", "d
 
 /* ================================================================ lookup */
 
+/* FNV-1a: names differ in their tails ("blk.12.ffn_up.weight"), and it
+ * mixes every byte. */
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+cb_status_t llm_name_index_init(llm_name_index_t *ix, int n)
+{
+    uint32_t cap = 16;
+    while (cap < 2u * (uint32_t)(n > 0 ? n : 1) && cap < (1u << 31))
+        cap <<= 1;
+    ix->slot = calloc(cap, sizeof *ix->slot);
+    ix->mask = cap - 1;
+    ix->n = 0;
+    if (!ix->slot) {
+        cb_error("cannot allocate a name index of %u slots", cap);
+        return CB_ERR_NOMEM;
+    }
+    return CB_OK;
+}
+
+static void name_index_free(llm_name_index_t *ix)
+{
+    free(ix->slot);
+    ix->slot = NULL;
+    ix->mask = 0;
+    ix->n = 0;
+}
+
+/* Position of `name` in the index (names[i] read through `at`), or -1; with
+ * insert, name (at position ix->n) is added when absent. */
+static int name_index_probe(llm_name_index_t *ix, const char *name, const char *(*at)(const llm_desc_t *, int),
+                            const llm_desc_t *desc, int insert)
+{
+    for (uint32_t h = name_hash(name) & ix->mask;; h = (h + 1) & ix->mask) {
+        int p = ix->slot[h] - 1;
+        if (p < 0) {
+            if (insert)
+                ix->slot[h] = ++ix->n;
+            return -1;
+        }
+        if (strcmp(at(desc, p), name) == 0)
+            return p;
+    }
+}
+
+static const char *kv_at(const llm_desc_t *d, int i) { return d->kv[i].key; }
+static const char *tensor_at(const llm_desc_t *d, int i) { return d->tensors[i].name; }
+
+int llm_desc_index_kv(llm_desc_t *desc, int i)
+{
+    llm_name_index_t *ix = &desc->kv_index;
+    if (!ix->slot || i != ix->n || (uint32_t)ix->n >= ix->mask / 2 + 1)
+        return 0; /* no room: left to the linear search */
+    return name_index_probe(ix, desc->kv[i].key, kv_at, desc, 1) >= 0;
+}
+
+int llm_desc_index_tensor(llm_desc_t *desc, int i)
+{
+    llm_name_index_t *ix = &desc->tensor_index;
+    if (!ix->slot || i != ix->n || (uint32_t)ix->n >= ix->mask / 2 + 1)
+        return 0;
+    return name_index_probe(ix, desc->tensors[i].name, tensor_at, desc, 1) >= 0;
+}
+
 int llm_desc_find(const llm_desc_t *desc, const char *name)
 {
-    for (int i = 0; i < desc->n_tensors; i++)
+    int from = 0;
+    if (desc->tensor_index.slot) {
+        int p = name_index_probe((llm_name_index_t *)&desc->tensor_index, name, tensor_at, desc, 0);
+        if (p >= 0)
+            return p;
+        from = desc->tensor_index.n;
+    }
+    for (int i = from; i < desc->n_tensors; i++)
         if (strcmp(desc->tensors[i].name, name) == 0)
             return i;
     return -1;
@@ -26,7 +102,14 @@ int llm_desc_find(const llm_desc_t *desc, const char *name)
 
 const llm_kv_t *llm_desc_kv(const llm_desc_t *desc, const char *key)
 {
-    for (int i = 0; i < desc->n_kv; i++)
+    int from = 0;
+    if (desc->kv_index.slot) {
+        int p = name_index_probe((llm_name_index_t *)&desc->kv_index, key, kv_at, desc, 0);
+        if (p >= 0)
+            return &desc->kv[p];
+        from = desc->kv_index.n;
+    }
+    for (int i = from; i < desc->n_kv; i++)
         if (strcmp(desc->kv[i].key, key) == 0)
             return &desc->kv[i];
     return NULL;
@@ -40,6 +123,8 @@ void llm_desc_free(llm_desc_t *desc)
     }
     free(desc->kv);
     free(desc->tensors);
+    name_index_free(&desc->kv_index);
+    name_index_free(&desc->tensor_index);
     desc->kv = NULL;
     desc->tensors = NULL;
     desc->n_kv = desc->n_tensors = 0;
@@ -51,13 +136,16 @@ cb_status_t llm_desc_open(const char *path, llm_desc_t *desc)
 {
     cb_status_t st = CB_ERR_IO;
     struct stat sb;
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
         cb_error("cannot open %s: %s", path, strerror(errno));
         return CB_ERR_IO;
     }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        cb_error("%s: not a regular file", path);
+        cb_error("%s: not a regular file (%s)", path,
+                 S_ISFIFO(sb.st_mode) ? "a FIFO" : S_ISDIR(sb.st_mode) ? "a directory" :
+                 S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) ? "a device" : "not a file");
         goto close_fd;
     }
     if (sb.st_size < 8) {
@@ -287,7 +375,7 @@ static cb_status_t check_tensor3(const llm_desc_t *desc, const char *name, int64
         return CB_ERR_INPUT;
     }
     if (!llm_type_supported(t->type) || (!matrix && t->type != LLM_F32)) {
-        cb_error("tensor %s has type %s: not supported here (F32, F16, BF16, Q8_0 and Q4_0 are; vectors F32)",
+        cb_error("tensor %s has type %s: not supported here (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K are; vectors F32)",
                  name, llm_type_name(t->type));
         return CB_ERR_UNSUPPORTED;
     }

@@ -107,6 +107,7 @@ static int rd_scalar(gguf_reader_t *r, int type, llm_kv_t *kv)
 static int rd_value(gguf_reader_t *r, uint32_t type, llm_kv_t *kv)
 {
     kv->gguf_type = (int)type;
+    kv->off = r->pos;
     if (type >= GGUF_N_TYPES)
         return rd_fail(r, "unknown value type");
     if (type == GGUF_STRING) {
@@ -130,6 +131,7 @@ static int rd_value(gguf_reader_t *r, uint32_t type, llm_kv_t *kv)
     kv->kind = LLM_KV_ARRAY;
     kv->gguf_type = (int)et;
     kv->n = n;
+    kv->off = r->pos;
     if (et >= GGUF_N_TYPES || et == GGUF_ARRAY)
         return rd_fail(r, et == GGUF_ARRAY ? "nested arrays are not supported" : "unknown array element type");
     if (et == GGUF_STRING) {
@@ -188,6 +190,9 @@ cb_status_t llm_gguf_parse(const uint8_t *buf, size_t len, llm_desc_t *desc)
         cb_error("GGUF: cannot allocate the directory");
         goto fail;
     }
+    if (llm_name_index_init(&desc->kv_index, (int)n_kv) != CB_OK ||
+        llm_name_index_init(&desc->tensor_index, (int)n_tensors) != CB_OK)
+        goto fail;
 
     uint64_t alignment = 32;
     for (uint64_t i = 0; i < n_kv; i++) {
@@ -211,11 +216,10 @@ cb_status_t llm_gguf_parse(const uint8_t *buf, size_t len, llm_desc_t *desc)
             rd_fail(&r, "key holds a NUL byte");
             goto fail;
         }
-        for (uint64_t j = 0; j < i; j++)
-            if (strcmp(desc->kv[j].key, kv->key) == 0) {
-                cb_error("GGUF: duplicate metadata key %s", kv->key);
-                goto fail;
-            }
+        if (llm_desc_index_kv(desc, (int)i)) {
+            cb_error("GGUF: duplicate metadata key %s", kv->key);
+            goto fail;
+        }
         r.what = kv->key;
         uint32_t type = rd_u32(&r);
         if (!rd_value(&r, type, kv))
@@ -283,11 +287,10 @@ cb_status_t llm_gguf_parse(const uint8_t *buf, size_t len, llm_desc_t *desc)
             }
             t->bytes = (uint64_t)b * (count / (uint64_t)t->ne[0]);
         }
-        for (uint64_t j = 0; j < i; j++)
-            if (strcmp(desc->tensors[j].name, t->name) == 0) {
-                cb_error("GGUF: duplicate tensor %s", t->name);
-                goto fail;
-            }
+        if (llm_desc_index_tensor(desc, (int)i)) {
+            cb_error("GGUF: duplicate tensor %s", t->name);
+            goto fail;
+        }
     }
 
     /* The data section starts at the next multiple of the alignment. */

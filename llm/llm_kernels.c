@@ -11,14 +11,11 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#if defined(HAVE_IMMINTRIN_H) && (defined(__x86_64__) || defined(__i386__))
+#include "llm_kern.h"
+#ifdef LLM_X86
 #include <immintrin.h>
 #include <cpuid.h>
-#define LLM_X86 1
 #endif
-#include "llm.h"
-
-typedef float (*llm_dot_fn)(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n);
 
 typedef void (*llm_deq_fn)(const void *row, float *y, int64_t n);
 
@@ -461,6 +458,20 @@ static const llm_kernel_set_t llm_kernels_avx512 = { "avx512", dot_f32_avx512, d
 /* ================================================================ selection */
 
 static const llm_kernel_set_t *llm_kernels = &llm_kernels_c;
+static llm_isa_t llm_isa_selected = LLM_ISA_C;
+static llm_dot_fn llm_dots[LLM_TYPE_IDS]; /* by type id: the selected set's row, f32 for the rest */
+
+static void llm_dots_fill(const llm_kernel_set_t *k, const llm_dot_entry_t *more)
+{
+    for (int t = 0; t < LLM_TYPE_IDS; t++)
+        llm_dots[t] = k->f32;
+    llm_dots[LLM_F16] = k->f16;
+    llm_dots[LLM_BF16] = k->bf16;
+    llm_dots[LLM_Q8_0] = k->q8_0;
+    llm_dots[LLM_Q4_0] = k->q4_0;
+    for (; more->type >= 0; more++)
+        llm_dots[more->type] = more->dot;
+}
 
 #ifdef LLM_X86
 /* AVX512-VNNI: CPUID leaf 7, ECX bit 11 (asked directly: not every
@@ -508,11 +519,17 @@ cb_status_t llm_kernels_select(llm_isa_t isa)
         return CB_ERR_UNSUPPORTED;
     }
     llm_kernels = &llm_kernels_c;
+    llm_isa_selected = isa;
+    llm_dots_fill(llm_kernels, llm_kquant_c);
 #ifdef LLM_X86
-    if (isa == LLM_ISA_AVX2)
+    if (isa == LLM_ISA_AVX2) {
         llm_kernels = &llm_kernels_avx2;
-    if (isa == LLM_ISA_AVX512)
+        llm_dots_fill(llm_kernels, llm_kquant_avx2);
+    }
+    if (isa == LLM_ISA_AVX512) {
         llm_kernels = &llm_kernels_avx512;
+        llm_dots_fill(llm_kernels, llm_kquant_avx512);
+    }
 #endif
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
     /* Threads come from OpenMP around the BLAS calls, one panel each. */
@@ -523,22 +540,16 @@ cb_status_t llm_kernels_select(llm_isa_t isa)
 
 const char *llm_kernels_name(void) { return llm_kernels->name; }
 
+llm_isa_t llm_kernels_isa(void) { return llm_isa_selected; }
+
 uint64_t llm_read_sum(const uint64_t *buf, size_t n) { return llm_kernels->read_sum(buf, n); }
 
 void llm_axpy(float a, const float *x, float *y, int64_t n) { llm_kernels->axpy(a, x, y, n); }
 
 static llm_dot_fn llm_dot_for(int type)
 {
-    switch (type) {
-    case LLM_F16: return llm_kernels->f16;
-    case LLM_BF16: return llm_kernels->bf16;
-    case LLM_Q8_0: return llm_kernels->q8_0;
-    case LLM_Q4_0: return llm_kernels->q4_0;
-    default: return llm_kernels->f32;
-    }
+    return type >= 0 && type < LLM_TYPE_IDS && llm_dots[type] ? llm_dots[type] : llm_kernels->f32;
 }
-
-static int llm_type_wants_q8x(int type) { return type == LLM_Q8_0 || type == LLM_Q4_0; }
 
 float llm_dot_row(int type, const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n)
 {
@@ -547,19 +558,22 @@ float llm_dot_row(int type, const void *row, const float *x, const llm_block_q8x
 
 /* ================================================================ products */
 
-void llm_matvec_n(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y)
+/* One parallel region over the rows of n matrices whose dots take the same
+ * activation form, as if stacked: one fork/join and one quantization of x. */
+static void matvec_group(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y)
 {
-    /* One parallel region over the rows of all n matrices, as if stacked:
-     * one fork/join and one quantization of x where there were n. */
-    int total = 0, quant = 0;
-    for (int m = 0; m < n; m++) {
-        total += w[m]->rows > 0 ? w[m]->rows : 0;
-        quant |= w[m]->rows > 0 && llm_type_wants_q8x(w[m]->type);
-    }
+    int total = 0, act = LLM_ACT_F32;
+    for (int m = 0; m < n; m++)
+        if (w[m]->rows > 0) {
+            total += w[m]->rows;
+            act = llm_type_act(w[m]->type);
+        }
     if (total <= 0)
         return;
-    if (quant)
+    if (act == LLM_ACT_Q8X)
         llm_quantize_row_q8x(x, xq, w[0]->cols);
+    else if (act == LLM_ACT_Q8K)
+        llm_quantize_row_q8_K(x, (llm_block_q8_K_t *)(void *)xq, w[0]->cols);
 #pragma omp parallel
     {
         int nt = 1, t = 0;
@@ -584,6 +598,33 @@ void llm_matvec_n(int n, const llm_mat_t *const *w, const float *x, llm_block_q8
             }
             base += rows;
         }
+    }
+}
+
+void llm_matvec_n(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y)
+{
+    /* Mixed files (a Q4_K_M's Q6_K attn_v beside Q4_K attn_q) are grouped by
+     * the activation form their dots take; the common case is one group. */
+    enum { MAXN = 16 };
+    int done[MAXN] = { 0 };
+    if (n > MAXN) {
+        for (int m = 0; m < n; m++)
+            matvec_group(1, &w[m], x, xq, &y[m]);
+        return;
+    }
+    for (int m = 0; m < n; m++) {
+        if (done[m])
+            continue;
+        const llm_mat_t *gw[MAXN];
+        float *gy[MAXN];
+        int g = 0, act = llm_type_act(w[m]->type);
+        for (int k = m; k < n; k++)
+            if (!done[k] && llm_type_act(w[k]->type) == act) {
+                gw[g] = w[k];
+                gy[g++] = y[k];
+                done[k] = 1;
+            }
+        matvec_group(g, gw, x, xq, gy);
     }
 }
 
@@ -650,9 +691,12 @@ void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
 #endif
             float *buf = llm_panels[t];
             llm_deq_fn deq = w->type == LLM_F16 ? llm_kernels->deq_f16 : w->type == LLM_BF16 ? llm_kernels->deq_bf16
-                           : w->type == LLM_Q8_0 ? llm_kernels->deq_q8_0 : llm_kernels->deq_q4_0;
+                           : w->type == LLM_Q8_0 ? llm_kernels->deq_q8_0 : w->type == LLM_Q4_0 ? llm_kernels->deq_q4_0 : NULL;
             for (int r = 0; r < nr; r++)
-                deq(data + (size_t)(r0 + r) * w->row_bytes, buf + (size_t)r * cols, cols);
+                if (deq)
+                    deq(data + (size_t)(r0 + r) * w->row_bytes, buf + (size_t)r * cols, cols);
+                else
+                    llm_dequantize_row(w->type, data + (size_t)(r0 + r) * w->row_bytes, buf + (size_t)r * cols, cols);
             wp = buf;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, nr, cols, 1.0f,

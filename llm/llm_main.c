@@ -1,40 +1,293 @@
-/* llm: the program. Dispatches to the subcommands (bench, generate,
- * inspect); generate and inspect live here, bench in llm_bench.c. */
+/* llm: the program. Dispatches to the subcommands (bench, chat, generate,
+ * inspect, tokenize); all but bench (llm_bench.c) live here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "llm.h"
+#include "llm_tok.h"
+
+/* ================================================================ tokenize */
+
+/* A whole file (or stdin for "-") into memory. */
+static cb_status_t read_all(const char *path, char **buf_p, size_t *len_p)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        cb_error("cannot open %s", path);
+        return CB_ERR_IO;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (n < cap)
+            break;
+        char *b = cap < ((size_t)1 << 30) ? realloc(buf, cap * 2) : NULL;
+        if (!b) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = b;
+        cap *= 2;
+    }
+    int err = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (!buf || err) {
+        free(buf);
+        cb_error("cannot read %s%s", path, buf ? "" : ": too big (1 GiB at most)");
+        return buf ? CB_ERR_IO : CB_ERR_NOMEM;
+    }
+    *buf_p = buf;
+    *len_p = n;
+    return CB_OK;
+}
+
+/* A piece for --pieces: printable, with C escapes for the rest. */
+static void print_piece(const char *p, size_t n)
+{
+    putchar('\'');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '\n') fputs("\\n", stdout);
+        else if (c == '\t') fputs("\\t", stdout);
+        else if (c == '\r') fputs("\\r", stdout);
+        else if (c == '\\') fputs("\\\\", stdout);
+        else if (c == '\'') fputs("\\'", stdout);
+        else if (c < 0x20 || c == 0x7F) printf("\\x%02x", c);
+        else putchar(c);
+    }
+    putchar('\'');
+}
+
+/* The built-in chat form of a tokenizer's template. */
+static cb_status_t chat_form(const llm_tok_t *tok, const char *path, int *kind_p)
+{
+    size_t n;
+    const char *t = llm_tok_chat_template(tok, &n);
+    if (!t) {
+        cb_error("%s has no chat template (tokenizer.chat_template): give one with --template", path);
+        return CB_ERR_UNSUPPORTED;
+    }
+    if ((*kind_p = llm_chat_detect(t, n)) < 0) {
+        cb_error("%s: its chat template is none of the built-in forms (chatml, qwen3, llama3, deepseek-v3); "
+                 "name the form with --template if one fits", path);
+        return CB_ERR_UNSUPPORTED;
+    }
+    return CB_OK;
+}
+
+cb_status_t llm_cmd_tokenize(int argc, char **argv)
+{
+    const char *model = NULL, *file = NULL;
+    int pieces = 0, no_bos = 0, no_special = 0, null_sep = 0, chat = 0, decode = 0;
+    cb_opt_t opts[] = {
+        { "model", 'm', CB_OPT_STRING, &model, "FILE", "GGUF file with a tokenizer (tensors not needed)", 0, -1, NULL },
+        { "file", 'f', CB_OPT_STRING, &file, "FILE", "read the text from FILE ('-': stdin) instead of the argument", 0, -1, NULL },
+        { "pieces", 0, CB_OPT_FLAG, &pieces, NULL, "print each token's id and text on a line of its own", 0, -1, NULL },
+        { "no-bos", 0, CB_OPT_FLAG, &no_bos, NULL, "do not add BOS (even where add_bos_token says so)", 0, -1, NULL },
+        { "no-special", 0, CB_OPT_FLAG, &no_special, NULL, "treat special and control token texts as plain text", 0, -1, NULL },
+        { "decode", 'd', CB_OPT_FLAG, &decode, NULL, "the other way: the text is token ids (\"1,2,3\"), print their text", 0, -1, NULL },
+        { "chat-template", 0, CB_OPT_FLAG, &chat, NULL, "print which built-in chat form the file's template is, and exit", 0, -1, NULL },
+        { "null-separated", '0', CB_OPT_FLAG, &null_sep, NULL, "the input holds texts separated by NUL bytes: one line of ids each", 0, -1, NULL },
+        { 0 },
+    };
+    cb_cli_t cli = { "llm tokenize", "-m FILE [options] (TEXT | -f FILE)",
+                     "Print the token ids of a text under the model's tokenizer, with BOS as the model asks.",
+                     opts, "example: llm tokenize -m model.gguf --pieces \"Hello, world\"" };
+    cb_common_opts_t common = { 0 };
+    int first = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    llm_tok_t *tok = NULL;
+    llm_ids_t ids = { 0 };
+    cb_status_t st = cb_options_parse(&cli, argc, argv, &common, &first);
+    if (st == CB_OK && !model) {
+        cb_error("a model is needed (-m FILE)");
+        st = CB_ERR_USAGE;
+    }
+    if (st == CB_OK && !chat && (file ? first != argc : first + 1 != argc)) {
+        cb_error(file ? "no text argument with -f" : "one text argument is needed (or -f FILE)");
+        st = CB_ERR_USAGE;
+    }
+    /* Only rank 0 works; the others wait for its verdict. */
+    if (st == CB_OK && cb_rank() == 0) {
+        st = llm_tok_open(model, &tok);
+        if (st == CB_OK && file)
+            st = read_all(file, &buf, &len);
+        else if (st == CB_OK && !chat)
+            len = strlen(argv[first]);
+        if (st == CB_OK && chat) {
+            int kind;
+            if ((st = chat_form(tok, model, &kind)) == CB_OK)
+                printf("%s\n", llm_chat_names[kind]);
+            llm_tok_free(tok);
+            return cb_agree(st, MPI_COMM_WORLD);
+        }
+    }
+    if (chat) /* the other ranks */
+        return cb_agree(st, MPI_COMM_WORLD);
+    const char *text = buf ? buf : (first < argc ? argv[first] : "");
+    if (st == CB_OK && decode && cb_rank() == 0) {
+        /* Through the same UTF-8 stream as generate's output. */
+        char *ids_text = malloc(len + 1);
+        int *dv = NULL, dn = 0;
+        if (!ids_text) {
+            st = CB_ERR_NOMEM;
+        } else {
+            memcpy(ids_text, text, len);
+            ids_text[len] = 0;
+            st = llm_parse_tokens(ids_text, llm_tok_n_vocab(tok), &dv, &dn);
+        }
+        llm_utf8_stream_t us = { { 0 }, 0 };
+        int lead = llm_tok_add_space_prefix(tok); /* the space encoding put in front: not the text's */
+        for (int i = 0; st == CB_OK && i < dn; i++) {
+            size_t pn;
+            const char *p = llm_tok_piece(tok, dv[i], !no_special, &pn);
+            if (lead && llm_tok_type(tok, dv[i]) != LLM_TT_CONTROL) {
+                if (pn > 0 && *p == ' ') {
+                    p++;
+                    pn--;
+                }
+                lead = 0;
+            }
+            char *out = malloc(3 * (pn + 4));
+            if (!out) {
+                st = CB_ERR_NOMEM;
+                break;
+            }
+            fwrite(out, 1, llm_utf8_stream(&us, p, pn, out), stdout);
+            free(out);
+        }
+        char tail[8];
+        fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
+        free(dv);
+        free(ids_text);
+        fflush(stdout);
+        llm_ids_free(&ids);
+        free(buf);
+        llm_tok_free(tok);
+        return cb_agree(st, MPI_COMM_WORLD);
+    }
+    if (decode && cb_rank() != 0)
+        return cb_agree(st, MPI_COMM_WORLD);
+    for (size_t a = 0; st == CB_OK && cb_rank() == 0 && a <= len;) {
+        size_t b = a;
+        if (null_sep)
+            while (b < len && text[b])
+                b++;
+        else
+            b = len;
+        if (null_sep && b == len && a == len && len > 0)
+            break; /* a trailing NUL ends the last text */
+        ids.n = 0;
+        st = llm_tok_encode(tok, text + a, b - a, !no_bos && llm_tok_add_bos(tok), !no_special, &ids);
+        for (int i = 0; st == CB_OK && i < ids.n; i++) {
+            if (pieces) {
+                size_t pn;
+                const char *p = llm_tok_piece(tok, ids.v[i], 1, &pn);
+                printf("%6d ", ids.v[i]);
+                print_piece(p, pn);
+                putchar('\n');
+            } else {
+                printf("%s%d", i ? " " : "", ids.v[i]);
+            }
+        }
+        if (st == CB_OK && !pieces)
+            putchar('\n');
+        a = b + 1;
+    }
+    fflush(stdout);
+    llm_ids_free(&ids);
+    free(buf);
+    llm_tok_free(tok);
+    return cb_agree(st, MPI_COMM_WORLD);
+}
 
 /* ================================================================ generate */
+
+/* The tokenizer of the model for generate and chat, on every rank.
+ * `need`: text is asked for, so no tokenizer is an error; otherwise a model
+ * without one, or with one this program does not support, runs on ids
+ * (*tok_p NULL). Malformed tokenizer data is refused either way. Local. */
+static cb_status_t text_tokenizer(const llm_desc_t *desc, int need, llm_tok_t **tok_p)
+{
+    *tok_p = NULL;
+    cb_status_t st = llm_tok_load(desc, tok_p);
+    if (st == CB_OK && llm_tok_n_vocab(*tok_p) > desc->cfg.vocab) {
+        cb_error("%s: the tokenizer has %d tokens but the model only %d rows of embeddings", desc->source,
+                 llm_tok_n_vocab(*tok_p), desc->cfg.vocab);
+        llm_tok_free(*tok_p);
+        *tok_p = NULL;
+        st = CB_ERR_INPUT;
+    }
+    if (!need && (st == CB_ERR_USAGE || st == CB_ERR_UNSUPPORTED)) {
+        if (st == CB_ERR_UNSUPPORTED && cb_rank() == 0)
+            cb_warn("%s; printing token ids", cb_error_message() ? cb_error_message() : "unsupported tokenizer");
+        cb_error_clear();
+        st = CB_OK;
+    }
+    return st;
+}
+
+/* Print token `id` on rank 0: its text, whole characters only, or its id. */
+static void emit_token(const llm_tok_t *tok, llm_utf8_stream_t *us, int id, int first)
+{
+    if (!tok) {
+        printf("%s%d", first ? "" : " ", id);
+    } else {
+        size_t n;
+        const char *p = llm_tok_piece(tok, id, 0, &n);
+        char out[3 * (64 + 4)];
+        while (n > 0) {
+            size_t k = n < 64 ? n : 64;
+            fwrite(out, 1, llm_utf8_stream(us, p, k, out), stdout);
+            p += k;
+            n -= k;
+        }
+    }
+    fflush(stdout);
+}
 
 cb_status_t llm_cmd_generate(int argc, char **argv)
 {
     llm_model_opts_t mo = LLM_MODEL_OPTS_DEFAULT;
-    const char *prompt = "1", *dump = NULL;
-    int n_predict = 16, batch = 512, list = 0;
+    const char *prompt = NULL, *prompt_ids = NULL, *dump = NULL;
+    int n_predict = 16, batch = 512, list = 0, print_ids = 0, no_bos = 0, ignore_eos = 0;
     double temp = 0.0, top_p = 1.0;
     long long seed = 1;
     cb_opt_t opts[] = {
         LLM_MODEL_OPTS(mo),
-        { "prompt", 'p', CB_OPT_STRING, &prompt, "IDS", "prompt token ids, \"1,2,3\"", 0, -1, NULL },
-        { "n-predict", 'n', CB_OPT_INT, &n_predict, "N", "tokens to generate", 0, 1 << 20, NULL },
+        { "prompt", 'p', CB_OPT_STRING, &prompt, "TEXT", "prompt text, tokenized with the model's tokenizer", 0, -1, NULL },
+        { "prompt-ids", 0, CB_OPT_STRING, &prompt_ids, "IDS", "prompt token ids, \"1,2,3\" (default 1 without -p)", 0, -1, NULL },
+        { "n-predict", 'n', CB_OPT_INT, &n_predict, "N", "tokens to generate at most", 0, 1 << 20, NULL },
         { "batch", 'b', CB_OPT_INT, &batch, "N", "prompt tokens per forward step", 1, 1 << 16, NULL },
         { "temp", 0, CB_OPT_DOUBLE, &temp, "T", "temperature (0: greedy)", 0, 100, NULL },
         { "top-p", 0, CB_OPT_DOUBLE, &top_p, "P", "nucleus sampling mass (1: off)", 0, 1, NULL },
         { "seed", 's', CB_OPT_INT64, &seed, "N", "sampling seed", 0, 9e18, NULL },
+        { "print-ids", 0, CB_OPT_FLAG, &print_ids, NULL, "print the generated token ids, not their text", 0, -1, NULL },
+        { "no-bos", 0, CB_OPT_FLAG, &no_bos, NULL, "do not add BOS to a text prompt (even where add_bos_token says so)", 0, -1, NULL },
+        { "ignore-eos", 0, CB_OPT_FLAG, &ignore_eos, NULL, "go on past end-of-generation tokens (EOS, EOT)", 0, -1, NULL },
         { "dump-logits", 0, CB_OPT_STRING, &dump, "FILE", "write each step's logits (float32) to FILE (rank 0)", 0, -1, NULL },
         { "list-shapes", 0, CB_OPT_FLAG, &list, NULL, "list the --shape presets and exit", 0, -1, NULL },
         { 0 },
     };
     cb_cli_t cli = { "llm generate", "(-m FILE | --shape NAME) [options]",
-                     "Greedy or sampled generation from token ids; prints the new ids as they come.",
-                     opts, "example: mpirun -np 2 llm generate -m model.gguf -p 1,450,4996 -n 32" };
+                     "Greedy or sampled generation. Streams the text as it comes, stopping at EOS/EOT or after -n\n"
+                     "tokens; prints token ids instead for models without a tokenizer or with --print-ids.",
+                     opts, "examples: mpirun -np 2 llm generate -m model.gguf -p \"Once upon a time\" -n 64\n"
+                           "          llm generate -m stories260K.bin --prompt-ids 1,450,4996 -n 32" };
     cb_common_opts_t common = { 0 };
     int first = 0, *tokens = NULL, n_prompt = 0;
     llm_desc_t desc;
     llm_weights_t *w = NULL;
     llm_comm_t *comm = NULL;
     llm_run_t *run = NULL;
+    llm_tok_t *tok = NULL;
+    llm_ids_t ids = { 0 };
     float *logits = NULL;
     int *idx = NULL;
     FILE *df = NULL;
@@ -42,6 +295,10 @@ cb_status_t llm_cmd_generate(int argc, char **argv)
     cb_status_t st = cb_options_parse(&cli, argc, argv, &common, &first);
     if (st == CB_OK && first < argc) {
         cb_error("unexpected argument '%s'", argv[first]);
+        st = CB_ERR_USAGE;
+    }
+    if (st == CB_OK && prompt && prompt_ids) {
+        cb_error("-p (text) and --prompt-ids (ids) exclude each other");
         st = CB_ERR_USAGE;
     }
     if (st == CB_OK && list) {
@@ -55,7 +312,20 @@ cb_status_t llm_cmd_generate(int argc, char **argv)
         return st;
 
     const int vocab = desc.cfg.vocab;
-    st = llm_parse_tokens(prompt, vocab, &tokens, &n_prompt);
+    if (prompt || desc.format == LLM_FMT_GGUF)
+        st = text_tokenizer(&desc, prompt != NULL, &tok);
+    if (st == CB_OK && prompt) {
+        st = llm_tok_encode(tok, prompt, strlen(prompt), !no_bos && llm_tok_add_bos(tok), 1, &ids);
+        tokens = ids.v;
+        n_prompt = ids.n;
+        ids.v = NULL;
+        if (st == CB_OK && n_prompt == 0) {
+            cb_error("the prompt is empty");
+            st = CB_ERR_USAGE;
+        }
+    } else if (st == CB_OK) {
+        st = llm_parse_tokens(prompt_ids ? prompt_ids : "1", vocab, &tokens, &n_prompt);
+    }
     if (st == CB_OK && n_prompt + n_predict > llm_run_ctx(run)) {
         cb_error("prompt (%d) and tokens to generate (%d) exceed the context of %d (--ctx)", n_prompt, n_predict, llm_run_ctx(run));
         st = CB_ERR_USAGE;
@@ -75,7 +345,9 @@ cb_status_t llm_cmd_generate(int argc, char **argv)
 
     llm_sampler_t sampler;
     llm_sampler_init(&sampler, (float)temp, (float)top_p, (uint64_t)seed);
-    int greedy = temp <= 0, pos = 0, next = 0;
+    llm_utf8_stream_t us = { { 0 }, 0 };
+    const llm_tok_t *out_tok = print_ids ? NULL : tok;
+    int greedy = temp <= 0, pos = 0, next = 0, n_gen = 0;
     double t0 = cb_now();
     st = llm_forward(run, tokens, n_prompt, 0);
     pos = n_prompt;
@@ -94,10 +366,12 @@ cb_status_t llm_cmd_generate(int argc, char **argv)
         }
         if (st != CB_OK)
             break;
-        if (cb_rank() == 0) {
-            printf("%s%d", i ? " " : "", next);
-            fflush(stdout);
-        }
+        /* The same token on every rank, so every rank stops together. */
+        if (tok && !ignore_eos && llm_tok_is_eog(tok, next))
+            break;
+        if (cb_rank() == 0)
+            emit_token(out_tok, &us, next, i == 0);
+        n_gen++;
         if (i + 1 < n_predict) {
             st = llm_forward(run, &next, 1, pos);
             pos++;
@@ -107,10 +381,12 @@ cb_status_t llm_cmd_generate(int argc, char **argv)
         cb_abort(st); /* a failure inside the forward pass cannot be agreed on */
     double dt = cb_now() - t0;
     if (cb_rank() == 0) {
+        char tail[8];
+        fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
         printf("\n");
         if (!common.quiet)
             fprintf(stderr, "# %d prompt + %d generated tokens in %.3f s on %d ranks (%s kernels)\n",
-                    n_prompt, n_predict, dt, cb_nranks(), llm_kernels_name());
+                    n_prompt, n_gen, dt, cb_nranks(), llm_kernels_name());
     }
 
 cleanup:
@@ -119,10 +395,229 @@ cleanup:
     cb_free(idx);
     cb_free(logits);
     free(tokens);
+    llm_ids_free(&ids);
+    llm_tok_free(tok);
     llm_run_free(run);
     llm_comm_free(comm);
     llm_weights_free(w);
     llm_desc_free(&desc);
+    return st;
+}
+
+/* ================================================================ chat */
+
+/* Rank 0 reads a line of the terminal (or pipe) and every rank gets it:
+ * *line_p NULL at end of input. Collective over MPI_COMM_WORLD. */
+static cb_status_t chat_read_line(char **line_p)
+{
+    long long n = -1;
+    char *line = NULL;
+    if (cb_rank() == 0) {
+        size_t cap = 0;
+        ssize_t k = getline(&line, &cap, stdin);
+        if (k >= 0) {
+            while (k > 0 && (line[k - 1] == '\n' || line[k - 1] == '\r'))
+                line[--k] = 0;
+            n = k;
+        }
+    }
+    cb_status_t st = CB_MPI(MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
+    if (st != CB_OK || n < 0 || n > (1 << 30)) {
+        free(line);
+        *line_p = NULL;
+        return st;
+    }
+    if (cb_rank() != 0 && !(line = malloc((size_t)n + 1)))
+        cb_abort(CB_ERR_NOMEM);
+    if ((st = CB_MPI(MPI_Bcast(line, (int)n + 1, MPI_CHAR, 0, MPI_COMM_WORLD))) != CB_OK) {
+        free(line);
+        return st;
+    }
+    *line_p = line;
+    return CB_OK;
+}
+
+cb_status_t llm_cmd_chat(int argc, char **argv)
+{
+    llm_model_opts_t mo = LLM_MODEL_OPTS_DEFAULT;
+    const char *system = NULL;
+    int n_predict = 512, form = -1, show = 0;
+    double temp = 0.0, top_p = 1.0;
+    long long seed = 1;
+    static const char *const forms[] = { "chatml", "qwen3", "llama3", "deepseek-v3", NULL };
+    cb_opt_t opts[] = {
+        LLM_MODEL_OPTS(mo),
+        { "system", 0, CB_OPT_STRING, &system, "TEXT", "system prompt", 0, -1, NULL },
+        { "template", 0, CB_OPT_CHOICE, &form, "FORM", "chat form to use instead of the file's template", 0, -1, forms },
+        { "n-predict", 'n', CB_OPT_INT, &n_predict, "N", "tokens per reply at most", 1, 1 << 20, NULL },
+        { "temp", 0, CB_OPT_DOUBLE, &temp, "T", "temperature (0: greedy)", 0, 100, NULL },
+        { "top-p", 0, CB_OPT_DOUBLE, &top_p, "P", "nucleus sampling mass (1: off)", 0, 1, NULL },
+        { "seed", 's', CB_OPT_INT64, &seed, "N", "sampling seed", 0, 9e18, NULL },
+        { "show-tokens", 0, CB_OPT_FLAG, &show, NULL, "print on stderr the ids fed and generated at each turn", 0, -1, NULL },
+        { 0 },
+    };
+    cb_cli_t cli = { "llm chat", "-m FILE [options]",
+                     "An interactive conversation in the model's chat template (Qwen3, Llama 3, DeepSeek V3 and\n"
+                     "ChatML are built in): rank 0 reads a message per line from stdin, the reply streams to\n"
+                     "stdout; the KV cache is kept between turns. End with end of input or a line /exit.",
+                     opts, "example: mpirun -np 2 llm chat -m qwen3.gguf --system \"You are terse.\"" };
+    cb_common_opts_t common = { 0 };
+    int first = 0;
+    llm_desc_t desc;
+    llm_weights_t *w = NULL;
+    llm_comm_t *comm = NULL;
+    llm_run_t *run = NULL;
+    llm_tok_t *tok = NULL;
+    llm_ids_t ids = { 0 };
+    float *logits = NULL;
+    int *idx = NULL;
+    char *line = NULL;
+
+    cb_status_t st = cb_options_parse(&cli, argc, argv, &common, &first);
+    if (st == CB_OK && first < argc) {
+        cb_error("unexpected argument '%s'", argv[first]);
+        st = CB_ERR_USAGE;
+    }
+    if (st == CB_OK && !mo.model) {
+        cb_error("a model file is needed (-m FILE)");
+        st = CB_ERR_USAGE;
+    }
+    if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
+        return st;
+    /* The tokenizer and the form first: a file that cannot chat is refused
+     * before its weights are read. */
+    if ((st = llm_model_describe(&mo, &desc)) == CB_OK) {
+        st = text_tokenizer(&desc, 1, &tok);
+        if (st == CB_OK && form < 0)
+            st = chat_form(tok, desc.source, &form);
+        llm_desc_free(&desc);
+    }
+    if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
+        goto cleanup;
+    if ((st = llm_model_setup(&mo, 512, &desc, &w, &comm, &run)) != CB_OK)
+        goto cleanup;
+    const int vocab = desc.cfg.vocab, ctx = llm_run_ctx(run);
+    if (cb_rank() == 0) {
+        logits = cb_alloc(sizeof(float) * (size_t)vocab, 0, "logits");
+        idx = cb_alloc(sizeof(int) * (size_t)vocab, 0, "sampler index");
+        if (!logits || !idx)
+            st = CB_ERR_NOMEM;
+    }
+    if ((st = cb_agree(st, MPI_COMM_WORLD)) != CB_OK)
+        goto cleanup_model;
+    if (cb_rank() == 0 && !common.quiet)
+        fprintf(stderr, "# chat with %s (%s form, context %d, %d ranks); end with /exit or end of input\n",
+                desc.source, llm_chat_names[form], ctx, cb_nranks());
+
+    llm_sampler_t sampler;
+    llm_sampler_init(&sampler, (float)temp, (float)top_p, (uint64_t)seed);
+    const int tty = isatty(0);
+    int pos = 0, turn = 0;
+    for (;;) {
+        if (cb_rank() == 0 && tty) {
+            fputs("> ", stdout);
+            fflush(stdout);
+        }
+        free(line);
+        if ((st = chat_read_line(&line)) != CB_OK)
+            break;
+        if (!line || !strcmp(line, "/exit") || !strcmp(line, "/quit"))
+            break;
+        if (!*line)
+            continue;
+        /* Rank 0 writes and tokenizes the turn, every rank gets the ids. */
+        int n = 0;
+        if (cb_rank() == 0) {
+            int bos = llm_tok_bos(tok);
+            char *text = llm_chat_turn(form, turn == 0, bos >= 0 ? llm_tok_text(tok, bos) : NULL, system, line);
+            ids.n = 0;
+            if (!text)
+                cb_abort(CB_ERR_NOMEM);
+            if (llm_tok_encode(tok, text, strlen(text), 0, 1, &ids) != CB_OK)
+                cb_abort(CB_ERR_NOMEM);
+            free(text);
+            n = ids.n;
+            for (int i = 0; i < n; i++)
+                if (ids.v[i] >= vocab)
+                    n = -1;
+        }
+        if ((st = CB_MPI(MPI_Bcast(&n, 1, MPI_INT, 0, MPI_COMM_WORLD))) != CB_OK)
+            break;
+        if (n < 0) {
+            cb_error("the turn holds a token beyond the model's vocabulary of %d", vocab);
+            st = CB_ERR_INPUT;
+            break;
+        }
+        if (pos + n + 1 > ctx) {
+            if (cb_rank() == 0)
+                fprintf(stderr, "# the context is full (%d of %d positions, this message needs %d): the conversation ends (--ctx)\n",
+                        pos, ctx, n);
+            break;
+        }
+        while (cb_rank() != 0 && ids.cap < n)
+            if (llm_ids_push(&ids, 0) != CB_OK)
+                cb_abort(CB_ERR_NOMEM);
+        if ((st = CB_MPI(MPI_Bcast(ids.v, n, MPI_INT, 0, MPI_COMM_WORLD))) != CB_OK)
+            break;
+        if (show && cb_rank() == 0) {
+            fprintf(stderr, "# turn %d: fed %d at position %d:", turn + 1, n, pos);
+            for (int i = 0; i < n; i++)
+                fprintf(stderr, " %d", ids.v[i]);
+            fprintf(stderr, "\n");
+        }
+        if ((st = llm_forward(run, ids.v, n, pos)) != CB_OK)
+            cb_abort(st);
+        pos += n;
+        llm_utf8_stream_t us = { { 0 }, 0 };
+        if (show && cb_rank() == 0)
+            fprintf(stderr, "# turn %d: replied:", turn + 1);
+        for (int i = 0; i < n_predict && pos < ctx; i++) {
+            int next = 0;
+            if (temp <= 0) {
+                st = llm_argmax(run, &next);
+            } else {
+                st = llm_logits_gather(run, logits);
+                if (st == CB_OK && cb_rank() == 0)
+                    next = llm_sample(&sampler, logits, vocab, idx);
+                if (st == CB_OK)
+                    st = CB_MPI(MPI_Bcast(&next, 1, MPI_INT, 0, MPI_COMM_WORLD));
+            }
+            if (st != CB_OK)
+                cb_abort(st);
+            if (llm_tok_is_eog(tok, next))
+                break;
+            if (cb_rank() == 0) {
+                emit_token(tok, &us, next, 0);
+                if (show)
+                    fprintf(stderr, " %d", next);
+            }
+            /* Every token shown is in the cache; the next turn closes the reply. */
+            if ((st = llm_forward(run, &next, 1, pos)) != CB_OK)
+                cb_abort(st);
+            pos++;
+        }
+        if (cb_rank() == 0) {
+            char tail[8];
+            fwrite(tail, 1, llm_utf8_stream(&us, NULL, 0, tail), stdout);
+            putchar('\n');
+            fflush(stdout);
+            if (show)
+                fprintf(stderr, "\n");
+        }
+        turn++;
+    }
+    st = cb_agree(st, MPI_COMM_WORLD);
+cleanup_model:
+    llm_run_free(run);
+    llm_comm_free(comm);
+    llm_weights_free(w);
+    llm_desc_free(&desc);
+cleanup:
+    free(line);
+    cb_free(idx);
+    cb_free(logits);
+    llm_ids_free(&ids);
+    llm_tok_free(tok);
     return st;
 }
 
@@ -362,9 +857,11 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: llm COMMAND [options]   (llm COMMAND --help for its options)\n"
                "  bench      prompt processing and generation speed, llama-bench style (pp512, tg128)\n"
-               "  generate   greedy or sampled generation from token ids\n"
+               "  chat       a conversation in the model's chat template\n"
+               "  generate   greedy or sampled generation from a text or token ids\n"
                "  inspect    a model's metadata, tensors and memory per rank\n"
-               "Models: GGUF (llama, qwen2, qwen3, qwen3moe, deepseek2; F32 F16 BF16 Q8_0 Q4_0), llama2.c checkpoints,\n"
+               "  tokenize   the token ids of a text\n"
+               "Models: GGUF (llama, qwen2, qwen3, qwen3moe, deepseek2; F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K..Q6_K), llama2.c checkpoints,\n"
                "or synthetic --shape presets (llm generate --list-shapes).\n");
 }
 
@@ -375,6 +872,10 @@ int main(int argc, char **argv)
         return cb_status_exit_code(st);
     if (argc >= 2 && !strcmp(argv[1], "generate"))
         return cb_mpi_finalize(llm_cmd_generate(argc - 1, argv + 1));
+    if (argc >= 2 && !strcmp(argv[1], "chat"))
+        return cb_mpi_finalize(llm_cmd_chat(argc - 1, argv + 1));
+    if (argc >= 2 && !strcmp(argv[1], "tokenize"))
+        return cb_mpi_finalize(llm_cmd_tokenize(argc - 1, argv + 1));
     if (argc >= 2 && !strcmp(argv[1], "inspect"))
         return cb_mpi_finalize(llm_cmd_inspect(argc - 1, argv + 1));
     if (argc >= 2 && !strcmp(argv[1], "bench"))
@@ -385,7 +886,7 @@ int main(int argc, char **argv)
             usage(argc < 2 ? stderr : stdout);
         st = CB_DONE;
         if (argc < 2) {
-            cb_error("a command is needed: bench, generate or inspect");
+            cb_error("a command is needed: bench, chat, generate, inspect or tokenize");
             st = CB_ERR_USAGE;
         }
     } else if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
@@ -393,7 +894,7 @@ int main(int argc, char **argv)
             printf("llm (clusterbench) %s\n", CB_VERSION);
         st = CB_DONE;
     } else {
-        cb_error("unknown command '%s' (bench, generate, inspect)", argv[1]);
+        cb_error("unknown command '%s' (bench, chat, generate, inspect, tokenize)", argv[1]);
         st = CB_ERR_USAGE;
     }
     st = cb_agree(st, MPI_COMM_WORLD);

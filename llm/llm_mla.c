@@ -403,11 +403,14 @@ static void mla_project(llm_mla_run_t *m, const llm_mat_t *w, const float *x, in
 static void heads_matvec(llm_mla_run_t *m, const llm_mat_t *W, int nh, int rph, const float *x, int xs, float *y, int ys)
 {
     const int cols = W->cols, nb = cols / LLM_QK;
-    const int quant = W->type == LLM_Q8_0 || W->type == LLM_Q4_0;
+    /* Every quantized type takes its activations quantized (Q8_0-like or
+     * Q8_K blocks): llama.cpp's quantizer gives k_b and v_b Q5_0 or Q8_0
+     * where a K-quant's 256 does not divide the row. */
+    const int quant = llm_type_act(W->type) != LLM_ACT_F32;
     if (quant) {
 #pragma omp parallel for schedule(static)
         for (int h = 0; h < nh; h++)
-            llm_quantize_row_q8x(x + (size_t)h * xs, m->xq + (size_t)h * nb, cols);
+            llm_quantize_act(W->type, x + (size_t)h * xs, m->xq + (size_t)h * nb, cols);
     }
     const int64_t total = (int64_t)nh * rph;
 #pragma omp parallel for schedule(static)

@@ -8,6 +8,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include <limits.h>
 #include "llm.h"
 #include "llm_moe.h"
 
@@ -133,6 +134,12 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
         llm_desc_free(desc);
         return st;
     }
+    if (sh.resplit & 1)
+        cb_warn_root("%d ranks: attention heads split in groups of %d, so that no %d-element block of attn_output is cut",
+                     np, sh.head_group, sh.block);
+    if (sh.resplit & 2)
+        cb_warn_root("%d ranks: FFN units split on %d-element block boundaries (an even split of %d would cut one)",
+                     np, sh.block, desc->cfg.hidden);
 
     int ctx = mo->ctx > 0 ? mo->ctx : (desc->cfg.ctx < 4096 ? desc->cfg.ctx : 4096);
     if (batch > ctx)
@@ -170,7 +177,8 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
     llm_shard_free(&sh); /* the weights hold their copy */
     if ((st = cb_agree(st, world)) != CB_OK)
         goto free_weights;
-    st = llm_comm_create(world, mo->allreduce, desc->cfg.dim, &comm);
+    int largest = batch > INT_MAX / desc->cfg.dim ? INT_MAX : batch * desc->cfg.dim;
+    st = llm_comm_create(world, mo->allreduce, desc->cfg.dim, largest, &comm);
     if ((st = cb_agree(st, world)) != CB_OK)
         goto free_weights;
     st = llm_run_create(w, comm, ctx, batch, run_p);

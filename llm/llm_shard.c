@@ -14,6 +14,19 @@
 
 const char *const llm_placement_names[] = { "contiguous", "round-robin", "balanced", NULL };
 
+/* The largest block of the tensors blk.L.<suffix> (1 where none is present). */
+static int tensor_block(const llm_desc_t *desc, const char *suffix)
+{
+    int blk = 1;
+    char n[LLM_NAME_MAX];
+    for (int l = 0; l < desc->cfg.n_layers; l++) {
+        snprintf(n, sizeof n, "blk.%d.%s", l, suffix);
+        int t = llm_desc_find(desc, n), b = t >= 0 ? llm_type_block(desc->tensors[t].type) : 1;
+        blk = b > blk ? b : blk;
+    }
+    return blk;
+}
+
 /* The column splits (wo, ffn_down, the experts' down) must fall on block boundaries. */
 static int shard_block(const llm_desc_t *desc)
 {
@@ -257,9 +270,17 @@ cb_status_t llm_shard_plan_split(const llm_desc_t *desc, int rank, const llm_spl
         return CB_ERR_UNSUPPORTED;
     }
     int blk = shard_block(desc);
-    int ocols = c->mla.kv_lora ? c->mla.v_dim : c->head_dim; /* attention output columns per head */
-    if (np > 1 && ocols % blk) {
-        cb_error("a head's %d output columns are not a multiple of the %d-element blocks of the attention output: cannot split it", ocols, blk);
+    /* The attention output's columns split at head boundaries that are also
+     * block boundaries: heads go in groups of hg (2 heads of 128 for a
+     * 256-element super-block), FFN units in blocks. A head has v_dim output
+     * columns under MLA, head_dim otherwise. */
+    int ocols = c->mla.kv_lora ? c->mla.v_dim : c->head_dim;
+    int hg = 1;
+    while ((hg * ocols) % blk)
+        hg++;
+    if (np > 1 && (c->n_heads % hg || np > c->n_heads / hg)) {
+        cb_error("%d ranks: the attention output's %d-element blocks span %d heads of %d columns, and %d heads do not split so",
+                 np, blk, hg, ocols, c->n_heads);
         return CB_ERR_UNSUPPORTED;
     }
     int dense = 0;
@@ -270,28 +291,54 @@ cb_status_t llm_shard_plan_split(const llm_desc_t *desc, int rank, const llm_spl
         cb_error("%d ranks but the FFN has only %d blocks of %d units: at most %d ranks", np, units, blk, units);
         return CB_ERR_UNSUPPORTED;
     }
-    int group = c->n_heads / c->n_kv_heads;
+    int group = c->n_heads / c->n_kv_heads, hunits = np > 1 ? c->n_heads / hg : c->n_heads;
+    if (np == 1)
+        hg = 1;
     sh->rank = rank;
     sh->np = np;
-    sh->h0 = split_cut(c->n_heads, sp, rank, 1);
-    sh->h1 = split_cut(c->n_heads, sp, rank + 1, 1);
+    sh->h0 = split_cut(hunits, sp, rank, 1) * hg;
+    sh->h1 = split_cut(hunits, sp, rank + 1, 1) * hg;
     sh->kv0 = sh->h0 / group;
     sh->kv1 = (sh->h1 - 1) / group + 1;
     if (dense) {
         sh->f0 = split_cut(units, sp, rank, 0) * blk;
         sh->f1 = split_cut(units, sp, rank + 1, 0) * blk;
     }
+    /* Note where the even split would have cut a block (the caller says so). */
+    sh->resplit = 0;
+    for (int r = 1; r < np; r++) {
+        sh->resplit |= (int)((int64_t)r * c->n_heads / np) * ocols % blk != 0 ? 1 : 0;
+        sh->resplit |= dense && (int)((int64_t)r * c->hidden / np) % blk != 0 ? 2 : 0;
+    }
+    sh->block = blk;
+    sh->head_group = hg;
     sh->v0 = split_cut(c->vocab, sp, rank, 0);
     sh->v1 = split_cut(c->vocab, sp, rank + 1, 0);
     if (c->moe.n_experts > 0) {
-        int su = c->moe.shared_ffn / blk;
-        sh->s0 = split_cut(su, sp, rank, 0) * blk;
-        sh->s1 = split_cut(su, sp, rank + 1, 0) * blk;
-        if (c->moe.expert_ffn % blk) {
-            cb_error("the experts' FFN width %d is not a multiple of the %d-element blocks", c->moe.expert_ffn, blk);
-            return CB_ERR_INPUT;
+        /* The shared expert splits by FFN units like a dense FFN, on the
+         * blocks of its down projection; routed experts are whole on a rank
+         * unless there are more ranks than experts, and only then split on
+         * the blocks of theirs. */
+        int bsh = tensor_block(desc, "ffn_down_shexp.weight"), bex = tensor_block(desc, "ffn_down_exps.weight");
+        if (np == 1) {
+            sh->s0 = 0;
+            sh->s1 = c->moe.shared_ffn;
+        } else {
+            if (c->moe.shared_ffn % bsh) {
+                cb_error("%d ranks: the shared expert's FFN width %d is not a multiple of the %d-element blocks of its down projection: run on one rank",
+                         np, c->moe.shared_ffn, bsh);
+                return CB_ERR_UNSUPPORTED;
+            }
+            int su = c->moe.shared_ffn / bsh;
+            sh->s0 = split_cut(su, sp, rank, 0) * bsh;
+            sh->s1 = split_cut(su, sp, rank + 1, 0) * bsh;
         }
-        return plan_experts(desc, rank, sp, blk, sh);
+        if (np > c->moe.n_experts && c->moe.expert_ffn % bex) {
+            cb_error("%d ranks split each of the %d experts, but their FFN width %d is not a multiple of the %d-element blocks",
+                     np, c->moe.n_experts, c->moe.expert_ffn, bex);
+            return CB_ERR_UNSUPPORTED;
+        }
+        return plan_experts(desc, rank, sp, bex, sh);
     }
     return CB_OK;
 }

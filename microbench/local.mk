@@ -7,16 +7,16 @@ microbench_microbench_SOURCES = \
   microbench/mb_pattern.c microbench/mb_clock.c \
   microbench/mb_mpi.h microbench/mb_mpi.c microbench/mb_mpi_coll.c microbench/mb_mpi_rma.c \
   microbench/mb_ucx.h microbench/mb_ucx.c microbench/mb_ucx_run.c \
-  microbench/mb_local.c
+  microbench/mb_local.c microbench/mb_coll.c microbench/mb_shapes.c
 microbench_microbench_CPPFLAGS = $(AM_CPPFLAGS) $(UCX_CFLAGS) $(HDF5_CFLAGS)
 microbench_microbench_LDADD = $(CB_LIBS)
 
 # Tests: MPI runs through tests/launch, files read back with h5py.
 MB_TESTS = tests/microbench/latency.sh tests/microbench/p2p.sh tests/microbench/coll.sh \
   tests/microbench/ucx.sh tests/microbench/validate.sh tests/microbench/badinput.sh \
-  tests/microbench/format.sh
+  tests/microbench/format.sh tests/microbench/allreduce_alg.sh
 TESTS += $(MB_TESTS)
 EXTRA_DIST += tests/microbench/check_h5.py tests/microbench/lib.sh $(MB_TESTS)
 
 # The benchmark against ucx_perftest and OSU's figures (a script, not a test).
-dist_noinst_SCRIPTS += scripts/bench-microbench
+dist_noinst_SCRIPTS += scripts/bench-microbench scripts/bench-allreduce

@@ -11,6 +11,7 @@
 
 #define MB_MAX_SIZE ((size_t)1 << 30) /* largest message: 1 GiB */
 #define MB_MAX_SETS 8                 /* transport sets in one --tls list */
+#define MB_MAX_ALGS 8                 /* algorithms in one --alg list */
 #define MB_NAME_LEN 64
 
 /* ------------------------------------------------------------- tests */
@@ -19,6 +20,7 @@ typedef enum {
     MB_LAYER_MPI = 0,  /* through MPI: the PML's (or osc's) transport */
     MB_LAYER_UCX,      /* UCP directly, one context per --tls set */
     MB_LAYER_LOCAL,    /* no communication: memory copies */
+    MB_LAYER_COLL,     /* allreduce algorithms side by side (--alg): MPI's, rd, and common's UCX ones per --tls set */
     MB_LAYER_COUNT
 } mb_layer_t;
 
@@ -34,6 +36,7 @@ typedef enum {
     MB_OP_REDUCE_SCATTER, MB_OP_BARRIER,
     MB_OP_PUT_LAT, MB_OP_GET_LAT, MB_OP_PUT_BW, MB_OP_GET_BW, MB_OP_ATOMIC_LAT,
     MB_OP_AM_LAT, MB_OP_MEMCPY, MB_OP_PUT_PINGPONG,
+    MB_OP_DECODE,      /* one token's allreduces for a model shape, back to back */
 } mb_op_t;
 
 enum {
@@ -74,6 +77,11 @@ typedef struct {
     int shared_recv;           /* --shared-recv: a window's receives share one buffer (as OSU) */
     int n_sets;                /* --tls: UCX transport sets */
     char sets[MB_MAX_SETS][MB_NAME_LEN]; /* each "tcp", "posix+cma": '+' becomes ',' for UCX_TLS */
+    int n_algs;                /* --alg: allreduce algorithms of MB_LAYER_COLL tests */
+    char algs[MB_MAX_ALGS][MB_NAME_LEN]; /* each "mpi", "rd", or a cb_ucoll_alg_names entry */
+    char shape[MB_NAME_LEN];   /* --shape: the model of decode */
+    int decode_dim;            /* floats per allreduce of decode (the model's dim) */
+    int decode_calls;          /* allreduces per token (1 + 2 per layer, as llm) */
     MPI_Comm comm;             /* the ranks of the run */
     int rank, n_ranks;
     int local_size;            /* ranks on this rank's host (for the memory check) */
@@ -117,6 +125,20 @@ typedef struct {
 extern const mb_backend_t mb_backend_mpi;
 extern const mb_backend_t mb_backend_ucx;
 extern const mb_backend_t mb_backend_local;
+extern const mb_backend_t mb_backend_coll;
+
+/* ------------------------------------------------------------- decode shapes */
+
+/* --shape NAME[:key=value,...] and --layers N into the allreduces of one
+ * decoded token (dim floats each, 1 + 2 per layer). Local; deterministic. */
+cb_status_t mb_shape_parse(const char *text, int layers, mb_params_t *params);
+/* The known shapes, one line each, on `out` (a FILE *). Local. */
+void mb_shape_list(void *out);
+
+/* --alg "mpi,oneshot" into params->algs (checked). Local; deterministic. */
+cb_status_t mb_alg_parse(const char *text, mb_params_t *params);
+/* 1 if `alg` runs over MPI (one block), 0 if over UCX (a block per set). */
+int mb_alg_is_mpi(const char *alg);
 
 /* ------------------------------------------------------------- clock */
 

@@ -13,7 +13,7 @@
 #define MB_MAX_ITERS 1000000               /* cap of --time-per-size */
 #define MB_PROBE_ITERS 3                   /* iterations that size the default counts */
 #define MB_DEFAULT_SECONDS 1.0             /* default counts take about this long at most */
-#define MB_MAX_BLOCKS MB_MAX_SETS
+#define MB_MAX_BLOCKS 16                   /* column blocks: sets, or algorithms x sets */
 
 /* ================================================================ sizes */
 
@@ -30,6 +30,10 @@ int mb_pair_peer(int rank, int n)
 static int sizes_of(const mb_params_t *params, const mb_test_t *test, size_t *sizes, int cap)
 {
     int n = 0;
+    if (test->op == MB_OP_DECODE) {
+        sizes[n++] = (size_t)params->decode_dim * sizeof(float); /* the shape's, whatever -m says */
+        return n;
+    }
     if (test->flags & MB_TEST_FIXED) {
         sizes[n++] = test->min_size;
         return n;
@@ -131,8 +135,8 @@ enum { LAT_AVG, LAT_MIN, LAT_P50, LAT_P99, LAT_MAX, LAT_N };
 enum { BW_AVG, BW_P50, BW_MAX, BW_MSGS, BW_N };
 
 typedef struct {
-    cb_column_t cols[2 + MB_MAX_BLOCKS * (LAT_N + 1)];
-    char names[2 + MB_MAX_BLOCKS * (LAT_N + 1)][2][96]; /* field name, title */
+    cb_column_t cols[2 + MB_MAX_BLOCKS * (LAT_N + 2)];
+    char names[2 + MB_MAX_BLOCKS * (LAT_N + 2)][2][96]; /* field name, title */
     int n_cols;
     int per_block; /* statistics columns per block */
 } layout_t;
@@ -147,7 +151,7 @@ static void add_col(layout_t *l, const char *name, const char *title, cb_col_typ
 }
 
 /* Columns: OSU's names for one set; "<set> ..." blocks and ratios for more. */
-static void layout_build(layout_t *l, mb_metric_t metric, int n_blocks, char labels[][MB_NAME_LEN])
+static void layout_build(layout_t *l, mb_metric_t metric, int n_blocks, char labels[][MB_NAME_LEN], int decode)
 {
     static const char *lat_field[LAT_N] = { "lat_avg_us", "lat_min_us", "lat_p50_us", "lat_p99_us", "lat_max_us" };
     static const char *lat_title[LAT_N] = { "Avg Latency(us)", "Min(us)", "P50(us)", "P99(us)", "Max(us)" };
@@ -176,6 +180,13 @@ static void layout_build(layout_t *l, mb_metric_t metric, int n_blocks, char lab
         snprintf(name, sizeof name, "ratio_%.30s_over_%.30s", labels[b], labels[0]);
         snprintf(title, sizeof title, "%.40s/%.40s", labels[b], labels[0]);
         add_col(l, name, title, CB_COL_DOUBLE, "%.3f");
+    }
+    /* decode: the tokens/s that communication alone allows (1 / median token). */
+    for (int b = 0; decode && b < n_blocks; b++) {
+        char name[96], title[96];
+        snprintf(name, sizeof name, n_blocks > 1 ? "%.40s_ceiling_tok_per_s" : "ceiling_tok_per_s", labels[b]);
+        snprintf(title, sizeof title, n_blocks > 1 ? "%.40s tok/s ceiling" : "tok/s ceiling", labels[b]);
+        add_col(l, name, title, CB_COL_DOUBLE, "%.1f");
     }
     add_col(l, "iters", "Iterations", CB_COL_INT64, NULL);
 }
@@ -382,6 +393,7 @@ static const mb_backend_t *backend_of(mb_layer_t layer)
     switch (layer) {
     case MB_LAYER_UCX: return &mb_backend_ucx;
     case MB_LAYER_LOCAL: return &mb_backend_local;
+    case MB_LAYER_COLL: return &mb_backend_coll;
     default: return &mb_backend_mpi;
     }
 }
@@ -418,6 +430,20 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
             sets[n_blocks] = params->sets[i];
             label_of(params->sets[i], labels[n_blocks++], MB_NAME_LEN);
         }
+    } else if (test->layer == MB_LAYER_COLL) {
+        /* An MPI algorithm is one block; a UCX one, a block per --tls set. */
+        static char names[MB_MAX_BLOCKS][2 * MB_NAME_LEN + 2];
+        for (int a = 0; a < params->n_algs; a++)
+            for (int i = 0; i < (mb_alg_is_mpi(params->algs[a]) ? 1 : params->n_sets) && n_blocks < MB_MAX_BLOCKS; i++) {
+                int plain = mb_alg_is_mpi(params->algs[a]) || (params->n_sets == 1 && strcmp(params->sets[0], "any") == 0);
+                if (plain)
+                    snprintf(names[n_blocks], sizeof names[n_blocks], "%s", params->algs[a]);
+                else
+                    snprintf(names[n_blocks], sizeof names[n_blocks], "%s@%s", params->algs[a], params->sets[i]);
+                sets[n_blocks] = names[n_blocks];
+                label_of(names[n_blocks], labels[n_blocks], MB_NAME_LEN);
+                n_blocks++;
+            }
     } else if (test->layer == MB_LAYER_LOCAL) {
         sets[n_blocks] = "one";
         snprintf(labels[n_blocks++], MB_NAME_LEN, "one_core");
@@ -429,7 +455,7 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
     }
 
     layout = calloc(1, sizeof *layout);
-    row = calloc(2 + MB_MAX_BLOCKS * (LAT_N + 1), sizeof *row);
+    row = calloc(2 + MB_MAX_BLOCKS * (LAT_N + 2), sizeof *row);
     st = (layout && row) ? CB_OK : CB_ERR_NOMEM;
     if (st != CB_OK)
         cb_error("cannot allocate the table layout");
@@ -451,15 +477,20 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
     if ((st = pairs_text(params, test, hosts, sizeof hosts)) != CB_OK)
         goto out_close;
 
-    layout_build(layout, test->metric, n_blocks, labels);
+    layout_build(layout, test->metric, n_blocks, labels, test->op == MB_OP_DECODE);
     snprintf(path, sizeof path, "/microbench/%s", test->name);
     cb_results_comment(results, "%s: %s", test->name, test->description);
     cb_results_comment(results, "transport: %s", transport);
     cb_results_comment(results, "%s: %s", (test->flags & MB_TEST_PAIRS) ? "pairs" : "ranks", hosts);
     if (test->metric == MB_METRIC_BW && test->op != MB_OP_MEMCPY)
         cb_results_comment(results, "window: %d messages; MB/s = 10^6 bytes/s", params->window);
-    if (params->validate)
-        cb_results_comment(results, "validate: every received byte checked");
+    if (test->op == MB_OP_DECODE)
+        cb_results_comment(results, "decode %s: %d allreduces of %d floats (%d B) per token, back to back, as llm issues them "
+                           "(1 after the embedding, 2 per layer); latency columns are microseconds per token",
+                           params->shape, params->decode_calls, params->decode_dim, params->decode_dim * 4);
+    if (params->validate && test->op != MB_OP_DECODE)
+        cb_results_comment(results, "validate: every received byte checked%s",
+                           test->layer == MB_LAYER_COLL ? "; UCX and rd results bit for bit against rank 0's" : "");
     st = cb_table_create(results, path, layout->cols, layout->n_cols,
                          (size_t)layout->n_cols * sizeof(slot_t), CB_TABLE_PRINT, &table);
     if (st == CB_OK)
@@ -474,7 +505,7 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
         st = cb_table_set_str(table, "validated", params->validate ? "yes" : "no");
     /* The root attribute says what UCX selected (directly, or under MPI's
      * UCX PML), not only what was asked: every distinct selection of the run. */
-    if (st == CB_OK && (test->layer == MB_LAYER_UCX || strstr(transport, "UCX selects"))
+    if (st == CB_OK && (test->layer == MB_LAYER_UCX || strstr(transport, "UCX selects") || strstr(transport, "over UCX"))
         && !strstr(ucx_selected, transport)) {
         size_t used = strlen(ucx_selected);
         snprintf(ucx_selected + used, sizeof ucx_selected - used, "%s%s", used ? "; " : "", transport);
@@ -497,6 +528,10 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
         for (int b = 1; b < n_blocks; b++) {
             double base = row[1 + metric_col].d, mine = row[1 + b * layout->per_block + metric_col].d;
             row[1 + n_blocks * layout->per_block + b - 1].d = base > 0 ? mine / base : 0;
+        }
+        for (int b = 0; test->op == MB_OP_DECODE && b < n_blocks; b++) {
+            double p50 = row[1 + b * layout->per_block + LAT_P50].d;
+            row[1 + n_blocks * layout->per_block + n_blocks - 1 + b].d = p50 > 0 ? 1e6 / p50 : 0;
         }
         row[layout->n_cols - 1].i = iters;
         if ((st = cb_agree(cb_table_append(table, row), params->comm)) != CB_OK)

@@ -12,19 +12,27 @@
 typedef struct {
     const char *sizes;   /* -m MIN:MAX */
     const char *tls;     /* --tls LIST */
+    const char *alg;     /* --alg LIST */
+    const char *shape;   /* --shape NAME */
+    int layers, np, list_shapes;
     int iters, warmup, window, validate, corrupt, shared_recv;
     double time_per_size;
 } mb_cli_values_t;
 
 static const char *const epilog =
-    "Tests (or `all`): latency bw bibw msgrate | allreduce bcast allgather alltoall\n"
+    "Tests (or `all`): latency bw bibw msgrate | allreduce decode bcast allgather alltoall\n"
     "  reduce_scatter barrier | put_lat get_lat put_bw get_bw acc_lat | ucx_tag_lat\n"
     "  ucx_tag_bw ucx_put_lat ucx_get_lat ucx_put_bw ucx_get_bw ucx_atomic_lat\n"
     "  ucx_am_lat | memcpy. Pair tests use rank i and rank i + np/2.\n"
     "Examples:\n"
     "  mpirun -np 2 microbench latency\n"
     "  mpirun -np 2 microbench --tls tcp,posix+cma -m 8:4M ucx_tag_lat ucx_put_bw\n"
-    "  mpirun -np 4 microbench --validate allreduce alltoall\n";
+    "  mpirun -np 4 microbench --validate allreduce alltoall\n"
+    "  mpirun -np 4 microbench allreduce --alg mpi,rd,oneshot,twoshot,am --tls posix+cma,tcp -m 4:64K\n"
+    "  mpirun -np 4 microbench decode --shape qwen3-235b-a22b --np 4 --alg mpi,auto\n"
+    "allreduce and decode run each --alg side by side: mpi (MPI_Allreduce), rd (recursive\n"
+    "doubling over MPI point-to-point) and, per --tls set, the UCX algorithms: oneshot,\n"
+    "twoshot (puts), am, am-twoshot (active messages), auto (by size and transport).\n";
 
 /* Split --tls into sets: "tcp,posix+cma" -> {"tcp", "posix+cma"}. "any"
  * leaves UCX to choose (and honours UCX_TLS). Local; deterministic. */
@@ -106,7 +114,8 @@ int main(int argc, char **argv)
     mb_params_t params;
     cb_common_opts_t common = { 0 };
     mb_cli_values_t v = { .sizes = "0:4M", .tls = "any", .iters = 0, .warmup = -1,
-                          .window = 64, .validate = 0, .corrupt = 0, .time_per_size = 0 };
+                          .window = 64, .validate = 0, .corrupt = 0, .time_per_size = 0,
+                          .alg = "mpi", .shape = "qwen3-235b-a22b", .layers = 0, .np = 0 };
     const cb_opt_t opts[] = {
         { "message-size", 'm', CB_OPT_STRING, &v.sizes, "MIN:MAX", "message sizes, powers of two from MIN to MAX (bytes; k, M, G suffixes)", 1, 0, NULL },
         { "iters", 'i', CB_OPT_INT, &v.iters, "N", "timed iterations per size (0: scale down with size)", 0, 100000000, NULL },
@@ -114,6 +123,11 @@ int main(int argc, char **argv)
         { "time-per-size", 't', CB_OPT_DOUBLE, &v.time_per_size, "SECONDS", "time each size for about this long instead of a count (0: off)", 0, 3600, NULL },
         { "window", 'W', CB_OPT_INT, &v.window, "N", "messages in flight per iteration of bandwidth tests", 1, 4096, NULL },
         { "tls", 'x', CB_OPT_STRING, &v.tls, "LIST", "UCX transport sets for ucx_* tests, one context each: tcp,shm,posix+cma (any: UCX's choice)", 1, 0, NULL },
+        { "alg", 'a', CB_OPT_STRING, &v.alg, "LIST", "allreduce and decode: algorithms side by side: mpi,rd,oneshot,twoshot,am,am-twoshot,auto (UCX ones once per --tls set)", 1, 0, NULL },
+        { "shape", 0, CB_OPT_STRING, &v.shape, "NAME", "decode: the model shape (--list-shapes), or custom:dim=N,layers=N", 1, 0, NULL },
+        { "layers", 0, CB_OPT_INT, &v.layers, "N", "decode: keep the first N layers of the shape (0: all)", 0, 1 << 20, NULL },
+        { "np", 0, CB_OPT_INT, &v.np, "N", "decode: the tensor-parallel ranks the figure is for; must be the run's (0: the run's)", 0, 1 << 20, NULL },
+        { "list-shapes", 0, CB_OPT_FLAG, &v.list_shapes, NULL, "print decode's shapes and exit", 1, 0, NULL },
         { "shared-recv", 0, CB_OPT_FLAG, &v.shared_recv, NULL, "bandwidth tests receive a whole window into one buffer, as OSU and ucx_perftest do (default: a buffer per message; --validate then sees the last message only)", 1, 0, NULL },
         { "validate", 'c', CB_OPT_FLAG, &v.validate, NULL, "fill buffers with a pattern and check every received byte", 1, 0, NULL },
         { "inject-corruption", 0, CB_OPT_FLAG, &v.corrupt, NULL, "with --validate: flip one received byte per size (proves the check fails)", 1, 0, NULL },
@@ -138,6 +152,11 @@ int main(int argc, char **argv)
     /* Every rank parses the same argv and reaches the same verdict; agree
      * anyway, so that one line is printed and every rank exits. */
     st = cb_options_parse(&cli, argc, argv, &common, &first);
+    if (st == CB_OK && v.list_shapes) {
+        if (params.rank == 0)
+            mb_shape_list(stdout);
+        st = CB_DONE;
+    }
     if (st == CB_OK)
         st = tests_parse(argc, argv, first, tests, (int)(sizeof tests / sizeof tests[0]), &n_tests);
     if (st == CB_OK)
@@ -148,6 +167,14 @@ int main(int argc, char **argv)
     }
     if (st == CB_OK)
         st = tls_parse(v.tls, &params);
+    if (st == CB_OK)
+        st = mb_alg_parse(v.alg, &params);
+    if (st == CB_OK)
+        st = mb_shape_parse(v.shape, v.layers, &params);
+    if (st == CB_OK && v.np > 0 && v.np != params.n_ranks) {
+        cb_error("--np %d: this run has %d ranks; launch it with mpirun -np %d", v.np, params.n_ranks, v.np);
+        st = CB_ERR_USAGE;
+    }
     if (st == CB_OK && v.corrupt && !v.validate) {
         cb_error("--inject-corruption needs --validate");
         st = CB_ERR_USAGE;

@@ -16,7 +16,8 @@ const mb_test_t mb_tests[] = {
     { "bibw", "MPI bidirectional bandwidth: windows both ways at once, pair 0", MB_LAYER_MPI, MB_OP_BIBW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
     { "msgrate", "MPI message rate: every pair sends a window at once (aggregate)", MB_LAYER_MPI, MB_OP_MSGRATE, MB_METRIC_BW, MB_TEST_PAIRS | MB_TEST_ALL, 1, 0, 1 },
     /* MPI collectives over every rank: the slowest rank's time per call */
-    { "allreduce", "MPI_Allreduce of floats (sum), slowest rank per call", MB_LAYER_MPI, MB_OP_ALLREDUCE, MB_METRIC_LAT, MB_TEST_ALL, 4, 0, 4 },
+    { "allreduce", "allreduce of floats (sum) by each --alg (default MPI_Allreduce), slowest rank per call", MB_LAYER_COLL, MB_OP_ALLREDUCE, MB_METRIC_LAT, MB_TEST_ALL, 4, 0, 4 },
+    { "decode", "one token's allreduces for a --shape (1 + 2 per layer, of dim floats) by each --alg, back to back: us per token, slowest rank", MB_LAYER_COLL, MB_OP_DECODE, MB_METRIC_LAT, MB_TEST_ALL | MB_TEST_FIXED, 4, 0, 4 },
     { "bcast", "MPI_Bcast from rank 0, slowest rank per call", MB_LAYER_MPI, MB_OP_BCAST, MB_METRIC_LAT, MB_TEST_ALL, 1, 0, 1 },
     { "allgather", "MPI_Allgather, size per rank, slowest rank per call", MB_LAYER_MPI, MB_OP_ALLGATHER, MB_METRIC_LAT, MB_TEST_ALL, 1, 0, 1 },
     { "alltoall", "MPI_Alltoall, size per rank pair, slowest rank per call", MB_LAYER_MPI, MB_OP_ALLTOALL, MB_METRIC_LAT, MB_TEST_ALL, 1, 0, 1 },

@@ -112,7 +112,8 @@ static ucs_status_t am_arrived(void *arg, const void *header, size_t header_leng
         return UCS_INPROGRESS;
     }
     /* Eager: the bytes are valid during this call only. */
-    if (length <= u->rcap)
+    /* A zero-length message may come with data == NULL. */
+    if (length > 0 && length <= u->rcap)
         memcpy(u->rbuf, data, length);
     return UCS_OK;
 }

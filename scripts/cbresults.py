@@ -32,10 +32,18 @@ class Run:
                 self.hosts = []
                 if "ranks" in f and f["ranks"].dtype.names and "host" in f["ranks"].dtype.names:
                     self.hosts = sorted({text(h) for h in f["ranks"]["host"]})
+                self.env = {}
+                if isinstance(f.get("env"), h5py.Group):
+                    self.env = {k: text(v) for k, v in f["env"].attrs.items()}
+                self.host_rows = f["hosts"][()] if isinstance(f.get("hosts"), h5py.Dataset) else None
                 self.tables = {}
                 group = f.get(self.program)
                 if isinstance(group, h5py.Group):
                     group.visititems(self._collect)
+                if not self.tables:
+                    # A file whose tables are not under /<program> (a test's own).
+                    f.visititems(lambda n, o: None if n.split("/")[0] in ("ranks", "hosts", "env")
+                                 else self._collect(n, o))
         except (OSError, KeyError, ValueError, TypeError) as e:
             raise ResultsError(str(e)) from e
 
@@ -49,6 +57,49 @@ class Run:
 
     def attr(self, name, default="?"):
         return self.attrs.get(name, default)
+
+    def host_lines(self):
+        """One short line per host: name, CPU, cores, memory (from /hosts), else the
+        root cpu_model."""
+        rows = self.host_rows
+        if rows is None or not rows.dtype.names:
+            cpu = self.attrs.get("cpu_model")
+            return [text(cpu)] if cpu else []
+        alike = {}  # description -> hosts, so that identical nodes take one line
+        for r in rows:
+            n = r.dtype.names
+            cores = f", {int(r['n_cores'])} cores" if "n_cores" in n else ""
+            pus = f"/{int(r['n_pus'])} threads" if "n_pus" in n and int(r["n_pus"]) != int(r["n_cores"]) else ""
+            mem = f", {fmt_size(int(r['mem_total_B']))}" if "mem_total_B" in n else ""
+            alike.setdefault(f"{text(r['cpu_model'])}{cores}{pus}{mem}", []).append(text(r["host"]))
+        out = []
+        for desc, hosts in alike.items():
+            names = " ".join(hosts[:4]) + (f" ... ({len(hosts)} hosts)" if len(hosts) > 4 else "")
+            out.append(f"{names}: {desc}")
+        return out
+
+
+def fmt_size(n):
+    """Bytes as people write them: 8 B, 16 KiB, 1 MiB, 1.5 GiB."""
+    n = int(n)
+    for unit, k in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= k:
+            v = n / k
+            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.3g} {unit}"
+    return f"{n} B"
+
+
+def fmt_num(v):
+    """A figure with 3 to 4 significant digits, in plain notation where it reads well."""
+    v = float(v)
+    if v == 0 or not np.isfinite(v):
+        return f"{v:g}"
+    a = abs(v)
+    if a >= 1e6 or a < 1e-3:
+        return f"{v:.3e}"
+    if a >= 1000:
+        return f"{v:.0f}"
+    return f"{v:.4g}" if a >= 1 else f"{v:.3g}"
 
 
 def size_field(names):

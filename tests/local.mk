@@ -3,7 +3,7 @@ dist_noinst_SCRIPTS += tests/launch
 EXTRA_DIST += tests/cb_check.h
 
 check_PROGRAMS += tests/common/test_stats tests/common/test_options tests/common/test_results \
-  tests/common/slow_writer tests/common/agree_fail
+  tests/common/slow_writer tests/common/agree_fail tests/common/test_ucoll
 tests_common_test_stats_LDADD = $(CB_LIBS)
 tests_common_test_options_LDADD = $(CB_LIBS)
 tests_common_test_results_LDADD = $(CB_LIBS)
@@ -11,7 +11,28 @@ tests_common_test_results_CPPFLAGS = $(AM_CPPFLAGS) $(HDF5_CFLAGS)
 tests_common_slow_writer_LDADD = $(CB_LIBS)
 tests_common_slow_writer_CPPFLAGS = $(AM_CPPFLAGS) $(HDF5_CFLAGS)
 tests_common_agree_fail_LDADD = $(CB_LIBS)
+tests_common_test_ucoll_LDADD = $(CB_LIBS)
 
 TESTS += tests/common/test_stats tests/common/test_options tests/common/test_results \
   tests/common/interrupted.sh tests/common/agree.sh
 EXTRA_DIST += tests/common/interrupted.sh tests/common/agree.sh
+
+# The option parser's fuzz target: replayed over its corpus in make check;
+# scripts/fuzz runs it (and every other tests/*/fuzz_*.c) under libFuzzer.
+check_PROGRAMS += tests/common/fuzz_options_replay
+tests_common_fuzz_options_replay_SOURCES = tests/common/fuzz_options.c tests/fuzz_replay.c
+tests_common_fuzz_options_replay_LDADD = $(CB_LIBS)
+TESTS += tests/common/fuzz-options.sh
+dist_noinst_SCRIPTS += scripts/fuzz
+EXTRA_DIST += tests/common/fuzz-options.sh tests/common/fuzz/corpus
+if ENABLE_FUZZERS
+check_PROGRAMS += tests/common/fuzz_options
+tests_common_fuzz_options_SOURCES = tests/common/fuzz_options.c
+tests_common_fuzz_options_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address
+tests_common_fuzz_options_LDFLAGS = -fsanitize=fuzzer,address
+tests_common_fuzz_options_LDADD = $(CB_LIBS)
+endif
+
+# The UCX collective layer
+TESTS += tests/common/ucoll.sh
+EXTRA_DIST += tests/common/ucoll.sh

@@ -20,7 +20,8 @@ cl_need_root() {
     command -v ip >/dev/null 2>&1 || cl_die "$1: 'ip' not found: install iproute2"
 }
 
-# cl_load: read the state written by up (cl_n, cl_prefix, cl_delay_us, cl_mode, cl_hosts).
+# cl_load: read the state written by up (cl_n, cl_prefix, cl_delay_us, cl_mode, cl_rate_mbit,
+# cl_link, cl_hosts).
 # Returns 1 when no cluster is up.
 cl_load() {
     [ -f "$CB_CLUSTER_DIR/state" ] || return 1
@@ -30,6 +31,8 @@ cl_load() {
     cl_prefix=$(sed -n 's/^prefix=\([a-z][a-z0-9]*\)$/\1/p' "$CB_CLUSTER_DIR/state")
     cl_delay_us=$(sed -n 's/^delay_us=\([0-9]*\)$/\1/p' "$CB_CLUSTER_DIR/state")
     cl_mode=$(sed -n 's/^mode=\([a-z]*\)$/\1/p' "$CB_CLUSTER_DIR/state")
+    cl_rate_mbit=$(sed -n 's/^rate_mbit=\([0-9]*\)$/\1/p' "$CB_CLUSTER_DIR/state")
+    cl_link=$(sed -n 's/^link=\([a-z0-9.]*\)$/\1/p' "$CB_CLUSTER_DIR/state")
     [ -n "$cl_n" ] && [ -n "$cl_prefix" ] || return 1
     cl_hosts=""
     i=0

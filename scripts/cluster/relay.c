@@ -1,9 +1,22 @@
-/* relay: a userspace Ethernet switch between emulated hosts that holds every frame for
- * a fixed delay, for kernels without netem (scripts/cluster/up --delay-us D).
- * It creates a TAP device eth0 in each host's network namespace and forwards frames
- * between them: unicast by the hosts' fixed MACs (02:cb:00:00:HI:LO = port HI*256+LO),
- * broadcast and multicast to every other port; anything else is dropped, as a switch
- * would. Not an MPI program: one process, one thread, no clusterbench library. */
+/* relay: a userspace Ethernet switch between emulated hosts that gives every link a
+ * rate and a delay (scripts/cluster/up --link, --rate-mbit, --delay-us), for kernels
+ * without netem and for rate limits. It creates a TAP device eth0 in each host's network
+ * namespace and forwards frames between them: unicast by the hosts' fixed MACs
+ * (02:cb:00:00:HI:LO = port HI*256+LO), broadcast and multicast to every other port;
+ * anything else is dropped, as a switch would.
+ *
+ * The model of a link, per host: an uplink (host to switch) and a downlink (switch to
+ * host), each a token bucket of --rate-mbit with no burst beyond one frame: a frame
+ * leaves the uplink when the frames before it have, arrives at its port of the switch,
+ * waits for that port's downlink, and is delivered --delay-us after it has crossed.
+ * A host that sends faster than its uplink is not read until the uplink has caught up
+ * (the backlog stays in its kernel, as a NIC's queue would, and TCP sees back-pressure,
+ * not loss); a downlink shared by several senders queues up to --buffer-kb and drops
+ * beyond, as a switch port does. The hosts use a large MTU (fewer frames through this
+ * one process); each frame is charged the bytes a 1500-byte-MTU Ethernet would put on
+ * the wire for the same TCP payload (a header, preamble, gap and FCS per 1460 bytes), so
+ * the goodput ceiling is the real link's. Not an MPI program: one process, one thread,
+ * no clusterbench library. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -24,30 +37,42 @@
 
 /* ------------------------------------------------------------------ limits */
 
-#define RL_MAX_PORTS 256   /* hosts: the MAC scheme has room for more, up has 64 */
-#define RL_FRAME_MAX 9216  /* bytes: a jumbo frame; larger frames are dropped */
-#define RL_QUEUE_LEN 2048  /* frames in flight: bandwidth x delay must fit */
+#define RL_MAX_PORTS 256     /* hosts: the MAC scheme has room for more, up has 64 */
+#define RL_FRAME_MAX 65558   /* bytes: a 65535-byte MTU, its header and a VLAN tag */
 #define RL_MAX_DELAY_US 1000000
+#define RL_MAX_RATE_MBIT 1000000
+#define RL_WIRE_MTU 1500     /* the real link's MTU, for what a frame costs on the wire */
+#define RL_WIRE_OVERHEAD 38  /* Ethernet header 14, FCS 4, preamble 8, gap 12 per wire frame */
+#define RL_L3_HEADERS 40     /* IPv4 and TCP headers, repeated in every wire frame */
 
 typedef enum { RL_OK = 0, RL_ERR_USAGE, RL_ERR_SYS } rl_status_t;
 
-/* One frame waiting for its time. The delay is the same for every frame, so the due
- * times of a FIFO are in order and one ring is the whole schedule. */
-typedef struct {
-    uint64_t due_ns;               /* CLOCK_MONOTONIC time to send it */
-    int src;                       /* port it came from (not flooded back) */
-    int dst;                       /* port to send to, -1 for every other port */
+/* One frame waiting for its time in its destination port's queue. */
+typedef struct rl_frame {
+    struct rl_frame *next;
+    uint64_t due_ns;               /* CLOCK_MONOTONIC time to deliver it */
     size_t len;                    /* bytes in data */
-    unsigned char data[RL_FRAME_MAX];
+    unsigned char data[];
 } rl_frame_t;
 
 typedef struct {
+    int fd;                        /* TAP file descriptor */
+    uint64_t up_free_ns;           /* when this host's uplink has sent all it was given */
+    uint64_t down_free_ns;         /* when this port's downlink has delivered its queue */
+    rl_frame_t *head, *tail;       /* frames for this host, in order of due time */
+    size_t queued;                 /* bytes in the queue */
+} rl_port_t;
+
+typedef struct {
     int n_ports;
-    int fd[RL_MAX_PORTS];          /* TAP file descriptors, one per host */
+    rl_port_t port[RL_MAX_PORTS];
     uint64_t delay_ns;             /* one-way delay added to every frame */
-    rl_frame_t *ring;              /* RL_QUEUE_LEN frames */
-    size_t head, count;            /* oldest frame, frames queued */
-    uint64_t dropped;              /* frames dropped (full queue, unknown MAC) */
+    uint64_t rate_mbit;            /* 0: no rate limit */
+    size_t buffer_bytes;           /* a downlink's queue, beyond the frames in flight */
+    uint64_t hold_ns;              /* a host's uplink may be this far ahead before it is not read */
+    unsigned char *rx;             /* one frame being read */
+    uint64_t dropped;              /* frames dropped (full queue, unknown MAC, no memory) */
+    uint64_t frames, bytes;        /* forwarded */
 } rl_switch_t;
 
 static volatile sig_atomic_t rl_stop;
@@ -59,6 +84,22 @@ static uint64_t rl_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rl_max(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* Nanoseconds a frame of len bytes occupies the link: the wire bytes of the same
+ * payload in 1500-byte frames, at the rate. */
+static uint64_t rl_wire_ns(const rl_switch_t *sw, size_t len)
+{
+    if (sw->rate_mbit == 0)
+        return 0;
+    size_t payload = len > 14 + RL_L3_HEADERS ? len - 14 - RL_L3_HEADERS : 0;
+    size_t per = RL_WIRE_MTU - RL_L3_HEADERS;
+    size_t nwire = payload == 0 ? 1 : (payload + per - 1) / per;
+    uint64_t bits = (uint64_t)(payload + nwire * (RL_L3_HEADERS + RL_WIRE_OVERHEAD)) * 8u;
+    if (len < 60) bits = (60 + 24) * 8u; /* the minimum frame */
+    return bits * 1000u / sw->rate_mbit;
 }
 
 /* ------------------------------------------------------------------ ports */
@@ -122,45 +163,93 @@ static int rl_port_of_mac(const rl_switch_t *sw, const unsigned char *mac)
 
 /* ------------------------------------------------------------------ switching */
 
-/* Read every frame waiting on port src into the queue, stamped with its due time. */
+/* Queue a copy of frame data[0..len) for port dst, leaving the uplink at up_end_ns. */
+static void rl_enqueue(rl_switch_t *sw, int dst, const unsigned char *data, size_t len, uint64_t up_end_ns,
+                       uint64_t now)
+{
+    rl_port_t *p = &sw->port[dst];
+    uint64_t wire = rl_wire_ns(sw, len), seg = rl_wire_ns(sw, len < RL_WIRE_MTU + 14 ? len : RL_WIRE_MTU + 14);
+    /* the downlink starts as the first 1500 bytes are in (the real link's frames
+     * pipeline), and cannot finish before the uplink has */
+    uint64_t down_end = rl_max(up_end_ns + seg, p->down_free_ns + wire);
+    if (sw->rate_mbit > 0 && p->queued > 0) {
+        uint64_t limit = sw->hold_ns + 2 * rl_wire_ns(sw, RL_FRAME_MAX) +
+                         (uint64_t)sw->buffer_bytes * 8000u / sw->rate_mbit;
+        if (down_end - now > limit) {
+            sw->dropped++;
+            return;
+        }
+    }
+    rl_frame_t *f = malloc(sizeof *f + len);
+    if (!f) {
+        sw->dropped++;
+        return;
+    }
+    memcpy(f->data, data, len);
+    f->len = len;
+    f->next = NULL;
+    f->due_ns = down_end + sw->delay_ns;
+    if (f->due_ns < now) f->due_ns = now;
+    if (p->tail && f->due_ns < p->tail->due_ns) f->due_ns = p->tail->due_ns; /* keep the order */
+    p->down_free_ns = down_end;
+    if (p->tail) p->tail->next = f;
+    else p->head = f;
+    p->tail = f;
+    p->queued += len;
+}
+
+/* Is host src's uplink so far behind that it should not be read now? */
+static int rl_held(const rl_switch_t *sw, int src, uint64_t now)
+{
+    return sw->rate_mbit > 0 && sw->port[src].up_free_ns > now + sw->hold_ns;
+}
+
+/* Read the frames waiting on port src, while its uplink keeps up. */
 static void rl_switch_receive(rl_switch_t *sw, int src, uint64_t now)
 {
-    while (sw->count < RL_QUEUE_LEN) {
-        rl_frame_t *f = &sw->ring[(sw->head + sw->count) % RL_QUEUE_LEN];
-        ssize_t len = read(sw->fd[src], f->data, sizeof f->data);
+    rl_port_t *s = &sw->port[src];
+    while (!rl_held(sw, src, now)) {
+        ssize_t len = read(s->fd, sw->rx, RL_FRAME_MAX);
         if (len < 0)
             return; /* EAGAIN: drained; other errors: the port is gone, nothing to do */
-        if (len < 14 || (size_t)len >= sizeof f->data) {
+        if (len < 14 || (size_t)len >= RL_FRAME_MAX) {
             sw->dropped++;
             continue;
         }
-        f->len = (size_t)len;
-        f->src = src;
-        f->dst = (f->data[0] & 1) ? -1 : rl_port_of_mac(sw, f->data);
-        if (f->dst == src || (f->dst < 0 && !(f->data[0] & 1))) {
+        int dst = (sw->rx[0] & 1) ? -1 : rl_port_of_mac(sw, sw->rx);
+        if (dst == src || (dst < 0 && !(sw->rx[0] & 1))) {
             sw->dropped++;
             continue;
         }
-        f->due_ns = now + sw->delay_ns;
-        sw->count++;
+        uint64_t up_end = rl_max(now, s->up_free_ns) + rl_wire_ns(sw, (size_t)len);
+        s->up_free_ns = up_end;
+        if (dst >= 0) {
+            rl_enqueue(sw, dst, sw->rx, (size_t)len, up_end, now);
+        } else {
+            for (int p = 0; p < sw->n_ports; p++)
+                if (p != src) rl_enqueue(sw, p, sw->rx, (size_t)len, up_end, now);
+        }
     }
 }
 
-/* Send every frame whose time has come; a port that cannot take one drops it. */
+/* Deliver every frame whose time has come; a host that cannot take one drops it. */
 static void rl_switch_send_due(rl_switch_t *sw, uint64_t now)
 {
-    while (sw->count > 0) {
-        const rl_frame_t *f = &sw->ring[sw->head];
-        if (f->due_ns > now)
-            return;
-        for (int p = 0; p < sw->n_ports; p++) {
-            if (p == f->src || (f->dst >= 0 && p != f->dst))
-                continue;
-            if (write(sw->fd[p], f->data, f->len) != (ssize_t)f->len)
+    for (int d = 0; d < sw->n_ports; d++) {
+        rl_port_t *p = &sw->port[d];
+        while (p->head && p->head->due_ns <= now) {
+            rl_frame_t *f = p->head;
+            if (write(p->fd, f->data, f->len) != (ssize_t)f->len)
                 sw->dropped++;
+            else {
+                sw->frames++;
+                sw->bytes += f->len;
+            }
+            p->head = f->next;
+            if (!p->head) p->tail = NULL;
+            p->queued -= f->len;
+            free(f);
         }
-        sw->head = (sw->head + 1) % RL_QUEUE_LEN;
-        sw->count--;
     }
 }
 
@@ -170,31 +259,35 @@ static void rl_switch_run(rl_switch_t *sw, const sigset_t *wait_mask)
 {
     struct pollfd pfd[RL_MAX_PORTS];
 
-    for (int p = 0; p < sw->n_ports; p++)
-        pfd[p] = (struct pollfd){ .fd = sw->fd[p], .events = POLLIN };
     while (!rl_stop) {
         uint64_t now = rl_now_ns();
         rl_switch_send_due(sw, now);
 
+        /* sleep until the next delivery, or until a held uplink may be read again */
+        uint64_t wake = UINT64_MAX;
+        for (int p = 0; p < sw->n_ports; p++) {
+            if (sw->port[p].head) wake = wake < sw->port[p].head->due_ns ? wake : sw->port[p].head->due_ns;
+            int held = rl_held(sw, p, now);
+            if (held) {
+                uint64_t t = sw->port[p].up_free_ns - sw->hold_ns / 2;
+                wake = wake < t ? wake : t;
+            }
+            pfd[p] = (struct pollfd){ .fd = sw->port[p].fd, .events = held ? 0 : POLLIN };
+        }
         struct timespec ts, *timeout = NULL;
-        if (sw->count > 0) {
-            uint64_t wait = sw->ring[sw->head].due_ns - now;
+        if (wake != UINT64_MAX) {
+            uint64_t wait = wake > now ? wake - now : 0;
             ts.tv_sec = (time_t)(wait / 1000000000u);
             ts.tv_nsec = (long)(wait % 1000000000u);
             timeout = &ts;
         }
-        /* With a full queue, wait only for the next departure (back-pressure: the
-         * kernel queues, then drops, on the hosts' side). */
-        int full = sw->count >= RL_QUEUE_LEN;
-        for (int p = 0; p < sw->n_ports; p++)
-            pfd[p].events = full ? 0 : POLLIN;
         int ready = ppoll(pfd, (nfds_t)sw->n_ports, timeout, wait_mask);
-        if (ready <= 0)
-            continue;
         now = rl_now_ns();
-        for (int p = 0; p < sw->n_ports; p++)
-            if (pfd[p].revents & POLLIN)
-                rl_switch_receive(sw, p, now);
+        if (ready > 0) {
+            for (int p = 0; p < sw->n_ports; p++)
+                if (pfd[p].revents & POLLIN)
+                    rl_switch_receive(sw, p, now);
+        }
     }
 }
 
@@ -203,45 +296,67 @@ static void rl_switch_run(rl_switch_t *sw, const sigset_t *wait_mask)
 static void rl_usage(FILE *out)
 {
     fprintf(out,
-            "usage: relay --delay-us D [--pid-file FILE] NETNS_PATH...\n"
+            "usage: relay --delay-us D [--rate-mbit R] [--queue-us U] [--buffer-kb B] [--pid-file FILE] NETNS_PATH...\n"
             "  creates a TAP device eth0 in each network namespace (e.g. /run/netns/h0) and\n"
-            "  switches frames between them, each held D microseconds (0 to %d);\n"
-            "  hosts must use the MACs 02:cb:00:00:HI:LO of their position.\n"
+            "  switches frames between them: each link (a host's uplink and downlink) carries\n"
+            "  R Mbit/s (1 to %d; default: no limit) as a 1500-byte-MTU Ethernet would, and every\n"
+            "  frame is delivered D microseconds (0 to %d) after it crossed; a port shared by\n"
+            "  several senders buffers B KiB (default 1024) and drops beyond; a host's uplink\n"
+            "  queue holds U microseconds of its rate (default 2000) before it is not read.\n"
+            "  Hosts must use the MACs 02:cb:00:00:HI:LO of their position.\n"
             "  Prints 'ready' on stdout and closes it once every device exists; stops on\n"
-            "  SIGTERM or SIGINT, removing the devices.\n",
-            RL_MAX_DELAY_US);
+            "  SIGTERM or SIGINT, removing the devices, and prints what it forwarded on stderr.\n",
+            RL_MAX_RATE_MBIT, RL_MAX_DELAY_US);
 }
 
-static rl_status_t rl_parse_delay(const char *text, uint64_t *delay_ns_p)
+/* A whole number in [min, max] for option what, or RL_ERR_USAGE. */
+static rl_status_t rl_parse_num(const char *text, const char *what, long min, long max, const char *unit,
+                                long *v_p)
 {
     char *end;
     errno = 0;
     long v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < 0 || v > RL_MAX_DELAY_US) {
-        fprintf(stderr, "relay: --delay-us: '%s': not a whole number of microseconds from 0 to %d\n",
-                text, RL_MAX_DELAY_US);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "relay: %s: '%s': not a whole number of %s from %ld to %ld\n", what, text, unit, min,
+                max);
         return RL_ERR_USAGE;
     }
-    *delay_ns_p = (uint64_t)v * 1000u;
+    *v_p = v;
     return RL_OK;
 }
 
 int main(int argc, char **argv)
 {
     rl_status_t status = RL_ERR_USAGE;
-    rl_switch_t sw = { .n_ports = 0 };
+    static rl_switch_t sw;
     const char *pid_file = NULL;
     int have_delay = 0, home_ns = -1, first_ns = argc;
+    long v;
     sigset_t block, wait_mask;
 
+    sw.buffer_bytes = 1024 * 1024;
+    sw.hold_ns = 2000000u;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             rl_usage(stdout);
             return 0;
         } else if (strcmp(argv[i], "--delay-us") == 0 && i + 1 < argc) {
-            if (rl_parse_delay(argv[++i], &sw.delay_ns) != RL_OK)
+            if (rl_parse_num(argv[++i], "--delay-us", 0, RL_MAX_DELAY_US, "microseconds", &v) != RL_OK)
                 return 2;
+            sw.delay_ns = (uint64_t)v * 1000u;
             have_delay = 1;
+        } else if (strcmp(argv[i], "--rate-mbit") == 0 && i + 1 < argc) {
+            if (rl_parse_num(argv[++i], "--rate-mbit", 1, RL_MAX_RATE_MBIT, "Mbit/s", &v) != RL_OK)
+                return 2;
+            sw.rate_mbit = (uint64_t)v;
+        } else if (strcmp(argv[i], "--buffer-kb") == 0 && i + 1 < argc) {
+            if (rl_parse_num(argv[++i], "--buffer-kb", 0, 1 << 20, "KiB", &v) != RL_OK)
+                return 2;
+            sw.buffer_bytes = (size_t)v * 1024;
+        } else if (strcmp(argv[i], "--queue-us") == 0 && i + 1 < argc) {
+            if (rl_parse_num(argv[++i], "--queue-us", 10, 100000, "microseconds", &v) != RL_OK)
+                return 2;
+            sw.hold_ns = (uint64_t)v * 1000u;
         } else if (strcmp(argv[i], "--pid-file") == 0 && i + 1 < argc) {
             pid_file = argv[++i];
         } else if (argv[i][0] == '-') {
@@ -262,10 +377,9 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    sw.ring = malloc(sizeof *sw.ring * RL_QUEUE_LEN);
-    if (!sw.ring) {
-        fprintf(stderr, "relay: cannot allocate the frame queue (%zu bytes): %s\n",
-                sizeof *sw.ring * RL_QUEUE_LEN, strerror(errno));
+    sw.rx = malloc(RL_FRAME_MAX);
+    if (!sw.rx) {
+        fprintf(stderr, "relay: cannot allocate a frame buffer (%d bytes): %s\n", RL_FRAME_MAX, strerror(errno));
         status = RL_ERR_SYS;
         goto done;
     }
@@ -273,15 +387,14 @@ int main(int argc, char **argv)
     if (home_ns < 0) {
         fprintf(stderr, "relay: /proc/self/ns/net: %s\n", strerror(errno));
         status = RL_ERR_SYS;
-        goto free_ring;
+        goto free_rx;
     }
     for (int p = 0; p < n_ports; p++) {
-        status = rl_port_open(argv[first_ns + p], home_ns, &sw.fd[p]);
+        status = rl_port_open(argv[first_ns + p], home_ns, &sw.port[p].fd);
         if (status != RL_OK)
             goto close_ports;
         sw.n_ports++;
     }
-
     /* Timers as exact as the kernel allows: the default 50 us slack would be most of a
      * small delay. */
     prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
@@ -310,17 +423,22 @@ int main(int argc, char **argv)
     fclose(stdout);
 
     rl_switch_run(&sw, &wait_mask);
-    if (sw.dropped)
-        fprintf(stderr, "relay: %llu frames dropped\n", (unsigned long long)sw.dropped);
+    fprintf(stderr, "relay: %llu frames (%llu bytes) forwarded, %llu dropped\n", (unsigned long long)sw.frames,
+            (unsigned long long)sw.bytes, (unsigned long long)sw.dropped);
     status = RL_OK;
     if (pid_file)
         unlink(pid_file);
 close_ports:
-    for (int p = 0; p < sw.n_ports; p++)
-        close(sw.fd[p]);
+    for (int p = 0; p < sw.n_ports; p++) {
+        close(sw.port[p].fd);
+        for (rl_frame_t *f = sw.port[p].head, *nx; f; f = nx) {
+            nx = f->next;
+            free(f);
+        }
+    }
     close(home_ns);
-free_ring:
-    free(sw.ring);
+free_rx:
+    free(sw.rx);
 done:
     return status == RL_OK ? 0 : status == RL_ERR_USAGE ? 2 : 1;
 }

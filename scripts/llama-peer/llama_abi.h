@@ -1,13 +1,15 @@
 /* The few parts of libllama's public C interface that llama_peer uses, declared here
  * by this project (llama.h itself is not used). They follow the llama.cpp build that the
- * npm package @node-llama-cpp/linux-x64 3.22.1 ships (libllama "0.5.0", commit 0ad4a86):
- * field order from llama.cpp's include/llama.h, with that release's changes to it
- * (llama_model_params: load_mode and lazy_mode in place of the use_mmap booleans,
- * load_mtp; llama_context_params: n_outputs_max_per_seq, ctx_other;
- * llama_model_quantize_params: max_buf_size). Every size below was measured against the
- * library (the default-parameter functions write exactly that many bytes), and
- * llama_peer.c checks the layout again at each start from the library's defaults and
- * refuses a library that does not match, so a changed ABI is an error, never garbage. */
+ * npm package @node-llama-cpp/linux-x64 3.22.1 ships (libllama "0.5.0-dev", commit 0ad4a86),
+ * and were checked field by field against include/llama.h (and ggml-backend.h, ggml.h) of the
+ * llama.cpp source that release is built from (npm node-llama-cpp 3.22.1 carries it as
+ * llama/gitRelease.bundle): in that version llama_model_params has load_mode and lazy_mode
+ * in place of the use_mmap booleans, and load_mtp; llama_context_params has
+ * n_outputs_max_per_seq and ctx_other; llama_model_quantize_params has max_buf_size. Each
+ * size was also measured against the library (the default-parameter functions write exactly
+ * that many bytes), and llama_peer.c checks the layout again at each start from the
+ * library's defaults, refusing a library that does not match: a changed ABI is an error,
+ * never garbage. */
 #ifndef LLAMA_ABI_H
 #define LLAMA_ABI_H
 

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "llama_abi.h"
 
@@ -748,6 +750,52 @@ int main(int argc, char **argv)
         lp_die("--lib DIR: where libllama is (scripts/llama-peer/llama-peer finds it)");
     if ((!strcmp(cmd, "bench") || greedy || !strcmp(cmd, "tokenize")) && !o.model)
         lp_die("%s: -m FILE needed", cmd);
+    /* libllama throws C++ exceptions it does not catch on some hostile files (e.g. a vocabulary
+     * without byte tokens when tokenizing): run the command in a child, and turn its death into
+     * one line and exit 1 */
+    setenv("GGML_NO_BACKTRACE", "1", 0);
+    fflush(NULL);
+    int errpipe[2];
+    if (pipe(errpipe))
+        lp_die("pipe: %s", strerror(errno));
+    pid_t child = fork();
+    if (child < 0)
+        lp_die("fork: %s", strerror(errno));
+    if (child > 0) {
+        /* the child's stderr, passed on when it exits, folded into one line when it dies */
+        size_t len = 0, cap = 4096;
+        char *err = malloc(cap);
+        ssize_t k;
+        int st;
+        close(errpipe[1]);
+        if (!err)
+            lp_die("out of memory");
+        while ((k = read(errpipe[0], err + len, cap - len - 1)) != 0) {
+            if (k < 0) {
+                if (errno == EINTR)
+                    continue;
+                break;
+            }
+            len += (size_t)k;
+            if (cap - len < 1024 && !(err = realloc(err, cap *= 2)))
+                lp_die("out of memory");
+        }
+        err[len] = 0;
+        while (waitpid(child, &st, 0) < 0)
+            if (errno != EINTR)
+                lp_die("waitpid: %s", strerror(errno));
+        if (WIFSIGNALED(st)) {
+            const char *what = strstr(err, "what():");
+            lp_die("%s: libllama died of signal %d (%s)%s%.*s", o.model ? o.model : cmd, WTERMSIG(st),
+                   strsignal(WTERMSIG(st)), what ? ", " : "", what ? (int)strcspn(what, "\n") : 0, what ? what : "");
+        }
+        fputs(err, stderr);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    }
+    close(errpipe[0]);
+    if (dup2(errpipe[1], 2) < 0)
+        lp_die("dup2: %s", strerror(errno));
+    close(errpipe[1]);
     lp_load(lib, variant);
     if (!strcmp(cmd, "bench"))
         return lp_cmd_bench(nrest, rest, &o);

@@ -47,23 +47,27 @@ expect "huge tensor count" "cannot fit" 2 generate -m "$tmp/count.gguf"
 import sys
 d = open(sys.argv[1], "rb").read()
 open(sys.argv[2] + "/arch.gguf", "wb").write(d.replace(b"qwen3", b"gpt99"))
-# the first tensor of type Q8_0 (8) whose type field we turn into Q4_K (12)
+# the first tensor of type Q8_0 (8) whose type field we turn into IQ4_XS (23),
+# a type llm does not compute with; and one into Q4_K (12), whose 256-element
+# blocks do not divide the 64-element rows
 i = d.index(b"blk.0.attn_q.weight") + len(b"blk.0.attn_q.weight")
 i += 4 + 2 * 8  # n_dims, ne[0], ne[1]
 assert d[i] == 8
-open(sys.argv[2] + "/type.gguf", "wb").write(d[:i] + bytes([12]) + d[i + 1:])
+open(sys.argv[2] + "/type.gguf", "wb").write(d[:i] + bytes([23]) + d[i + 1:])
+open(sys.argv[2] + "/rowblk.gguf", "wb").write(d[:i] + bytes([12]) + d[i + 1:])
 PY
 expect "unsupported architecture" "architecture 'gpt99' is not supported" 2 generate -m "$tmp/arch.gguf"
-expect "unsupported tensor type" "type Q4_K" 2 generate -m "$tmp/type.gguf"
+expect "unsupported tensor type" "type IQ4_XS" 2 generate -m "$tmp/type.gguf"
+expect "row not whole blocks" "not a whole number of Q4_K blocks" 2 generate -m "$tmp/rowblk.gguf"
 expect "more ranks than heads" "5 ranks but the model has 4 attention heads" 5 generate -m "$good"
 expect "would not fit" "needs .* per rank" 1 generate --shape llama-3.1-70b --type f32
 expect "no such file" "cannot open" 2 generate -m "$tmp/nothing.gguf"
-expect "token out of range" "not a token id" 2 generate -m "$good" -p 1,999
+expect "token out of range" "not a token id" 2 generate -m "$good" --prompt-ids 1,999
 expect "bad shape" "unknown shape" 2 bench --shape gpt-5
 expect "bad option" "" 2 generate --frobnicate
 head -c 1000 /dev/urandom > "$tmp/random.bin"
 expect "random bytes" "not a llama2.c checkpoint" 2 generate -m "$tmp/random.bin"
-model=$top_srcdir/../shared/models/stories260K.bin
+model=${CB_SHARED_DIR:-$top_srcdir/../shared}/models/stories260K.bin
 if [ -f "$model" ]; then
     head -c 500000 "$model" > "$tmp/short.bin"
     expect "truncated llama2.c" "header promises" 2 generate -m "$tmp/short.bin"

@@ -12,18 +12,18 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 shape="--shape tiny-qwen3 --type q8_0"
-ref=$("$launch" 1 "$bin" generate $shape -p 1,2,3 -n 12 -q)
+ref=$("$launch" 1 "$bin" generate $shape --prompt-ids 1,2,3 -n 12 -q)
 rc=$?
 [ $rc = 77 ] && exit 77
 echo "np=1: $ref"
 for np in 2 3 4; do
-    out=$("$launch" $np "$bin" generate $shape -p 1,2,3 -n 12 -q --allreduce rd)
+    out=$("$launch" $np "$bin" generate $shape --prompt-ids 1,2,3 -n 12 -q --allreduce rd)
     echo "np=$np rd: $out"
     [ "$out" = "$ref" ] || { echo "FAIL: rd allreduce at np=$np"; fail=1; }
 done
-s1=$("$launch" 1 "$bin" generate $shape -p 1 -n 16 -q --temp 0.9 --top-p 0.95 --seed 7)
-s3=$("$launch" 3 "$bin" generate $shape -p 1 -n 16 -q --temp 0.9 --top-p 0.95 --seed 7)
-s9=$("$launch" 1 "$bin" generate $shape -p 1 -n 16 -q --temp 0.9 --top-p 0.95 --seed 9)
+s1=$("$launch" 1 "$bin" generate $shape --prompt-ids 1 -n 16 -q --temp 0.9 --top-p 0.95 --seed 7)
+s3=$("$launch" 3 "$bin" generate $shape --prompt-ids 1 -n 16 -q --temp 0.9 --top-p 0.95 --seed 7)
+s9=$("$launch" 1 "$bin" generate $shape --prompt-ids 1 -n 16 -q --temp 0.9 --top-p 0.95 --seed 9)
 echo "sampled: seed 7 np=1 $s1; np=3 $s3; seed 9 $s9"
 [ -n "$s1" ] && [ "$s1" = "$s3" ] || { echo "FAIL: sampling differs between np=1 and np=3"; fail=1; }
 [ "$s1" != "$s9" ] || { echo "FAIL: another seed samples the same tokens"; fail=1; }
@@ -48,8 +48,8 @@ if "$py" -c "import numpy" 2>/dev/null; then
     for v in 2 3; do
         "$py" "$top_srcdir/tests/llm/gguf_write.py" "$tmp/v$v.gguf" --arch llama --type q4_0 --version $v --seed 5
     done
-    o2=$("$launch" 2 "$bin" generate -m "$tmp/v2.gguf" -p 1,2 -n 8 -q)
-    o3=$("$launch" 2 "$bin" generate -m "$tmp/v3.gguf" -p 1,2 -n 8 -q)
+    o2=$("$launch" 2 "$bin" generate -m "$tmp/v2.gguf" --prompt-ids 1,2 -n 8 -q)
+    o3=$("$launch" 2 "$bin" generate -m "$tmp/v3.gguf" --prompt-ids 1,2 -n 8 -q)
     echo "GGUF v2: $o2; v3: $o3"
     [ -n "$o2" ] && [ "$o2" = "$o3" ] || { echo "FAIL: GGUF v2 and v3 differ"; fail=1; }
 fi

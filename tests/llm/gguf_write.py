@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Write a small GGUF model with random weights, for llm's tests (numpy only).
 
-    gguf_write.py OUT --arch llama|qwen2|qwen3|qwen3moe|deepseek2 --type f32|f16|bf16|q8_0|q4_0 [--seed N]
+    gguf_write.py OUT --arch llama|qwen2|qwen3|qwen3moe|deepseek2 --type f32|f16|bf16|q8_0|q4_0|q4_1|...|q6_k|q4_k_m [--seed N]
                   [--dim 64 --ffn 128 --layers 2 --heads 4 --kv 2 --head-dim 32 --vocab 256]
                   [--experts 8 --experts-used 2 --expert-ffn 64]   (qwen3moe, deepseek2)
                   [--rope-scaling none|linear|yarn|llama3|longrope --rope-factor F --rope-orig N --theta T]
+                  [--vocab-gguf FILE]
     deepseek2:    [--q-lora 32 (0: plain attn_q) --kv-lora 64 --nope 32 --rope 16 --v-dim 32
                    --kvb split|whole --dense-lead N (default: all layers dense) --groups G --groups-used g
                    --shared-ffn F (0: no shared expert) --weights-scale S]
@@ -17,25 +18,74 @@ kv_lora and the heads' widths in key_length_mla / value_length_mla. Its MoE
 layers route by sigmoid with a selection bias (exp_probs_b), normalised and
 scaled weights and one shared expert.
 
+--vocab-gguf copies the tokenizer.* metadata of another GGUF (a vocabulary
+written by tok_gguf.py) and makes the vocabulary its token count.
 Tensors are generated and written one slice at a time, so a model of
 several GB (qwen3-30b-a3b's widths, fewer layers) needs little memory.
 
 Written from the GGUF specification (ggml's gguf.md), independently of llm's C code.
+Q4_1, Q5_0, Q5_1 and the K-quants are random block bytes (every level and
+sub-block scale pattern) with their fp16 scales set so that the weights,
+decoded by quant_numpy.py, have the float matrix's rms; q4_k_m mixes Q4_K with
+Q6_K for attn_v, ffn_down and output, as llama.cpp's Q4_K_M does.
 """
 import argparse
 import struct
 import sys
 
+import os
+
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quant_numpy  # noqa: E402
+
 GGUF_UINT32, GGUF_FLOAT32, GGUF_BOOL, GGUF_STRING, GGUF_ARRAY = 4, 6, 7, 8, 9
+TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8, "bf16": 30, "q4_1": 3, "q5_0": 6, "q5_1": 7,
+         "q2_k": 10, "q3_k": 11, "q4_k": 12, "q5_k": 13, "q6_k": 14, "q4_k_m": 12}
+RANDOM_BLOCKS = {"q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"}
+
+
+def tensor_kind(name, kind):
+    """The type of tensor `name` in a file of type `kind` (the q4_k_m mix)."""
+    if kind != "q4_k_m":
+        return kind
+    return "q6_k" if any(t in name for t in ("attn_v.", "ffn_down.", "output.")) else "q4_k"
+
+
+def random_blocks(a, kind):
+    name = kind.upper()
+    bb, halves = quant_numpy.TYPES[name]
+    nb = a.size // quant_numpy.BLOCK[name]
+    rng = np.random.default_rng(a.size * 7919 + bb)
+    b = rng.integers(0, 256, size=(nb, bb), dtype=np.uint8)
+    for o in halves:  # each scale of either sign, independently
+        d = np.where(rng.uniform(size=nb) < 0.5, -1.0, 1.0) * rng.uniform(0.5, 1.0, nb)
+        b[:, o:o + 2] = d.astype(np.float16).view(np.uint8).reshape(nb, 2)
+    r = np.sqrt(np.mean(quant_numpy.dec(name, b).astype(np.float64) ** 2))
+    scale = np.float64(np.sqrt(np.mean(a.astype(np.float64) ** 2))) / r
+    for o in halves:
+        d = b[:, o:o + 2].copy().view(np.float16).astype(np.float64)[:, 0] * scale
+        b[:, o:o + 2] = d.astype(np.float16).view(np.uint8).reshape(nb, 2)
+    return b.tobytes()
+
+
 BLOCK_BYTES = {"f32": (1, 4), "f16": (1, 2), "bf16": (1, 2), "q8_0": (32, 34), "q4_0": (32, 18)}
-TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8, "bf16": 30}
+
+
+def block_bytes(kind):
+    """(elements, bytes) of one block of type `kind`."""
+    if kind in BLOCK_BYTES:
+        return BLOCK_BYTES[kind]
+    name = kind.upper()
+    return quant_numpy.BLOCK[name], quant_numpy.TYPES[name][0]
 
 
 def quantize(a, kind):
     """Rows of float32 `a` as the bytes of ggml type `kind`."""
     a = np.ascontiguousarray(a, dtype=np.float32)
+    if kind in RANDOM_BLOCKS:
+        return random_blocks(a, kind)
     if kind == "f32":
         return a.tobytes()
     if kind == "f16":
@@ -70,6 +120,42 @@ def quantize(a, kind):
 def gguf_string(s):
     b = s.encode()
     return struct.pack("<Q", len(b)) + b
+
+
+SCALAR_SIZE = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+
+def read_tokenizer_kv(path):
+    """The tokenizer.* entries of a GGUF file as (key, type, raw value bytes),
+    and its token count."""
+    b = open(path, "rb").read()
+    assert b[:4] == b"GGUF"
+    n_kv = struct.unpack_from("<Q", b, 16)[0]
+    pos, out, n_tok = 24, [], 0
+
+    def skip(t, pos):
+        if t == GGUF_STRING:
+            return pos + 8 + struct.unpack_from("<Q", b, pos)[0]
+        if t == GGUF_ARRAY:
+            et, n = struct.unpack_from("<IQ", b, pos)
+            pos += 12
+            for _ in range(n):
+                pos = skip(et, pos)
+            return pos
+        return pos + SCALAR_SIZE[t]
+    for _ in range(n_kv):
+        kl = struct.unpack_from("<Q", b, pos)[0]
+        key = b[pos + 8:pos + 8 + kl].decode()
+        pos += 8 + kl
+        t = struct.unpack_from("<I", b, pos)[0]
+        pos += 4
+        end = skip(t, pos)
+        if key.startswith("tokenizer."):
+            out.append((key, t, b[pos:end]))
+        if key == "tokenizer.ggml.tokens":
+            n_tok = struct.unpack_from("<Q", b, pos + 4)[0]
+        pos = end
+    return out, n_tok
 
 
 def main():
@@ -110,7 +196,11 @@ def main():
     ap.add_argument("--meta-experts-used", type=int, help="bad-input tests: expert_used_count to claim")
     ap.add_argument("--tokenizer-model", default=None,
                     help="write tokenizer.ggml.model (e.g. llama), which llama.cpp requires to load the file")
+    ap.add_argument("--vocab-gguf")
     a = ap.parse_args()
+    tok_kv = None
+    if a.vocab_gguf:
+        tok_kv, a.vocab = read_tokenizer_kv(a.vocab_gguf)
     if a.theta is None:
         a.theta = {"llama": 10000.0, "deepseek2": 10000.0}.get(a.arch, 1e6)
     if a.dense_lead is None:
@@ -283,17 +373,21 @@ def main():
         # the converter's 0.1 * mscale_all_dim, with DeepSeek V3's mscale_all_dim of 1
         kv.append(("%s.rope.scaling.yarn_log_multiplier" % a.arch, GGUF_FLOAT32, struct.pack("<f", 0.1)))
     kv.append(("%s.attention.layer_norm_rms_epsilon" % a.arch, GGUF_FLOAT32, struct.pack("<f", 1e-6)))
-    toks = b"".join(gguf_string("t%d" % i) for i in range(a.vocab))
-    kv.append(("tokenizer.ggml.tokens", GGUF_ARRAY, struct.pack("<IQ", GGUF_STRING, a.vocab) + toks))
-    if a.tokenizer_model:
-        kv.append(("tokenizer.ggml.model", GGUF_STRING, gguf_string(a.tokenizer_model)))
+    if tok_kv:
+        kv += tok_kv
+    else:
+        toks = b"".join(gguf_string("t%d" % i) for i in range(a.vocab))
+        kv.append(("tokenizer.ggml.tokens", GGUF_ARRAY, struct.pack("<IQ", GGUF_STRING, a.vocab) + toks))
+        if a.tokenizer_model:
+            kv.append(("tokenizer.ggml.model", GGUF_STRING, gguf_string(a.tokenizer_model)))
 
     header = b"GGUF" + struct.pack("<IQQ", a.version, len(tensors), len(kv))
     for key, t, val in kv:
         header += gguf_string(key) + struct.pack("<I", t) + val
     offset = 0
     for name, shape, _gen, kind in tensors:
-        blk, bb = BLOCK_BYTES[kind]
+        kind = tensor_kind(name, kind)
+        blk, bb = block_bytes(kind)
         size = int(np.prod(shape)) // blk * bb
         dims = shape[::-1]  # ggml order: row length first
         header += gguf_string(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", n) for n in dims)
@@ -302,7 +396,8 @@ def main():
     header += b"\0" * ((-len(header)) % 32)
     with open(a.out, "wb") as f:
         f.write(header)
-        for _name, _shape, gen, kind in tensors:
+        for name, _shape, gen, kind in tensors:
+            kind = tensor_kind(name, kind)
             size = 0
             for part in gen():
                 data = quantize(part, kind)

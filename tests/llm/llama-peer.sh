@@ -4,7 +4,8 @@
 # positive rates; quantize makes a Q8_0 file that llama.cpp reads back and that gives the
 # same greedy tokens as the numpy-written Q8_0 file of the same weights within tolerance;
 # hostile input gives one line and a nonzero exit, never a crash or a half-written file:
-# a missing or truncated model, an unknown type, a token outside the vocabulary.
+# a missing or truncated model, an unknown type, a token outside the vocabulary, libllama
+# aborting on a vocabulary it cannot tokenize with.
 # Skips (77) when the peer is absent.
 set -u
 here=$top_srcdir/tests/llm
@@ -68,6 +69,8 @@ expect_error "token outside the vocabulary" "$peer" greedy -m "$m" -p 1,999 -n 2
 expect_error "unknown quant type" "$peer" quantize "$m" "$tmp/x.gguf" Q9_K
 expect_error "quantizing a truncated file" "$peer" quantize "$tmp/trunc.gguf" "$tmp/y.gguf" Q8_0
 expect_error "bad count" "$peer" bench -m "$m" -p 12x
+# libllama throws out of its C API here (a vocabulary without byte tokens): one line all the same
+expect_error "libllama aborting" "$peer" tokenize -m "$m" "t1t2"
 for f in x.gguf y.gguf y.gguf.part; do
     [ -e "$tmp/$f" ] && { echo "FAIL: $f left behind"; fail=1; }
 done

@@ -29,7 +29,7 @@ vocab=256
 kv=""
 "$bin" generate --help 2>/dev/null | grep -q -- '--kv-type' && kv="--kv-type f32"
 # rows of 256 (K-quant super-blocks) for the quantizer's cases
-K="--dim 256 --ffn 512 --heads 4 --kv 2 --head-dim 64"
+K="--dim 256 --ffn 512 --heads 4 --kv 2 --head-dim 128"
 fail=0 ran=0 skipped=0
 
 # TOL: 1e-4 for F32 (only the order of sums differs); 2e-2 for F16 and BF16 (llama.cpp rounds
@@ -100,7 +100,7 @@ while read -r when arch wtype quant tol ranks opts <&3; do
     fi
     for np in $(echo "$ranks" | tr , ' '); do
         # shellcheck disable=SC2086
-        "$launch" $np "$bin" generate -m "$f" -p $prompt -n $n -q --no-output $kv --dump-logits "$tmp/llm.bin" \
+        "$launch" $np "$bin" generate -m "$f" --prompt-ids $prompt -n $n --print-ids --ignore-eos -q --no-output $kv --dump-logits "$tmp/llm.bin" \
             > "$tmp/llm.txt" 2> "$tmp/err"
         rc=$?
         [ $rc = 77 ] && exit 77
@@ -120,7 +120,7 @@ done 3< "$tmp/cases"
 
 # The comparison can fail: llm on a model of another seed is not within tolerance of llama.cpp.
 "$py" "$here/gguf_write.py" "$tmp/other.gguf" --arch qwen3 --type f32 --seed 4 --tokenizer-model llama
-"$launch" 1 "$bin" generate -m "$tmp/other.gguf" -p $prompt -n $n -q --no-output --dump-logits "$tmp/other.bin" \
+"$launch" 1 "$bin" generate -m "$tmp/other.gguf" --prompt-ids $prompt -n $n --print-ids --ignore-eos -q --no-output --dump-logits "$tmp/other.bin" \
     > "$tmp/other.txt" 2>&1
 if "$py" "$here/compare_logits.py" "$tmp/q3.bin" "$tmp/other.bin" $vocab 4e-2 "$tmp/q3.txt" "$tmp/other.txt" > /dev/null; then
     echo "FAIL: another model's logits pass the comparison with llama.cpp's"; fail=1

@@ -55,7 +55,7 @@ EOF
 
 run() { # NP OUT_PREFIX MODEL [options]: generate, logits to OUT.bin, tokens to OUT.txt
     local rnp=$1 out=$2 model=$3; shift 3
-    "$launch" $rnp "$bin" generate -m "$model" -p $prompt -n $n -q --dump-logits "$out.bin" "$@" > "$out.txt" 2> "$tmp/err"
+    "$launch" $rnp "$bin" generate -m "$model" --prompt-ids $prompt -n $n -q --dump-logits "$out.bin" "$@" > "$out.txt" 2> "$tmp/err"
     rc=$?
     [ $rc = 77 ] && exit 77
     [ $rc = 0 ] || { echo "FAIL: np=$rnp $model $* exits $rc"; cat "$tmp/err"; fail=1; return 1; }
@@ -136,7 +136,7 @@ for bad in "--meta-experts 6" "--meta-experts-used 9" "--meta-experts 0"; do
 done
 
 # The checks can fail: a rank that routes differently is caught, and stops the run on every rank.
-LLM_TEST_ROUTING_FAULT=1 "$launch" 2 "$bin" generate -m "$m" -p $prompt -n 2 -q > /dev/null 2> "$tmp/err" && {
+LLM_TEST_ROUTING_FAULT=1 "$launch" 2 "$bin" generate -m "$m" --prompt-ids $prompt -n 2 -q > /dev/null 2> "$tmp/err" && {
     echo "FAIL: a rank routing differently is not detected"; fail=1; }
 grep -q "routed tokens differently" "$tmp/err" || { echo "FAIL: no routing error message"; cat "$tmp/err"; fail=1; }
 "$py" "$here/gguf_write.py" "$tmp/other.gguf" --arch qwen3moe --type f32 --seed 4

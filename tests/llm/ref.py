@@ -32,9 +32,14 @@ import argparse
 import struct
 import sys
 
+import os
+
 import numpy as np
 
-QTYPES = {2, 8}  # Q4_0, Q8_0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quant_numpy  # noqa: E402
+
+QNAMES = {v: k for k, v in quant_numpy.GGML_IDS.items()}  # the block types, by ggml id
 ROPE_KINDS = ("none", "linear", "yarn")
 
 
@@ -52,11 +57,16 @@ def dequant(raw, t, n):
         b = np.frombuffer(raw, [("d", "<f2"), ("qs", "u1", 16)], n // 32)
         q = np.concatenate([b["qs"] & 15, b["qs"] >> 4], axis=1).astype(np.float64) - 8
         return (b["d"].astype(np.float64)[:, None] * q).reshape(-1)
+    if t in QNAMES:
+        return quant_numpy.dequant(raw, QNAMES[t], n)
     raise SystemExit("ref.py: unsupported tensor type %d" % t)
 
 
 def nbytes(t, n):
-    return {0: 4 * n, 1: 2 * n, 30: 2 * n, 8: n // 32 * 34, 2: n // 32 * 18}[t]
+    if t in QNAMES:
+        name = QNAMES[t]
+        return n // quant_numpy.BLOCK[name] * quant_numpy.TYPES[name][0]
+    return {0: 4 * n, 1: 2 * n, 30: 2 * n}[t]
 
 
 def read_gguf(data):
@@ -168,9 +178,10 @@ def read_llama2c(data):
     return cfg, w, {k: 0 for k in w}
 
 
-def q8_activation(x):
-    """x as llm quantizes activations for Q8_0/Q4_0 dots, returned dequantized."""
-    b = x.astype(np.float32).reshape(-1, 32)
+def q8_activation(x, blk=32):
+    """x as llm quantizes activations for the integer dots (blocks of 32 for
+    the legacy types, of 256 for the K-quants), returned dequantized."""
+    b = x.astype(np.float32).reshape(-1, blk)
     d = (np.abs(b).max(axis=1) / np.float32(127)).astype(np.float32)
     inv = np.where(d > 0, np.float32(1) / np.where(d > 0, d, 1), 0).astype(np.float32)
     q = np.rint(b * inv[:, None])
@@ -237,8 +248,8 @@ class Model:
         self.routes = []
 
     def lin(self, name, x, quant):
-        if quant and self.t[name] in QTYPES:
-            x = q8_activation(x)
+        if quant and self.t[name] in QNAMES:
+            x = q8_activation(x, quant_numpy.BLOCK[QNAMES[self.t[name]]])
         return self.w[name] @ x
 
     def rms(self, x, w):
@@ -276,7 +287,7 @@ class Model:
         KP = np.stack([b for _, b in self.lat[l]])   # (t, rope)
         k_b, v_b = w[p + "k_b"], w[p + "v_b"]        # (H, kv_lora, nope), (H, v_dim, kv_lora)
         # llm quantizes the per-head inputs of quantized k_b / v_b, even in a prompt
-        kz, vz = self.t[p + "k_b"] in QTYPES, self.t[p + "v_b"] in QTYPES
+        kz, vz = self.t[p + "k_b"] in QNAMES, self.t[p + "v_b"] in QNAMES
         out = np.zeros((H, vd))
         for h in range(H):
             if self.mla_form == "naive":
@@ -293,9 +304,10 @@ class Model:
                 o_lat = (e / e.sum()) @ C
                 out[h] = v_b[h] @ (q8_activation(o_lat) if vz else o_lat)
         return out.reshape(-1)
+
     def expert(self, name, e, x, quant):
-        if quant and self.t[name] in QTYPES:
-            x = q8_activation(x)
+        if quant and self.t[name] in QNAMES:
+            x = q8_activation(x, quant_numpy.BLOCK[QNAMES[self.t[name]]])
         return self.w[name][e] @ x
 
     def moe(self, l, p, xb, quant):

@@ -12,7 +12,7 @@
 # When numpy is there, the test re-derives them the same way and checks the
 # pin too.
 set -u
-model=$top_srcdir/../shared/models/stories260K.bin
+model=${CB_SHARED_DIR:-$top_srcdir/../shared}/models/stories260K.bin
 [ -f "$model" ] || { echo "no $model: skipping"; exit 77; }
 bin=$top_builddir/llm/llm
 launch=$top_srcdir/tests/launch
@@ -21,7 +21,7 @@ expected="390 469 469 403 362 362 339 424 424 283 340 289 378 325 283 419 457 40
 fail=0
 for args in "1 -b 512" "3 -b 512" "2 -b 1" "4 -b 3"; do
     set -- $args
-    out=$("$launch" $1 "$bin" generate -m "$model" -p $prompt -n 24 -q $2 $3)
+    out=$("$launch" $1 "$bin" generate -m "$model" --prompt-ids $prompt -n 24 -q $2 $3)
     rc=$?
     [ $rc = 77 ] && exit 77
     echo "np=$1 $2 $3: $out"
@@ -34,6 +34,6 @@ if "$py" -c "import numpy" 2>/dev/null; then
     [ "$ref" = "$expected" ] || { echo "FAIL: the numpy reference no longer gives the pinned ids"; fail=1; }
 fi
 # The pin can fail: another prompt continues differently.
-out=$("$launch" 1 "$bin" generate -m "$model" -p 1,300 -n 24 -q)
+out=$("$launch" 1 "$bin" generate -m "$model" --prompt-ids 1,300 -n 24 -q)
 [ "$out" != "$expected" ] || { echo "FAIL: a different prompt matches the pin"; fail=1; }
 exit $fail

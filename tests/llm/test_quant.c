@@ -39,9 +39,11 @@ static void test_half(void)
 }
 
 /* Quantize and dequantize a row; the largest error of a block against the
- * bound the type promises, as a fraction of the block's largest magnitude. */
+ * bound the type promises, as a fraction of the block's largest magnitude
+ * (the super-block's for the K-quants). */
 static void test_roundtrip(int type, double bound, double rms_bound)
 {
+    const int G = llm_type_block(type) == LLM_QK_K ? LLM_QK_K : 32;
     enum { N = 4096 };
     static float x[N], y[N];
     static unsigned char q[N * 4];
@@ -50,15 +52,15 @@ static void test_roundtrip(int type, double bound, double rms_bound)
     llm_quantize_row(type, x, q, N);
     llm_dequantize_row(type, q, y, N);
     double worst = 0, se = 0, sx = 0;
-    for (int b = 0; b < N / 32; b++) {
+    for (int b = 0; b < N / G; b++) {
         double amax = 0;
-        for (int j = 0; j < 32; j++)
-            amax = fmax(amax, fabs(x[b * 32 + j]));
-        for (int j = 0; j < 32; j++) {
-            double e = fabs((double)y[b * 32 + j] - x[b * 32 + j]);
+        for (int j = 0; j < G; j++)
+            amax = fmax(amax, fabs(x[b * G + j]));
+        for (int j = 0; j < G; j++) {
+            double e = fabs((double)y[b * G + j] - x[b * G + j]);
             worst = fmax(worst, e / amax);
             se += e * e;
-            sx += (double)x[b * 32 + j] * x[b * 32 + j];
+            sx += (double)x[b * G + j] * x[b * G + j];
         }
     }
     double rms = sqrt(se / sx);
@@ -68,40 +70,81 @@ static void test_roundtrip(int type, double bound, double rms_bound)
     CHECK(rms <= rms_bound);
 }
 
+/* Random block bytes (every bit pattern of levels and sub-block scales),
+ * with the fp16 scale fields set to finite values of either sign. */
+static void random_blocks(int type, unsigned char *q, int64_t n)
+{
+    size_t bb = llm_type_block_bytes(type), nb = (size_t)(n / llm_type_block(type));
+    for (size_t i = 0; i < nb * bb; i++)
+        q[i] = (unsigned char)(uniform() * 128 + 128);
+    for (size_t i = 0; i < nb; i++) {
+        unsigned char *b = q + i * bb;
+        uint16_t h0 = llm_fp32_to_fp16(uniform() * 0.05f), h1 = llm_fp32_to_fp16(uniform() * 0.05f);
+        size_t o0 = 0, o1 = 2; /* offsets of d and (dmin | m) */
+        switch (type) {
+        case LLM_Q2_K: o0 = 80; o1 = 82; break;
+        case LLM_Q3_K: o0 = 108; o1 = SIZE_MAX; break;
+        case LLM_Q6_K: o0 = 208; o1 = SIZE_MAX; break;
+        case LLM_Q4_0: case LLM_Q8_0: case LLM_Q5_0: o1 = SIZE_MAX; break;
+        }
+        memcpy(b + o0, &h0, 2);
+        if (o1 != SIZE_MAX)
+            memcpy(b + o1, &h1, 2);
+    }
+}
+
+static const int kernel_types[] = { LLM_F32, LLM_F16, LLM_BF16, LLM_Q8_0, LLM_Q4_0, LLM_Q4_1, LLM_Q5_0, LLM_Q5_1,
+                                    LLM_Q2_K, LLM_Q3_K, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K };
+#define N_KTYPES ((int)(sizeof kernel_types / sizeof kernel_types[0]))
+enum { N_LENS = 6, ROWS = 70, B = 5 };
+static float c_dots[N_KTYPES][N_LENS][2][ROWS]; /* the portable path's dots: [type][len][random bytes?][row] */
+
 static void test_kernels(llm_isa_t isa)
 {
-    static const int types[] = { LLM_F32, LLM_F16, LLM_BF16, LLM_Q8_0, LLM_Q4_0 };
-    static const int lens[] = { 32, 64, 96, 160, 4096, 4128 };
+    static const int lens[N_LENS] = { 32, 64, 96, 160, 4096, 4128 };
+    static const int lens_k[N_LENS] = { 256, 512, 768, 1280, 4096, 4352 };
     if (llm_kernels_select(isa) != CB_OK) {
         printf("kernels %s: not on this CPU, skipped\n", llm_isa_names[isa]);
         cb_error_clear();
         return;
     }
-    enum { NMAX = 4128, ROWS = 70, B = 5 };
+    enum { NMAX = 4352 };
     float *x = malloc(sizeof(float) * NMAX * B), *w = malloc(sizeof(float) * NMAX * ROWS);
     float *wd = malloc(sizeof(float) * NMAX), *xd = malloc(sizeof(float) * NMAX), *y = malloc(sizeof(float) * ROWS * B);
     unsigned char *q = malloc(NMAX * 4 * ROWS);
     llm_block_q8x_t *xq = malloc(sizeof(llm_block_q8x_t) * (NMAX / 32));
     CHECK(llm_kernels_init_scratch(NMAX) == CB_OK);
     int bad = 0;
-    for (int ti = 0; ti < 5; ti++) {
-        int type = types[ti];
-        for (int li = 0; li < 6; li++) {
-            int n = lens[li];
+    for (int ti = 0; ti < N_KTYPES; ti++) {
+        int type = kernel_types[ti];
+        for (int li = 0; li < N_LENS; li++)
+        for (int rnd = 0; rnd < 2; rnd++) {
+            int n = llm_type_block(type) == LLM_QK_K ? lens_k[li] : lens[li];
+            if (rnd && llm_type_block(type) == 1)
+                continue;
+            rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)(ti * 1000 + li * 10 + rnd); /* the same data for every ISA */
             size_t rb = llm_type_bytes(type, n);
             for (int i = 0; i < n * B; i++)
                 x[i] = uniform();
             for (int i = 0; i < n * ROWS; i++)
                 w[i] = uniform();
             for (int r = 0; r < ROWS; r++)
-                llm_quantize_row(type, w + (size_t)r * n, q + r * rb, n);
-            int quant_x = type == LLM_Q8_0 || type == LLM_Q4_0;
+                if (rnd)
+                    random_blocks(type, q + r * rb, n);
+                else
+                    llm_quantize_row(type, w + (size_t)r * n, q + r * rb, n);
             /* x as the integer kernels see it */
-            if (quant_x) {
-                llm_quantize_row_q8x(x, xq, n);
+            int act = llm_type_act(type);
+            llm_quantize_act(type, x, xq, n);
+            if (act == LLM_ACT_Q8X) {
                 for (int b = 0; b < n / 32; b++)
                     for (int j = 0; j < 32; j++)
                         xd[b * 32 + j] = xq[b].d * xq[b].qs[j];
+            } else if (act == LLM_ACT_Q8K) {
+                const llm_block_q8_K_t *k = (const void *)xq;
+                for (int b = 0; b < n / 256; b++)
+                    for (int j = 0; j < 256; j++)
+                        xd[b * 256 + j] = k[b].d * k[b].qs[j];
             } else {
                 memcpy(xd, x, sizeof(float) * (size_t)n);
             }
@@ -115,11 +158,18 @@ static void test_kernels(llm_isa_t isa)
                     mag += fabs((double)wd[i] * xd[i]);
                 }
                 float got = llm_dot_row(type, q + r * rb, x, xq, n);
+                /* float64 of the same integers: 1e-5 of the magnitude */
                 if (fabs(got - ref) > 1e-5 * mag + 1e-6 || fabs(y[r] - ref) > 1e-5 * mag + 1e-6) {
                     if (bad++ < 5)
-                        fprintf(stderr, "FAIL kernels %s %s n=%d row %d: dot %g matvec %g reference %g\n",
-                                llm_isa_names[isa], llm_type_name(type), n, r, got, y[r], ref);
+                        fprintf(stderr, "FAIL kernels %s %s n=%d%s row %d: dot %g matvec %g reference %g\n",
+                                llm_isa_names[isa], llm_type_name(type), n, rnd ? " random" : "", r, got, y[r], ref);
                 }
+                /* against the portable path: the same sums in another order */
+                if (isa == LLM_ISA_C)
+                    c_dots[ti][li][rnd][r] = got;
+                else if (fabs(got - c_dots[ti][li][rnd][r]) > 2e-6 * mag + 1e-6 && bad++ < 5)
+                    fprintf(stderr, "FAIL kernels %s %s n=%d%s row %d: dot %g, portable C %g\n", llm_isa_names[isa],
+                            llm_type_name(type), n, rnd ? " random" : "", r, got, c_dots[ti][li][rnd][r]);
             }
             /* The same rows as three matrices in one region: the same floats. */
             {
@@ -134,6 +184,8 @@ static void test_kernels(llm_isa_t isa)
                         fprintf(stderr, "FAIL matvec_n %s %s n=%d row %d: %g, matvec %g\n", llm_isa_names[isa],
                                 llm_type_name(type), n, r, y3[r], y[r]);
             }
+            if (rnd)
+                continue;
             /* Matrix-matrix (float activations, dequantized weights). */
             llm_matmul(&m, x, B, y, ROWS);
             for (int b = 0; b < B; b++)
@@ -149,6 +201,29 @@ static void test_kernels(llm_isa_t isa)
                                 llm_type_name(type), n, b, r, y[b * ROWS + r], ref);
                 }
         }
+    }
+    /* Mixed activation forms in one llm_matvec_n: Q8_0, Q4_K, F32. */
+    {
+        int n = 512;
+        size_t rb8 = llm_type_bytes(LLM_Q8_0, n), rbk = llm_type_bytes(LLM_Q4_K, n);
+        unsigned char *q8 = q, *qk = q + 8 * rb8;
+        float *wf = w, y8[8], yk[8], yf[8], r8[8], rk[8], rf[8];
+        for (int i = 0; i < n; i++)
+            x[i] = uniform();
+        for (int r = 0; r < 8; r++) {
+            llm_quantize_row(LLM_Q8_0, w + 8 * n, q8 + r * rb8, n);
+            llm_quantize_row(LLM_Q4_K, w + 9 * n, qk + r * rbk, n);
+        }
+        llm_mat_t a = { LLM_Q8_0, 8, n, rb8, q8 }, k = { LLM_Q4_K, 8, n, rbk, qk }, f = { LLM_F32, 8, n, sizeof(float) * n, wf };
+        const llm_mat_t *ms[3] = { &a, &k, &f };
+        float *const ys[3] = { y8, yk, yf };
+        llm_matvec_n(3, ms, x, xq, ys);
+        llm_matvec(&a, x, xq, r8);
+        llm_matvec(&k, x, xq, rk);
+        llm_matvec(&f, x, xq, rf);
+        for (int r = 0; r < 8; r++)
+            if ((y8[r] != r8[r] || yk[r] != rk[r] || yf[r] != rf[r]) && bad++ < 5)
+                fprintf(stderr, "FAIL mixed matvec_n %s row %d\n", llm_isa_names[isa], r);
     }
     /* The helpers: axpy (attention) and the roofline's read sum. */
     for (int n = 0; n <= 40; n += 5) {
@@ -174,8 +249,35 @@ static void test_kernels(llm_isa_t isa)
     free(xq); free(q); free(y); free(xd); free(wd); free(w); free(x);
 }
 
-int main(void)
+/* test_quant dequant TYPE IN OUT: llm_dequantize_row of the blocks in IN,
+ * as float32 to OUT (for quant_numpy.py). */
+static int dequant_file(const char *name, const char *in, const char *out)
 {
+    int type = llm_type_from_name(name);
+    FILE *f = fopen(in, "rb"), *g = NULL;
+    if (type < 0 || !f) {
+        fprintf(stderr, "test_quant: %s: unknown type or unreadable\n", type < 0 ? name : in);
+        return 2;
+    }
+    size_t bb = llm_type_block_bytes(type), blk = (size_t)llm_type_block(type), nb = 0;
+    unsigned char *buf = malloc(bb * 4096);
+    float *y = malloc(sizeof(float) * blk * 4096);
+    nb = fread(buf, bb, 4096, f);
+    fclose(f);
+    llm_dequantize_row(type, buf, y, (int64_t)(nb * blk));
+    g = fopen(out, "wb");
+    int ok = g && fwrite(y, sizeof(float) * blk, nb, g) == nb;
+    if (g)
+        fclose(g);
+    free(buf);
+    free(y);
+    return ok ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 5 && strcmp(argv[1], "dequant") == 0)
+        return dequant_file(argv[2], argv[3], argv[4]);
     test_half();
     test_roundtrip(LLM_F32, 0, 0);
     test_roundtrip(LLM_F16, 1.0 / 2048, 1.0 / 2048);
@@ -184,6 +286,22 @@ int main(void)
     test_roundtrip(LLM_Q8_0, 0.5 / 127 + 1.0 / 1024, 0.01);
     /* Q4_0: the largest magnitude maps to -8, so its opposite can clip at +7. */
     test_roundtrip(LLM_Q4_0, 1.0 / 8 + 1.0 / 1024, 0.12);
+    /* The rest: half a step of their range (largest over the block, or
+     * 2 amax over a sub-block for the types with a minimum), plus the
+     * rounding of the scale. The rms: a uniform error of one step over a
+     * uniform signal (step / sqrt(12) against amax / sqrt(3)), 20% margin. */
+    test_roundtrip(LLM_Q4_1, 1.0 / 15 + 1.0 / 512, 0.08);
+    test_roundtrip(LLM_Q5_0, 1.0 / 16 + 1.0 / 1024, 0.05);
+    test_roundtrip(LLM_Q5_1, 1.0 / 31 + 1.0 / 512, 0.04);
+    /* K-quants, against the super-block maximum A (sub-block ranges <= 2A):
+     * half a level step, the rounding of the quantized scale times the
+     * largest level, of the minimum, and (Q3_K, Q6_K) the clip of the
+     * opposite extreme at the top level; plus fp16 rounding. */
+    test_roundtrip(LLM_Q2_K, 1.0 / 3 + 1.0 / 15 + 1.0 / 30 + 1.0 / 512, 0.4);
+    test_roundtrip(LLM_Q3_K, 1.0 / 4 + 1.0 / 64 + 1.0 / 512, 0.15);
+    test_roundtrip(LLM_Q4_K, 1.0 / 15 + 1.0 / 63 + 1.0 / 126 + 1.0 / 512, 0.08);
+    test_roundtrip(LLM_Q5_K, 1.0 / 31 + 1.0 / 63 + 1.0 / 126 + 1.0 / 512, 0.04);
+    test_roundtrip(LLM_Q6_K, 1.0 / 32 + 1.0 / 64 + 1.0 / 256 + 1.0 / 512, 0.02);
     test_kernels(LLM_ISA_C);
     test_kernels(LLM_ISA_AVX2);
     test_kernels(LLM_ISA_AVX512);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# scripts/compare and scripts/summary on results files of known content (written here
+# scripts/compare on results files of known content (written here
 # with h5py in the clusterbench/1 layout): the ratios against results/published.csv are
 # right, an unknown published figure stays unknown and gets no ratio, a range gives a
 # range; a file that is not a results file is refused with one line.
@@ -52,22 +52,7 @@ expect "150 us *< 50 us *-  M3 Ultra x4, JACCL"
 expect "ucx_put_bw\[shm\] max *12.2 GB/s *6.1-6.5 GB/s *n/a"
 expect "ucx_put_bw\[tcp\] max *1 GB/s"
 
-"$S/summary" "$tmp/hpl.h5" "$tmp/mb.h5" > "$tmp/sum" || fail "summary exited non-zero"
-grep -q "^# hpl: complete, 4 ranks on 4 host(s)" "$tmp/sum" || { cat "$tmp/sum" >&2; fail "summary: hpl line"; }
-grep -q "max gflops 1279" "$tmp/sum" || { cat "$tmp/sum" >&2; fail "summary: hpl gflops"; }
-grep -q "max shm_bw_MBps 1.22e+04 at 4096 B" "$tmp/sum" || { cat "$tmp/sum" >&2; fail "summary: shm bandwidth"; }
-
-# Figures: one per table (and per program), a real PNG each.
-if command -v gnuplot >/dev/null 2>&1; then
-    "$S/plot" -o "$tmp/plots" "$tmp/hpl.h5" "$tmp/mb.h5" > "$tmp/plot.out" 2>&1 || { cat "$tmp/plot.out" >&2; fail "plot"; }
-    for f in hpl-gflops microbench-allreduce microbench-ucx_put_bw; do
-        head -c 4 "$tmp/plots/$f.png" 2>/dev/null | grep -q PNG || { cat "$tmp/plot.out" >&2; fail "plot made no $f.png"; }
-    done
-    if "$S/plot" -o "$tmp/plots" "$tmp/hpl.h5" "$tmp/nonexistent.h5" > /dev/null 2> "$tmp/err"; then fail "plot accepted a missing file"; fi
-    grep -q "^plot: .*nonexistent.h5: not a readable results file" "$tmp/err" || { cat "$tmp/err" >&2; fail "plot: no clear message"; }
-else
-    note "gnuplot not installed: scripts/plot not exercised"
-fi
+# scripts/summary and scripts/plot on these files: tests/scripts/summary-plot.sh.
 
 # Bad input: one line, non-zero.
 printf 'not hdf5\n' > "$tmp/bad.h5"

@@ -13,7 +13,7 @@ for p in hpl microbench llm; do
 done
 grep -q "^# run-suite: llm: .* --type q8_0 --roofline" "$tmp/dry.out" || { cat "$tmp/dry.out" >&2; fail "llm does not run Q8_0 with --roofline by default"; }
 
-timeout -k 5 240 "$S/run-suite" --quick --no-build --build "$top_builddir" --np 2 --results "$tmp/res" \
+timeout -k 5 240 "$S/run-suite" --quick --no-build --no-plots --build "$top_builddir" --np 2 --results "$tmp/res" \
     --hpl-n 480 --llm-shape tiny-llama --mb-iters 20 > "$tmp/out" 2>&1
 rc=$?
 n_built=0
@@ -31,6 +31,18 @@ for p in hpl microbench llm; do
 done
 if [ $n_built -gt 0 ]; then
     [ $rc = 0 ] || { cat "$tmp/out" >&2; fail "run-suite exited $rc"; }
+    # Each step says so as it starts; the summary is saved with each run's command.
+    grep -q "^# run-suite: \[1/4\] hpl" "$tmp/out" && grep -q "^# run-suite: \[4/4\] summary" "$tmp/out" ||
+        { cat "$tmp/out" >&2; fail "run-suite does not number its steps"; }
+    s=$(ls "$tmp"/res/summary-*.txt 2>/dev/null | head -n 1)
+    [ -n "$s" ] || { cat "$tmp/out" >&2; fail "run-suite saved no summary"; }
+    grep -q "^# run-suite: summary saved as $s" "$tmp/out" || fail "run-suite does not say where the summary is"
+    for p in hpl microbench llm; do
+        [ -x "$top_builddir/$p/$p" ] || continue
+        grep -q "^#   $p: .*OMPI_MCA_pml=ucx .*mpirun -np 2 .*/$p/$p .*-o " "$s" || { cat "$s" >&2; fail "the summary lacks $p's command with its MCA settings"; }
+    done
+    "$PYTHON3" "$top_srcdir/tests/scripts/units.py" "$top_srcdir/results/README.md" "$tmp"/res/*.h5 ||
+        fail "a field breaks the unit rule of results/README.md"
 else
     [ $rc != 0 ] || fail "run-suite with nothing built exited 0"
 fi

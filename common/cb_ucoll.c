@@ -1,0 +1,697 @@
+/* The UCX collective layer: set-up (context, worker, endpoints to every peer,
+ * one registered region with every receive buffer, keys exchanged once) and
+ * the float32 sum-allreduce algorithms over it. Data moves by one primitive,
+ * "deliver a block into a peer's slot and raise its flag", done by puts (a
+ * put of the data, a fence, a put of the flag) or by active messages (the
+ * handler copies the data and raises the flag), so each algorithm is written
+ * once for both. Flags carry the call's sequence number and slots are
+ * double-buffered by its parity: a rank reaches call k+2 only after every
+ * peer has sent it something of call k+1, i.e. after every peer has finished
+ * reading call k's slots. */
+#include "cb_ucoll.h"
+
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucp/api/ucp.h>
+#include "cb_mem.h"
+#include "cb_mpi.h"
+
+const char *const cb_ucoll_alg_names[] = { "oneshot", "twoshot", "am", "am-twoshot", "auto", NULL };
+
+#define UCOLL_AM_ID 21
+#define UCOLL_LINE 64 /* a flag per cache line: writers of different flags never share one */
+
+/* The receive regions: slots[parity][src] of a region's slot size. */
+enum { REG_ONE = 0, /* oneshot: every source's whole vector */
+       REG_RS,      /* twoshot reduce-scatter: every source's copy of my chunk */
+       REG_AG,      /* twoshot allgather: one vector per parity, each source's chunk at its offset */
+       REG_COUNT };
+
+typedef struct {
+    uint64_t region, parity, src, offset, bytes, seq;
+} am_header_t;
+
+struct cb_ucoll {
+    MPI_Comm comm;
+    int rank, np;
+    size_t max_count;
+    ucp_context_h context;
+    ucp_worker_h worker;
+    ucp_ep_h *eps;            /* (np) endpoint to each peer, NULL for self */
+    ucp_mem_h mem;            /* the registered region */
+    uint8_t *base;            /* its address here */
+    size_t flags_bytes;       /* flags at the start: [REG_COUNT][2][np] lines */
+    size_t reg_off[REG_COUNT];   /* offset of each region */
+    size_t slot_bytes[REG_COUNT];/* bytes per slot */
+    int per_src[REG_COUNT];      /* 1: a slot per source, 0: one shared slot */
+    uint64_t *remote_base;    /* (np) each peer's region address */
+    ucp_rkey_h *rkeys;        /* (np) each peer's key */
+    int rma_native;           /* agreed: every endpoint puts natively */
+    uint64_t seq;             /* calls so far */
+    uint64_t flag_value;      /* source of flag puts: valid until they complete */
+    am_header_t *headers;     /* (REG_COUNT, np) headers of messages in flight */
+    void **reqs;              /* requests in flight */
+    int n_reqs, cap_reqs;
+    int am_bad;               /* the handler saw a malformed message */
+    float *acc;               /* (max_count) local sum */
+    char desc[512];
+};
+
+/* ================================================================ helpers */
+
+static volatile uint64_t *flag_at(cb_ucoll_t *c, int region, int parity, int src)
+{
+    return (volatile uint64_t *)(c->base + ((size_t)(region * 2 + parity) * (size_t)c->np + (size_t)src) * UCOLL_LINE);
+}
+
+static size_t flag_off(const cb_ucoll_t *c, int region, int parity, int src)
+{
+    return ((size_t)(region * 2 + parity) * (size_t)c->np + (size_t)src) * UCOLL_LINE;
+}
+
+/* Offset of slot (region, parity, src) from the region's base. */
+static size_t slot_off(const cb_ucoll_t *c, int region, int parity, int src)
+{
+    size_t idx = c->per_src[region] ? (size_t)parity * (size_t)c->np + (size_t)src : (size_t)parity;
+    return c->reg_off[region] + idx * c->slot_bytes[region];
+}
+
+static cb_status_t ucs_fail(const char *what, ucs_status_t s)
+{
+    cb_error("ucx collectives: %s: %s", what, ucs_status_string(s));
+    return CB_ERR_UCX;
+}
+
+/* Keep a request to wait for; NULL is done already. Local. */
+static cb_status_t track(cb_ucoll_t *c, void *req, const char *what)
+{
+    if (req == NULL)
+        return CB_OK;
+    if (UCS_PTR_IS_ERR(req))
+        return ucs_fail(what, UCS_PTR_STATUS(req));
+    if (c->n_reqs == c->cap_reqs) {
+        int cap = c->cap_reqs ? 2 * c->cap_reqs : 16;
+        void **r = realloc(c->reqs, (size_t)cap * sizeof *r);
+        if (!r) {
+            cb_error("cannot allocate %d request slots", cap);
+            return CB_ERR_NOMEM;
+        }
+        c->reqs = r;
+        c->cap_reqs = cap;
+    }
+    c->reqs[c->n_reqs++] = req;
+    return CB_OK;
+}
+
+/* Progress until every tracked request is complete. Local. */
+static cb_status_t wait_all(cb_ucoll_t *c)
+{
+    cb_status_t st = CB_OK;
+    for (int i = 0; i < c->n_reqs; i++) {
+        ucs_status_t s;
+        unsigned spins = 0;
+        while ((s = ucp_request_check_status(c->reqs[i])) == UCS_INPROGRESS)
+            if (ucp_worker_progress(c->worker) == 0 && ++spins > 256)
+                sched_yield();
+        ucp_request_free(c->reqs[i]);
+        if (s != UCS_OK && st == CB_OK)
+            st = ucs_fail("an operation failed", s);
+    }
+    c->n_reqs = 0;
+    return st;
+}
+
+/* Progress until flag (region, parity, src) holds `seq`. Local. On an
+ * oversubscribed host a long wait yields the core to the rank it waits for. */
+static cb_status_t wait_flag(cb_ucoll_t *c, int region, int parity, int src, uint64_t seq)
+{
+    volatile uint64_t *f = flag_at(c, region, parity, src);
+    unsigned spins = 0;
+    while (*f != seq) {
+        if (ucp_worker_progress(c->worker) == 0 && ++spins > 256)
+            sched_yield();
+        if (c->am_bad) {
+            cb_error("ucx collectives: a malformed active message arrived");
+            return CB_ERR_UCX;
+        }
+    }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the data before the flag */
+    return CB_OK;
+}
+
+/* ================================================================ delivery */
+
+/* Start moving `bytes` from `src` into peer `dst`'s slot (region, parity,
+ * this rank) at `offset`; with active messages the message raises the flag
+ * itself. Local. */
+static cb_status_t deliver(cb_ucoll_t *c, int am, int region, int parity, int dst, size_t offset,
+                           const void *src, size_t bytes)
+{
+    ucp_request_param_t p = { 0 };
+    if (am) {
+        am_header_t *h = &c->headers[(size_t)region * (size_t)c->np + (size_t)dst];
+        *h = (am_header_t){ (uint64_t)region, (uint64_t)parity, (uint64_t)c->rank, offset, bytes, c->seq + 1 };
+        p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+        p.flags = UCP_AM_SEND_FLAG_EAGER;
+        return track(c, ucp_am_send_nbx(c->eps[dst], UCOLL_AM_ID, h, sizeof *h, src, bytes, &p), "active message");
+    }
+    if (bytes == 0)
+        return CB_OK;
+    uint64_t raddr = c->remote_base[dst] + slot_off(c, region, parity, c->rank) + offset;
+    return track(c, ucp_put_nbx(c->eps[dst], src, bytes, raddr, c->rkeys[dst], &p), "put");
+}
+
+/* After deliver() to every peer in `peers` (NULL: all): with puts, a fence
+ * and then the flags. Local. */
+static cb_status_t deliver_flags(cb_ucoll_t *c, int am, int region, int parity)
+{
+    if (am)
+        return CB_OK;
+    ucs_status_t s = ucp_worker_fence(c->worker);
+    if (s != UCS_OK)
+        return ucs_fail("fence", s);
+    c->flag_value = c->seq + 1;
+    ucp_request_param_t p = { 0 };
+    for (int d = 0; d < c->np; d++) {
+        if (d == c->rank)
+            continue;
+        uint64_t raddr = c->remote_base[d] + flag_off(c, region, parity, c->rank);
+        cb_status_t st = track(c, ucp_put_nbx(c->eps[d], &c->flag_value, sizeof c->flag_value, raddr, c->rkeys[d], &p), "flag put");
+        if (st != CB_OK)
+            return st;
+    }
+    return CB_OK;
+}
+
+static ucs_status_t am_arrived(void *arg, const void *header, size_t header_length, void *data,
+                               size_t length, const ucp_am_recv_param_t *param)
+{
+    cb_ucoll_t *c = arg;
+    am_header_t h;
+    if (header_length != sizeof h || (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
+        c->am_bad = 1; /* only eager messages are sent */
+        return UCS_OK;
+    }
+    memcpy(&h, header, sizeof h);
+    if (h.region >= REG_COUNT || h.parity > 1 || h.src >= (uint64_t)c->np || h.bytes != length ||
+        h.offset > c->slot_bytes[h.region] || length > c->slot_bytes[h.region] - h.offset) {
+        c->am_bad = 1;
+        return UCS_OK;
+    }
+    memcpy(c->base + slot_off(c, (int)h.region, (int)h.parity, (int)h.src) + h.offset, data, length);
+    *flag_at(c, (int)h.region, (int)h.parity, (int)h.src) = h.seq;
+    return UCS_OK;
+}
+
+/* ================================================================ algorithms */
+
+/* The bounds of chunk r of n elements split over np ranks. */
+static void chunk_of(size_t n, int np, int r, size_t *off_p, size_t *len_p)
+{
+    size_t base = n / (size_t)np, rem = n % (size_t)np, rr = (size_t)r;
+    *off_p = rr * base + (rr < rem ? rr : rem);
+    *len_p = base + (rr < rem ? 1 : 0);
+}
+
+/* out[0..n) = sum over s of src[s][0..n), in rank order: ((s0 + s1) + s2)
+ * + ..., blockwise so that the running sum stays in cache, the first and
+ * last additions fused with the loads and the store. out may be one of the
+ * sources: a block of every source is read before that block of out is
+ * written. np >= 2. */
+static void sum_in_order(float *out, const float *const *src, int np, size_t n, float *acc)
+{
+    const size_t B = 2048;
+    for (size_t j0 = 0; j0 < n; j0 += B) {
+        size_t m = n - j0 < B ? n - j0 : B;
+        const float *a = src[0] + j0, *b = src[1] + j0, *z = src[np - 1] + j0;
+        float *o = out + j0;
+        if (np == 2) {
+            for (size_t j = 0; j < m; j++)
+                o[j] = a[j] + b[j];
+            continue;
+        }
+        for (size_t j = 0; j < m; j++)
+            acc[j] = a[j] + b[j];
+        for (int s = 2; s < np - 1; s++) {
+            const float *in = src[s] + j0;
+            for (size_t j = 0; j < m; j++)
+                acc[j] += in[j];
+        }
+        for (size_t j = 0; j < m; j++)
+            o[j] = acc[j] + z[j];
+    }
+}
+
+/* oneshot: np-1 deliveries of n floats (puts + a flag, or messages), 1 step;
+ * every rank sums all vectors in rank order. */
+static cb_status_t oneshot(cb_ucoll_t *c, int am, float *buf, size_t n)
+{
+    const int par = (int)(c->seq & 1), me = c->rank, np = c->np;
+    const float *src[np];
+    cb_status_t st = CB_OK;
+    for (int k = 1; k < np && st == CB_OK; k++) {
+        int d = (me + k) % np; /* start at different peers: spread the load */
+        st = deliver(c, am, REG_ONE, par, d, 0, buf, n * sizeof(float));
+    }
+    if (st == CB_OK)
+        st = deliver_flags(c, am, REG_ONE, par);
+    for (int s = 0; s < np && st == CB_OK; s++) {
+        src[s] = s == me ? buf : (const float *)(c->base + slot_off(c, REG_ONE, par, s));
+        if (s != me)
+            st = wait_flag(c, REG_ONE, par, s, c->seq + 1);
+    }
+    /* Our puts read buf: they must be done before it is overwritten. */
+    cb_status_t w = wait_all(c);
+    if (st == CB_OK && (st = w) == CB_OK)
+        sum_in_order(buf, src, np, n, c->acc);
+    return st;
+}
+
+/* twoshot: reduce-scatter (np-1 deliveries of n/np floats, rank r sums chunk r
+ * in rank order) then allgather (np-1 deliveries of the summed chunk), 2 steps. */
+static cb_status_t twoshot(cb_ucoll_t *c, int am, float *buf, size_t n)
+{
+    const int par = (int)(c->seq & 1), me = c->rank, np = c->np;
+    const float *src[np];
+    size_t off, len;
+    cb_status_t st = CB_OK;
+    for (int k = 1; k < np && st == CB_OK; k++) {
+        int d = (me + k) % np;
+        chunk_of(n, np, d, &off, &len);
+        st = deliver(c, am, REG_RS, par, d, 0, buf + off, len * sizeof(float));
+    }
+    if (st == CB_OK)
+        st = deliver_flags(c, am, REG_RS, par);
+    chunk_of(n, np, me, &off, &len);
+    for (int s = 0; s < np && st == CB_OK; s++) {
+        src[s] = s == me ? buf + off : (const float *)(c->base + slot_off(c, REG_RS, par, s));
+        if (s != me)
+            st = wait_flag(c, REG_RS, par, s, c->seq + 1);
+    }
+    float *ag = (float *)(c->base + slot_off(c, REG_AG, par, 0));
+    if (st == CB_OK)
+        sum_in_order(ag + off, src, np, len, c->acc);
+    for (int k = 1; k < np && st == CB_OK; k++) {
+        int d = (me + k) % np;
+        st = deliver(c, am, REG_AG, par, d, off * sizeof(float), ag + off, len * sizeof(float));
+    }
+    if (st == CB_OK)
+        st = deliver_flags(c, am, REG_AG, par);
+    for (int s = 0; s < np && st == CB_OK; s++)
+        if (s != me)
+            st = wait_flag(c, REG_AG, par, s, c->seq + 1);
+    cb_status_t w = wait_all(c);
+    if (st == CB_OK && (st = w) == CB_OK)
+        memcpy(buf, ag, n * sizeof(float));
+    return st;
+}
+
+int cb_ucoll_pick(const cb_ucoll_t *c, int alg, size_t count)
+{
+    if (alg != CB_UCOLL_AUTO)
+        return alg;
+    int one = count * sizeof(float) <= CB_UCOLL_ONESHOT_MAX_BYTES;
+    if (c->rma_native)
+        return one ? CB_UCOLL_ONESHOT : CB_UCOLL_TWOSHOT;
+    return one ? CB_UCOLL_AM : CB_UCOLL_AM_TWOSHOT;
+}
+
+cb_status_t cb_ucoll_allreduce(cb_ucoll_t *c, int alg, float *buf, size_t count)
+{
+    if (count > c->max_count) {
+        cb_error("ucx collectives: %zu floats, more than the %zu registered", count, c->max_count);
+        return CB_ERR_INTERNAL;
+    }
+    if (c->np == 1)
+        return CB_OK;
+    cb_status_t st;
+    switch (cb_ucoll_pick(c, alg, count)) {
+    case CB_UCOLL_ONESHOT: st = oneshot(c, 0, buf, count); break;
+    case CB_UCOLL_TWOSHOT: st = twoshot(c, 0, buf, count); break;
+    case CB_UCOLL_AM: st = oneshot(c, 1, buf, count); break;
+    case CB_UCOLL_AM_TWOSHOT: st = twoshot(c, 1, buf, count); break;
+    default:
+        cb_error("ucx collectives: unknown algorithm %d", alg);
+        return CB_ERR_INTERNAL;
+    }
+    c->seq++;
+    return st;
+}
+
+int cb_ucoll_rma_native(const cb_ucoll_t *c) { return c->rma_native; }
+const char *cb_ucoll_describe(const cb_ucoll_t *c) { return c->desc; }
+size_t cb_ucoll_max_count(const cb_ucoll_t *c) { return c->max_count; }
+
+/* ================================================================ set-up */
+
+/* Every rank's blob of bytes to every rank: *all_p (malloc'd) holds them
+ * back to back, (*offs_p)[r] where rank r's starts. Collective. */
+static cb_status_t allgather_blob(MPI_Comm comm, int np, const void *mine, size_t len,
+                                  uint8_t **all_p, int **offs_p)
+{
+    if (len > (1u << 24)) {
+        cb_error("ucx collectives: a %zu-byte address or key", len);
+        return CB_ERR_UCX;
+    }
+    int l = (int)len, *lens = calloc((size_t)np, sizeof(int)), *offs = calloc((size_t)np + 1, sizeof(int));
+    uint8_t *all = NULL;
+    cb_status_t st = (lens && offs) ? CB_OK : CB_ERR_NOMEM;
+    if (st == CB_OK)
+        st = CB_MPI(MPI_Allgather(&l, 1, MPI_INT, lens, 1, MPI_INT, comm));
+    if (st == CB_OK) {
+        for (int r = 0; r < np; r++)
+            offs[r + 1] = offs[r] + lens[r];
+        if ((all = malloc((size_t)offs[np] + 1)) == NULL)
+            st = CB_ERR_NOMEM;
+    }
+    if (st == CB_OK)
+        st = CB_MPI(MPI_Allgatherv(mine, l, MPI_BYTE, all, lens, offs, MPI_BYTE, comm));
+    if (st == CB_ERR_NOMEM)
+        cb_error("cannot allocate the exchange of UCX addresses");
+    free(lens);
+    if (st != CB_OK) {
+        free(all);
+        free(offs);
+        return st;
+    }
+    *all_p = all;
+    *offs_p = offs;
+    return CB_OK;
+}
+
+/* Whether `ep` puts natively, and its transports, from what UCX prints of
+ * its configuration: lanes that put natively come with "put[N]" protocol
+ * lines (short, bcopy, zcopy ranges); over tcp UCX has only an rma_bw lane
+ * for rendezvous and emulates ucp_put with active messages, printing none.
+ * Local. */
+static int ep_inspect(ucp_ep_h ep, char *tls, size_t len)
+{
+    char *text = NULL;
+    size_t text_len = 0, used = 0;
+    int native = 0;
+    tls[0] = '\0';
+    FILE *f = open_memstream(&text, &text_len);
+    if (!f)
+        return 0;
+    ucp_ep_print_info(ep, f);
+    fclose(f);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strstr(line, " put[") || strstr(line, "#put["))
+            native = 1;
+        char *lane = strstr(line, "lane[");
+        if (!lane)
+            continue;
+        char *colon = strchr(lane, ':'), word[96];
+        int n = 0;
+        if (colon && sscanf(colon + 1, "%95s%n", word, &n) == 1) {
+            char *name = strchr(word, ':') ? strchr(word, ':') + 1 : word;
+            if (!strstr(tls, name) && used < len)
+                used += (size_t)snprintf(tls + used, len - used, "%s%s", used ? " " : "", name);
+        }
+    }
+    free(text);
+    return native;
+}
+
+static cb_status_t context_open(const char *tls, ucp_context_h *context_p)
+{
+    ucp_config_t *config = NULL;
+    ucs_status_t s = ucp_config_read(NULL, NULL, &config);
+    if (s != UCS_OK)
+        return ucs_fail("cannot read the UCX configuration", s);
+    if (tls && strcmp(tls, "any") != 0) {
+        char list[256];
+        snprintf(list, sizeof list, "%s", tls);
+        for (char *p = list; *p; p++)
+            if (*p == '+')
+                *p = ',';
+        s = ucp_config_modify(config, "TLS", list);
+    }
+    ucp_params_t params = {
+        .field_mask = UCP_PARAM_FIELD_FEATURES,
+        .features = UCP_FEATURE_RMA | UCP_FEATURE_AM,
+    };
+    if (s == UCS_OK)
+        s = ucp_init(&params, config, context_p);
+    ucp_config_release(config);
+    if (s != UCS_OK) {
+        cb_error("ucx collectives: cannot open UCX over %s: %s", tls ? tls : "UCX_TLS", ucs_status_string(s));
+        return CB_ERR_UCX;
+    }
+    return CB_OK;
+}
+
+/* Context, worker, handler and the registered region. Local. */
+static cb_status_t local_open(cb_ucoll_t *c, const char *tls)
+{
+    cb_status_t st = context_open(tls, &c->context);
+    if (st != CB_OK) {
+        c->context = NULL;
+        return st;
+    }
+    ucp_worker_params_t wp = { .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE, .thread_mode = UCS_THREAD_MODE_SINGLE };
+    ucs_status_t s = ucp_worker_create(c->context, &wp, &c->worker);
+    if (s != UCS_OK) {
+        c->worker = NULL;
+        return ucs_fail("cannot create a worker", s);
+    }
+    ucp_am_handler_param_t am = {
+        .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG,
+        .id = UCOLL_AM_ID, .cb = am_arrived, .arg = c,
+    };
+    if ((s = ucp_worker_set_am_recv_handler(c->worker, &am)) != UCS_OK)
+        return ucs_fail("cannot set the active message handler", s);
+
+    /* Layout: flags, then oneshot slots [2][np] of n, reduce-scatter slots
+     * [2][np] of ceil(n/np), allgather [2] of n; each rounded to lines. */
+    size_t n = c->max_count > 0 ? c->max_count : 1, np = (size_t)c->np;
+    size_t chunk = (n + np - 1) / np;
+    c->flags_bytes = (size_t)REG_COUNT * 2 * np * UCOLL_LINE;
+    c->slot_bytes[REG_ONE] = (n * sizeof(float) + UCOLL_LINE - 1) / UCOLL_LINE * UCOLL_LINE;
+    c->slot_bytes[REG_RS] = (chunk * sizeof(float) + UCOLL_LINE - 1) / UCOLL_LINE * UCOLL_LINE;
+    c->slot_bytes[REG_AG] = c->slot_bytes[REG_ONE];
+    c->per_src[REG_ONE] = c->per_src[REG_RS] = 1;
+    c->per_src[REG_AG] = 0;
+    size_t total = c->flags_bytes;
+    for (int r = 0; r < REG_COUNT; r++) {
+        size_t slots = c->per_src[r] ? 2 * np : 2, bytes = cb_mul_size(slots, c->slot_bytes[r]);
+        c->reg_off[r] = total;
+        total = bytes == SIZE_MAX || total + bytes < total ? SIZE_MAX : total + bytes;
+    }
+    if (total == SIZE_MAX) {
+        cb_error("ucx collectives: %zu floats is too large a message", c->max_count);
+        return CB_ERR_NOMEM;
+    }
+    /* UCX allocates, so that shared-memory transports can map the region. */
+    ucp_mem_map_params_t mp = {
+        .field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH | UCP_MEM_MAP_PARAM_FIELD_FLAGS,
+        .address = NULL, .length = total, .flags = UCP_MEM_MAP_ALLOCATE,
+    };
+    if ((s = ucp_mem_map(c->context, &mp, &c->mem)) != UCS_OK) {
+        c->mem = NULL;
+        cb_error("ucx collectives: cannot register %zu bytes: %s", total, ucs_status_string(s));
+        return CB_ERR_UCX;
+    }
+    ucp_mem_attr_t attr = { .field_mask = UCP_MEM_ATTR_FIELD_ADDRESS };
+    if ((s = ucp_mem_query(c->mem, &attr)) != UCS_OK)
+        return ucs_fail("cannot query the registered region", s);
+    c->base = attr.address;
+    memset(c->base, 0, total);
+    c->eps = calloc(np, sizeof *c->eps);
+    c->rkeys = calloc(np, sizeof *c->rkeys);
+    c->remote_base = calloc(np, sizeof *c->remote_base);
+    c->headers = calloc((size_t)REG_COUNT * np, sizeof *c->headers);
+    c->acc = cb_alloc(2048 * sizeof(float), 0, "allreduce accumulator");
+    if (!c->eps || !c->rkeys || !c->remote_base || !c->headers || !c->acc) {
+        cb_error("cannot allocate the UCX collectives' tables");
+        return CB_ERR_NOMEM;
+    }
+    return CB_OK;
+}
+
+/* Endpoints to every peer from the gathered worker addresses. Collective. */
+static cb_status_t connect_all(cb_ucoll_t *c)
+{
+    ucp_address_t *addr = NULL;
+    size_t len = 0;
+    ucs_status_t s = ucp_worker_get_address(c->worker, &addr, &len);
+    cb_status_t st = s == UCS_OK ? CB_OK : ucs_fail("cannot get the worker address", s);
+    uint8_t *all = NULL;
+    int *offs = NULL;
+    if ((st = cb_agree(st, c->comm)) != CB_OK)
+        return st;
+    st = allgather_blob(c->comm, c->np, addr, len, &all, &offs);
+    ucp_worker_release_address(c->worker, addr);
+    if ((st = cb_agree(st, c->comm)) != CB_OK)
+        return st;
+    for (int r = 0; r < c->np && st == CB_OK; r++) {
+        if (r == c->rank)
+            continue;
+        ucp_ep_params_t ep = {
+            .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE,
+            .address = (const ucp_address_t *)(all + offs[r]), .err_mode = UCP_ERR_HANDLING_MODE_NONE,
+        };
+        if ((s = ucp_ep_create(c->worker, &ep, &c->eps[r])) != UCS_OK) {
+            c->eps[r] = NULL;
+            cb_error("ucx collectives: cannot reach rank %d: %s", r, ucs_status_string(s));
+            st = CB_ERR_UCX;
+        }
+    }
+    free(all);
+    free(offs);
+    return cb_agree(st, c->comm);
+}
+
+/* Every rank's region address and packed key to every rank. Collective. */
+static cb_status_t exchange_keys(cb_ucoll_t *c)
+{
+    void *packed = NULL;
+    size_t packed_len = 0;
+    uint8_t *blob = NULL, *all = NULL;
+    int *offs = NULL;
+    ucs_status_t s = ucp_rkey_pack(c->context, c->mem, &packed, &packed_len);
+    cb_status_t st = s == UCS_OK ? CB_OK : ucs_fail("cannot pack the remote key", s);
+    if (st == CB_OK && (blob = malloc(sizeof(uint64_t) + packed_len)) == NULL) {
+        cb_error("cannot allocate a remote key");
+        st = CB_ERR_NOMEM;
+    }
+    if (st == CB_OK) {
+        uint64_t a = (uint64_t)(uintptr_t)c->base;
+        memcpy(blob, &a, sizeof a);
+        memcpy(blob + sizeof a, packed, packed_len);
+    }
+    if ((st = cb_agree(st, c->comm)) != CB_OK)
+        goto out;
+    st = cb_agree(allgather_blob(c->comm, c->np, blob, sizeof(uint64_t) + packed_len, &all, &offs), c->comm);
+    if (st != CB_OK)
+        goto out;
+    for (int r = 0; r < c->np && st == CB_OK; r++) {
+        if (r == c->rank)
+            continue;
+        if (offs[r + 1] - offs[r] <= (int)sizeof(uint64_t)) {
+            cb_error("ucx collectives: rank %d's remote key is too short", r);
+            st = CB_ERR_UCX;
+            break;
+        }
+        memcpy(&c->remote_base[r], all + offs[r], sizeof(uint64_t));
+        if ((s = ucp_ep_rkey_unpack(c->eps[r], all + offs[r] + sizeof(uint64_t), &c->rkeys[r])) != UCS_OK) {
+            c->rkeys[r] = NULL;
+            st = ucs_fail("cannot unpack a remote key", s);
+        }
+    }
+    st = cb_agree(st, c->comm);
+out:
+    free(all);
+    free(offs);
+    free(blob);
+    if (packed)
+        ucp_rkey_buffer_release(packed);
+    return st;
+}
+
+/* Wire up every endpoint with one small call of each delivery, then agree
+ * on RMA being native and describe rank 0's endpoint. Collective. */
+static cb_status_t settle(cb_ucoll_t *c)
+{
+    float probe[1] = { (float)c->rank };
+    cb_status_t st = oneshot(c, 1, probe, 1);
+    c->seq++;
+    if (st == CB_OK) {
+        st = oneshot(c, 0, probe, 1);
+        c->seq++;
+    }
+    if ((st = cb_agree(st, c->comm)) != CB_OK)
+        return st;
+    int native = 1;
+    char tls[256] = "", first[256] = "";
+    for (int r = 0; r < c->np; r++) {
+        if (r == c->rank)
+            continue;
+        int n = ep_inspect(c->eps[r], tls, sizeof tls);
+        native &= n;
+        if (!first[0])
+            snprintf(first, sizeof first, "%s", tls);
+    }
+    int all_native = 0;
+    if ((st = cb_agree(CB_MPI(MPI_Allreduce(&native, &all_native, 1, MPI_INT, MPI_MIN, c->comm)), c->comm)) != CB_OK)
+        return st;
+    c->rma_native = all_native;
+    snprintf(c->desc, sizeof c->desc, "%s; rma %s", first[0] ? first : "self", all_native ? "native" : "emulated (active messages)");
+    return cb_agree(CB_MPI(MPI_Bcast(c->desc, (int)sizeof c->desc, MPI_CHAR, 0, c->comm)), c->comm);
+}
+
+cb_status_t cb_ucoll_create(MPI_Comm comm, const char *tls, size_t max_count, cb_ucoll_t **c_p)
+{
+    cb_status_t st = CB_OK;
+    cb_ucoll_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        cb_error("cannot allocate the UCX collectives");
+        st = CB_ERR_NOMEM;
+    }
+    if ((st = cb_agree(st, comm)) != CB_OK)
+        return st;
+    c->comm = comm;
+    c->max_count = max_count;
+    MPI_Comm_rank(comm, &c->rank);
+    MPI_Comm_size(comm, &c->np);
+    if ((st = cb_agree(local_open(c, tls), comm)) != CB_OK)
+        goto fail;
+    if ((st = connect_all(c)) != CB_OK)
+        goto fail;
+    if ((st = exchange_keys(c)) != CB_OK)
+        goto fail;
+    if (c->np > 1 && (st = settle(c)) != CB_OK)
+        goto fail;
+    if (c->np == 1)
+        snprintf(c->desc, sizeof c->desc, "one rank: no communication");
+    *c_p = c;
+    return CB_OK;
+fail:
+    cb_ucoll_free(c);
+    return st;
+}
+
+void cb_ucoll_free(cb_ucoll_t *c)
+{
+    if (!c)
+        return;
+    /* No peer may still be putting into our region when it goes away; the
+     * barrier progresses the worker so that peers' operations complete. */
+    MPI_Request req;
+    int done = 0;
+    if (MPI_Ibarrier(c->comm, &req) == MPI_SUCCESS)
+        while (!done && MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS)
+            if (c->worker)
+                ucp_worker_progress(c->worker);
+    for (int r = 0; c->rkeys && r < c->np; r++)
+        if (c->rkeys[r])
+            ucp_rkey_destroy(c->rkeys[r]);
+    for (int r = 0; c->eps && r < c->np; r++) {
+        if (!c->eps[r])
+            continue;
+        ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE };
+        void *q = ucp_ep_close_nbx(c->eps[r], &p);
+        if (q && !UCS_PTR_IS_ERR(q)) {
+            while (ucp_request_check_status(q) == UCS_INPROGRESS)
+                ucp_worker_progress(c->worker);
+            ucp_request_free(q);
+        }
+    }
+    MPI_Barrier(c->comm);
+    if (c->mem)
+        ucp_mem_unmap(c->context, c->mem);
+    if (c->worker)
+        ucp_worker_destroy(c->worker);
+    if (c->context)
+        ucp_cleanup(c->context);
+    free(c->reqs);
+    cb_free(c->acc);
+    free(c->headers);
+    free(c->remote_base);
+    free(c->rkeys);
+    free(c->eps);
+    free(c);
+}

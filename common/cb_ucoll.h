@@ -1,0 +1,64 @@
+/* The UCX collective layer: a UCP context and worker per rank, endpoints to
+ * every peer, receive buffers registered once (remote keys exchanged once)
+ * and the float32 sum-allreduce algorithms built on them, shared by llm and
+ * microbench. Every algorithm sums the contributions in rank order, so every
+ * rank (and every algorithm of this layer) ends with the same bits. */
+#ifndef CB_UCOLL_H
+#define CB_UCOLL_H
+
+#include <stddef.h>
+#include <mpi.h>
+#include "cb_status.h"
+
+typedef enum {
+    CB_UCOLL_ONESHOT = 0, /* np-1 puts of n floats + a flag each, 1 step */
+    CB_UCOLL_TWOSHOT,     /* reduce-scatter then allgather by puts: 2(np-1) puts of n/np, 2 steps */
+    CB_UCOLL_AM,          /* oneshot over active messages: np-1 messages of n floats, 1 step */
+    CB_UCOLL_AM_TWOSHOT,  /* twoshot over active messages: 2(np-1) messages of n/np, 2 steps */
+    CB_UCOLL_AUTO,        /* by size and by what the transports do natively (cb_ucoll_pick) */
+    CB_UCOLL_COUNT
+} cb_ucoll_alg_t;
+
+/* "oneshot", "twoshot", "am", "am-twoshot", "auto", NULL */
+extern const char *const cb_ucoll_alg_names[];
+
+/* auto: one step up to this message size, two steps above it. */
+#define CB_UCOLL_ONESHOT_MAX_BYTES ((size_t)64 << 10)
+
+typedef struct cb_ucoll cb_ucoll_t;
+
+/* Open UCX over the transports `tls` ("posix,cma" or "posix+cma"; NULL or
+ * "any": the environment's UCX_TLS), connect every pair of ranks of `comm`
+ * (worker addresses exchanged over MPI), register the receive buffers for
+ * messages of up to `max_count` floats and exchange their keys. Whether
+ * every endpoint has native RMA (put lanes, as ucp_ep_print_info reports
+ * them) is agreed by all ranks. Collective over comm; max_count must match;
+ * agrees on failure (every rank returns the same status). */
+cb_status_t cb_ucoll_create(MPI_Comm comm, const char *tls, size_t max_count, cb_ucoll_t **c_p);
+
+/* In-place sum of buf[0..count) over the ranks with algorithm `alg`
+ * (cb_ucoll_alg_t); every rank ends with the same bits: for each element
+ * ((v_0 + v_1) + v_2) + ... in rank order. Consecutive calls may differ in
+ * algorithm and count. Collective over the communicator; alg and count
+ * (<= max_count) must match; the status is local (a failed transport). */
+cb_status_t cb_ucoll_allreduce(cb_ucoll_t *c, int alg, float *buf, size_t count);
+
+/* The algorithm `alg` runs as for `count` floats: auto resolved by size
+ * and by cb_ucoll_rma_native. Local, the same on every rank. */
+int cb_ucoll_pick(const cb_ucoll_t *c, int alg, size_t count);
+
+/* 1 if every endpoint of every rank puts natively (not emulated over active
+ * messages, as UCX does over tcp). The same on every rank. */
+int cb_ucoll_rma_native(const cb_ucoll_t *c);
+
+/* What the endpoints run over ("posix/memory cma/memory; rma native"), the
+ * same text on every rank (rank 0's endpoint to rank 1). Local. */
+const char *cb_ucoll_describe(const cb_ucoll_t *c);
+
+size_t cb_ucoll_max_count(const cb_ucoll_t *c);
+
+/* Release everything. Collective (every rank closes its endpoints after a
+ * barrier). NULL is accepted on every rank. */
+void cb_ucoll_free(cb_ucoll_t *c);
+
+#endif

@@ -1,0 +1,48 @@
+/* Private to the kernel files (llm_kernels.c, llm_kquant.c, llm_gemm.c): the
+ * shape of a dot-product kernel, the per-ISA tables of the K-quant and
+ * legacy-type kernels that llm_kernels.c merges into its dispatch, and the
+ * quantized matrix-matrix product. */
+#ifndef LLM_KERN_H
+#define LLM_KERN_H
+
+#include "llm.h"
+
+#if defined(HAVE_IMMINTRIN_H) && (defined(__x86_64__) || defined(__i386__))
+#define LLM_X86 1
+#endif
+
+/* Dot product of a weight row of n elements with x, or with xq: x quantized
+ * as llm_quantize_act gives it for the row's type. */
+typedef float (*llm_dot_fn)(const void *row, const float *x, const llm_block_q8x_t *xq, int64_t n);
+
+typedef struct {
+    int type;        /* ggml type id; -1 ends a table */
+    llm_dot_fn dot;
+} llm_dot_entry_t;
+
+/* Rows for Q4_1, Q5_0, Q5_1 and the K-quants, per instruction set. */
+extern const llm_dot_entry_t llm_kquant_c[];
+#ifdef LLM_X86
+extern const llm_dot_entry_t llm_kquant_avx2[];
+extern const llm_dot_entry_t llm_kquant_avx512[];
+#endif
+
+/* A block's elements as unsigned levels: element e = ws[e / 16] * u[e] +
+ * wc[e / 16] (the GEMM's weight panels). Local. */
+void llm_block_levels_c(int type, const void *blk, uint8_t *u, float *ws, float *wc);
+#ifdef LLM_X86
+void llm_block_levels_avx2(int type, const void *blk, uint8_t *u, float *ws, float *wc);
+#endif
+/* 16 for the types whose scales change every 16 elements, else 32. */
+int llm_type_subblock(int type);
+/* The selected instruction set (never LLM_ISA_AUTO). */
+llm_isa_t llm_kernels_isa(void);
+
+/* Y (b x w->rows, leading dimension ldy) = X W^T for a quantized w: X
+ * quantized once per row in blocks of 32, W's rows unpacked panel by panel
+ * into integer levels, integer dot products in register tiles, threads over
+ * panels (llm_gemm.c). Local. */
+void llm_gemm_q(const llm_mat_t *w, const float *x, int b, float *y, int ldy);
+void llm_gemm_free(void);
+
+#endif
