@@ -19,7 +19,7 @@ dist_noinst_DATA += scripts/common.sh scripts/cbresults.py scripts/cluster/lib.s
   tests/scripts/lib.sh tests/scripts/slurm-jobs.sh tests/scripts/h5check.py \
   tests/scripts/tcp_pingpong.py
 SCRIPTS_TESTS = tests/scripts/bad-input.sh tests/scripts/run-suite.sh tests/scripts/compare.sh \
-  tests/scripts/cluster-mpirun.sh tests/scripts/cluster-delay.sh \
+  tests/scripts/cluster-mpirun.sh tests/scripts/cluster-delay.sh tests/scripts/cluster-ucoll.sh \
   tests/scripts/slurm-1host.sh tests/scripts/slurm-4hosts.sh
 TESTS += $(SCRIPTS_TESTS)
 dist_noinst_SCRIPTS += $(SCRIPTS_TESTS)
