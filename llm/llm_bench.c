@@ -412,6 +412,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
                        desc.source, llm_arch_names[desc.cfg.arch], desc.cfg.n_layers, desc.cfg.dim,
                        cb_nranks(), threads, llm_ar_names[mo.allreduce], llm_kernels_name(), blas_core);
     cb_results_comment(res, "allreduce: %s", llm_comm_describe(comm));
+    cb_results_set_str(res, "llm_allreduce", llm_comm_describe(comm));
 
     char fix[160];
     if (n_pp > 0 && pp[0] > 0 && cb_blas_skips_avx512(fix, sizeof fix))

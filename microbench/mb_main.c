@@ -122,7 +122,7 @@ int main(int argc, char **argv)
         { "warmup", 'w', CB_OPT_INT, &v.warmup, "N", "untimed iterations per size (-1: a tenth of the timed ones)", -1, 10000000, NULL },
         { "time-per-size", 't', CB_OPT_DOUBLE, &v.time_per_size, "SECONDS", "time each size for about this long instead of a count (0: off)", 0, 3600, NULL },
         { "window", 'W', CB_OPT_INT, &v.window, "N", "messages in flight per iteration of bandwidth tests", 1, 4096, NULL },
-        { "tls", 'x', CB_OPT_STRING, &v.tls, "LIST", "UCX transport sets for ucx_* tests, one context each: tcp,shm,posix+cma (any: UCX's choice)", 1, 0, NULL },
+        { "tls", 'x', CB_OPT_STRING, &v.tls, "LIST", "UCX transport sets for ucx_* tests and the UCX --alg algorithms, one context each: tcp,shm,posix+cma (any: UCX's choice)", 1, 0, NULL },
         { "alg", 'a', CB_OPT_STRING, &v.alg, "LIST", "allreduce and decode: algorithms side by side: mpi,rd,oneshot,twoshot,am,am-twoshot,auto (UCX ones once per --tls set)", 1, 0, NULL },
         { "shape", 0, CB_OPT_STRING, &v.shape, "NAME", "decode: the model shape (--list-shapes), or custom:dim=N,layers=N", 1, 0, NULL },
         { "layers", 0, CB_OPT_INT, &v.layers, "N", "decode: keep the first N layers of the shape (0: all)", 0, 1 << 20, NULL },

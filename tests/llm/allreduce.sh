@@ -36,7 +36,7 @@ for alg in oneshot twoshot am auto; do
 done
 echo "tcp: every UCX option gives np=1's tokens"
 # bench records the algorithm, what auto chose and the calls per token.
-"$launch" 2 "$bin" bench $shape -p 4 -n 3 -r 1 --allreduce auto --no-output > "$tmp/out" 2> "$tmp/err" || {
+"$launch" 2 "$bin" bench $shape -p 4 -n 3 -r 1 --allreduce auto -o "$tmp/b.h5" > "$tmp/out" 2> "$tmp/err" || {
     echo "FAIL: bench --allreduce auto"; cat "$tmp/err"; fail=1; }
 cat "$tmp/out"
 grep -q '^# allreduce: auto: 64 floats over' "$tmp/out" || { echo "FAIL: bench does not say what auto chose"; fail=1; }
@@ -44,4 +44,16 @@ grep -q '^# allreduce: auto: 64 floats over' "$tmp/out" || { echo "FAIL: bench d
     /usr/bin/python3 -c 'import csv, sys
 rows = [r for r in csv.DictReader(sys.stdin) if r.get("test") == "tg3"]
 sys.exit(0 if rows and float(rows[0]["comm_calls_per_tok"]) == 5.0 else 1)' || { echo "FAIL: tg3 row lacks 5 allreduces per token (1 + 2 layers x 2)"; fail=1; }
+if "${PYTHON3:-/usr/bin/python3}" -c "import h5py" 2>/dev/null; then
+    "${PYTHON3:-/usr/bin/python3}" - "$tmp/b.h5" <<'PY' || { echo "FAIL: the HDF5 file lacks auto's choice or the allreduces per token"; fail=1; }
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+a = f.attrs["llm_allreduce"]
+a = a.decode() if isinstance(a, bytes) else str(a)
+rows = f["/llm/bench"][:]
+assert a.startswith("auto: 64 floats over "), a
+assert list(rows["comm_calls_per_tok"])[-1] == 5.0, rows["comm_calls_per_tok"]
+assert all(r.decode() == "auto" for r in rows["allreduce"])
+PY
+fi
 exit $fail
