@@ -50,7 +50,62 @@ struct cb_results {
     cb_format_t format;
     cb_table_t *tables[MAX_TABLES];
     int n_tables;
+    char reserve[4096 + 16];  /* "<path>.reserve": disk space held back for closing, "" if none */
+    int broken;               /* a write failed (disk full): no more rows, the reserve released */
 };
+
+/* ------------------------------------------------------------ disk-full reserve
+ *
+ * HDF5 1.10 cannot close a file whose final metadata write fails (a full
+ * disk): the close fails, the file stays half-open, and the library crashes at
+ * MPI_Finalize. So rank 0 holds RESERVE_BYTES of the disk in a file beside the
+ * results; the first failed write releases it, and the file is then closed
+ * readable with every row written before the fault and status "failed". A
+ * disk without room for the reserve is refused up front. */
+#define RESERVE_BYTES (2u << 20)
+
+static int reserve_take(cb_results_t *r)
+{
+    snprintf(r->reserve, sizeof r->reserve, "%s.reserve", r->path);
+    int fd = open(r->reserve, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return errno;
+    int err = posix_fallocate(fd, 0, RESERVE_BYTES);
+    if (err == EOPNOTSUPP || err == EINVAL) {
+        /* A file system without fallocate: write the bytes. */
+        static const char zero[65536];
+        err = 0;
+        for (size_t done = 0; done < RESERVE_BYTES && !err; done += sizeof zero)
+            if (write(fd, zero, sizeof zero) != (ssize_t)sizeof zero)
+                err = errno ? errno : ENOSPC;
+    }
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (err) {
+        unlink(r->reserve);
+        r->reserve[0] = '\0';
+    }
+    return err;
+}
+
+static void reserve_release(cb_results_t *r)
+{
+    if (r->reserve[0]) {
+        unlink(r->reserve);
+        r->reserve[0] = '\0';
+    }
+}
+
+/* A write to the file failed: say so once, stop writing rows, free the reserve
+ * so that the close can succeed. Called with h5_lock held. */
+static void results_broken(cb_results_t *r, const char *what)
+{
+    if (!r->broken)
+        cb_error("cannot write %s to %s: %s (disk full?); the file keeps every row written before", what, r->path,
+                 errno ? strerror(errno) : "HDF5 write failed");
+    r->broken = 1;
+    reserve_release(r);
+}
 
 /* ------------------------------------------------------------ HDF5 lock, signals */
 
@@ -111,7 +166,9 @@ static void finish_file(cb_results_t *r, const char *status)
     char now[32];
     utc_now(now, sizeof now, 0);
     write_attr_str(r->file, "finished_utc", now);
-    write_attr_str(r->file, "status", status);
+    write_attr_str(r->file, "status", r->broken && strcmp(status, "interrupted") != 0 ? "failed" : status);
+    if (r->broken)
+        write_attr_str(r->file, "error", "a write to the results file failed (disk full?): later rows are missing");
     for (int i = 0; i < r->n_tables; i++) {
         cb_table_t *t = r->tables[i];
         if (t->dset >= 0) {
@@ -123,9 +180,14 @@ static void finish_file(cb_results_t *r, const char *status)
             t->mtype = H5I_INVALID_HID;
         }
     }
-    H5Fflush(r->file, H5F_SCOPE_GLOBAL);
+    if (H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0 && r->reserve[0]) {
+        /* The disk filled at the very end: free the reserve and flush again. */
+        reserve_release(r);
+        H5Fflush(r->file, H5F_SCOPE_GLOBAL);
+    }
     H5Fclose(r->file);
     r->file = H5I_INVALID_HID;
+    reserve_release(r);
 }
 
 static void *watch_signals(void *arg)
@@ -270,6 +332,15 @@ static cb_status_t create_file(cb_results_t *r, const char *program, const char 
         int err = errno;
         cb_error("cannot create results file %s: %s", r->path,
                  err ? strerror(err) : "HDF5 could not create it");
+        return CB_ERR_IO;
+    }
+    int err = reserve_take(r);
+    if (err) {
+        H5Fclose(r->file);
+        r->file = H5I_INVALID_HID;
+        unlink(r->path);
+        cb_error("cannot write results to %s: %s (%u KiB are needed to close it safely)", r->path, strerror(err),
+                 RESERVE_BYTES >> 10);
         return CB_ERR_IO;
     }
     return CB_OK;
@@ -489,16 +560,21 @@ static cb_status_t set_root_attr(cb_results_t *r, const char *name, hid_t type, 
     if (!r || r->file < 0)
         return CB_OK;
     pthread_mutex_lock(&h5_lock);
+    if (r->broken) {
+        pthread_mutex_unlock(&h5_lock);
+        return CB_ERR_IO;
+    }
     herr_t rc = is_str ? write_attr_str(r->file, name, (const char *)value)
                        : write_attr_num(r->file, name, type, value);
     if (rc >= 0)
-        H5Fflush(r->file, H5F_SCOPE_GLOBAL);
-    pthread_mutex_unlock(&h5_lock);
+        rc = H5Fflush(r->file, H5F_SCOPE_GLOBAL);
     if (rc < 0) {
-        cb_error("cannot write attribute %s to %s", name, r->path);
-        return CB_ERR_HDF5;
+        char what[128];
+        snprintf(what, sizeof what, "attribute %s", name);
+        results_broken(r, what);
     }
-    return CB_OK;
+    pthread_mutex_unlock(&h5_lock);
+    return rc < 0 ? CB_ERR_IO : CB_OK;
 }
 
 cb_status_t cb_results_set_str(cb_results_t *r, const char *name, const char *value)
@@ -613,6 +689,8 @@ static cb_status_t open_dataset(cb_results_t *r, cb_table_t *t, const char *path
     goto out;
 h5fail:
     cb_error("cannot create table %s in %s", path, r->path);
+    r->broken = 1;
+    reserve_release(r);
     st = CB_ERR_HDF5;
 out:
     if (lcpl >= 0) H5Pclose(lcpl);
@@ -668,14 +746,18 @@ static cb_status_t table_attr(cb_table_t *t, const char *name, int is_str, const
     if (!t || t->dset < 0)
         return CB_OK;
     pthread_mutex_lock(&h5_lock);
-    herr_t rc = is_str ? write_attr_str(t->dset, name, (const char *)value)
-                       : write_attr_num(t->dset, name, H5T_NATIVE_DOUBLE, value);
-    pthread_mutex_unlock(&h5_lock);
-    if (rc < 0) {
-        cb_error("cannot write attribute %s of table %s", name, t->name);
-        return CB_ERR_HDF5;
+    herr_t rc = -1;
+    if (!t->results->broken) {
+        rc = is_str ? write_attr_str(t->dset, name, (const char *)value)
+                    : write_attr_num(t->dset, name, H5T_NATIVE_DOUBLE, value);
+        if (rc < 0) {
+            char what[192];
+            snprintf(what, sizeof what, "attribute %s of table %s", name, t->name);
+            results_broken(t->results, what);
+        }
     }
-    return CB_OK;
+    pthread_mutex_unlock(&h5_lock);
+    return rc < 0 ? CB_ERR_IO : CB_OK;
 }
 
 cb_status_t cb_table_set_str(cb_table_t *t, const char *name, const char *value)
@@ -811,7 +893,9 @@ cb_status_t cb_table_append(cb_table_t *t, const void *row)
     if (!t || t->results->rank != 0)
         return CB_OK;
     cb_status_t st = CB_OK;
-    if (t->dset >= 0) {
+    if (t->dset >= 0 && t->results->broken) {
+        st = CB_ERR_IO; /* said once already, when the write failed */
+    } else if (t->dset >= 0) {
         pthread_mutex_lock(&h5_lock);
         hsize_t start[1] = { t->n_rows }, count[1] = { 1 }, dims[1] = { t->n_rows + 1 };
         herr_t rc = H5Dset_extent(t->dset, dims);
@@ -827,8 +911,10 @@ cb_status_t cb_table_append(cb_table_t *t, const void *row)
             H5Sclose(fs);
         H5Sclose(ms);
         if (fs < 0 || rc < 0) {
-            cb_error("cannot append a row to table %s in %s", t->name, t->results->path);
-            st = CB_ERR_HDF5;
+            char what[192];
+            snprintf(what, sizeof what, "a row of table %s", t->name);
+            results_broken(t->results, what);
+            st = CB_ERR_IO;
         } else
             t->n_rows++;
         pthread_mutex_unlock(&h5_lock);

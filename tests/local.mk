@@ -36,3 +36,7 @@ endif
 # The UCX collective layer
 TESTS += tests/common/ucoll.sh
 EXTRA_DIST += tests/common/ucoll.sh
+
+# A full disk at start and mid-run, for each program (root: a tmpfs)
+TESTS += tests/common/disk_full.sh
+EXTRA_DIST += tests/common/disk_full.sh
