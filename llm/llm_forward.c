@@ -56,7 +56,9 @@ cb_status_t llm_run_create_kv(const llm_weights_t *w, llm_comm_t *comm, int ctx,
 {
     const llm_config_t *c = &w->cfg;
     const llm_shard_t *sh = &w->sh;
-    if ((kv_type != LLM_F32 && kv_type != LLM_F16 && kv_type != LLM_Q8_0) || c->head_dim % llm_type_block(kv_type)) {
+    /* (MLA keeps its own latent cache in F32: the option is not its.) */
+    if (!c->mla.kv_lora &&
+        ((kv_type != LLM_F32 && kv_type != LLM_F16 && kv_type != LLM_Q8_0) || c->head_dim % llm_type_block(kv_type))) {
         cb_error("--kv-type %s: not a KV cache type for heads of %d (f32, f16, and q8_0 for heads of multiples of 32)",
                  llm_type_name(kv_type), c->head_dim);
         return CB_ERR_UNSUPPORTED;

@@ -55,7 +55,7 @@ EOF
 
 run() { # NP OUT_PREFIX MODEL [options]: generate, logits to OUT.bin, tokens to OUT.txt
     local rnp=$1 out=$2 model=$3; shift 3
-    "$launch" $rnp "$bin" generate -m "$model" --prompt-ids $prompt -n $n -q --dump-logits "$out.bin" "$@" > "$out.txt" 2> "$tmp/err"
+    "$launch" $rnp "$bin" generate -m "$model" --prompt-ids $prompt -n $n -q --kv-type f32 --dump-logits "$out.bin" "$@" > "$out.txt" 2> "$tmp/err"
     rc=$?
     [ $rc = 77 ] && exit 77
     [ $rc = 0 ] || { echo "FAIL: np=$rnp $model $* exits $rc"; cat "$tmp/err"; fail=1; return 1; }
@@ -119,7 +119,7 @@ grep -q "experts balanced" "$tmp/inspect.txt" || { echo "FAIL: inspect shows no 
 
 # Shared experts (DeepSeek's, beside the routed ones) on a synthetic shape: np = 1 and 3 agree.
 for np in 1 3; do
-    "$launch" $np "$bin" generate --shape tiny-qwen3moe:shared_ffn=64 -p $prompt -n $n -q \
+    "$launch" $np "$bin" generate --shape tiny-qwen3moe:shared_ffn=64 --prompt-ids $prompt -n $n -q --kv-type f32 \
         --dump-logits "$tmp/sh$np.bin" > "$tmp/sh$np.txt" 2> "$tmp/err" || { echo "FAIL: shared experts np=$np"; cat "$tmp/err"; fail=1; }
 done
 same "$tmp/sh1" "$tmp/sh3" 1e-4 "shared experts np=3"
@@ -129,7 +129,7 @@ same "$tmp/sh1" "$tmp/sh3" 1e-4 "shared experts np=3"
 for bad in "--meta-experts 6" "--meta-experts-used 9" "--meta-experts 0"; do
     # shellcheck disable=SC2086
     "$py" "$here/gguf_write.py" "$tmp/bad.gguf" --arch qwen3moe --type f32 $bad || exit 1
-    "$launch" 2 "$bin" generate -m "$tmp/bad.gguf" -p 1 -n 1 -q > /dev/null 2> "$tmp/err" && {
+    "$launch" 2 "$bin" generate -m "$tmp/bad.gguf" --prompt-ids 1 -n 1 -q > /dev/null 2> "$tmp/err" && {
         echo "FAIL: a GGUF written with $bad loads"; fail=1; }
     grep -Eq "^llm: .*(expert|ffn_gate_inp)" "$tmp/err" || { echo "FAIL: $bad: no clear error: $(head -3 "$tmp/err")"; fail=1; }
     grep "^llm: " "$tmp/err" | head -1

@@ -399,9 +399,12 @@ def main():
     prompt = [int(t) for t in a.prompt.replace(",", " ").split()]
     dump = open(a.dump_logits, "wb") if a.dump_logits else None
     logits = None
+    # llm quantizes the activations of a prompt batch as of a single token
+    # (its integer GEMM takes them in the weights' activation blocks), so the
+    # batched prompt is the same function here: --batch-prompt is kept for
+    # the tests that name it.
     for i, t in enumerate(prompt):
-        batched = a.batch_prompt and len(prompt) > 1
-        logits = m.step(t, i, not batched)
+        logits = m.step(t, i, True)
     out = []
     for i in range(a.n):
         if dump:

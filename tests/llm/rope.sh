@@ -19,7 +19,7 @@ n=8
 vocab=256
 base="--theta 100 --rope-orig 16"
 "$py" "$here/gguf_write.py" "$tmp/none.gguf" --arch llama --seed 3 $base || exit 1
-"$launch" 1 "$bin" generate -m "$tmp/none.gguf" --prompt-ids $prompt -n $n -q --dump-logits "$tmp/none.bin" > /dev/null 2>&1
+"$launch" 1 "$bin" generate -m "$tmp/none.gguf" --prompt-ids $prompt -n $n -q --kv-type f32 --dump-logits "$tmp/none.bin" > /dev/null 2>&1
 for s in linear yarn llama3; do
     for type in f32 q8_0; do
         case $type in q*) tol=2e-2 ;; *) tol=1e-4 ;; esac
@@ -27,7 +27,7 @@ for s in linear yarn llama3; do
         "$py" "$here/gguf_write.py" "$m" --arch llama --type $type --seed 3 $base --rope-scaling $s --rope-factor 4 || exit 1
         "$py" "$here/ref.py" "$m" --prompt $prompt -n $n --batch-prompt --dump-logits "$tmp/ref.bin" > "$tmp/ref.txt" || exit 1
         for np in 1 2; do
-            "$launch" $np "$bin" generate -m "$m" --prompt-ids $prompt -n $n -q --dump-logits "$tmp/c$np.bin" > "$tmp/c$np.txt" 2> "$tmp/err"
+            "$launch" $np "$bin" generate -m "$m" --prompt-ids $prompt -n $n -q --kv-type f32 --dump-logits "$tmp/c$np.bin" > "$tmp/c$np.txt" 2> "$tmp/err"
             rc=$?
             [ $rc = 77 ] && exit 77
             [ $rc = 0 ] || { echo "FAIL: $s $type np=$np exits $rc: $(head -n 1 "$tmp/err")"; fail=1; }

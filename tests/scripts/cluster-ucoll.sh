@@ -15,7 +15,7 @@ grep -q "bitwise equal" "$tmp/ucoll.out" || { cat "$tmp/ucoll.out" >&2; fail "te
 grep -q "over tcp/eth0.*rma emulated" "$tmp/ucoll.out" || { cat "$tmp/ucoll.out" >&2; fail "not over tcp with emulated puts"; }
 note "$(head -1 "$tmp/ucoll.out")"
 if [ -x "$top_builddir/llm/llm" ]; then
-    gen="generate --shape tiny-qwen3 --type q8_0 -p 1,2,3 -n 8 -q"
+    gen="generate --shape tiny-qwen3 --type q8_0 --prompt-ids 1,2,3 -n 8 -q"
     ref=$("$top_srcdir/tests/launch" 1 "$top_builddir/llm/llm" $gen) || fail "llm on one rank"
     for alg in ucx oneshot twoshot am auto; do
         out=$($mpirun "$top_builddir/llm/llm" $gen --allreduce $alg 2> "$tmp/err") || { cat "$tmp/err" >&2; fail "llm --allreduce $alg across 4 hosts"; }
