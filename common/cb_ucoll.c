@@ -348,8 +348,6 @@ int cb_ucoll_pick(const cb_ucoll_t *c, int alg, size_t count)
     if (alg != CB_UCOLL_AUTO)
         return alg;
     int one = count * sizeof(float) <= CB_UCOLL_ONESHOT_MAX_BYTES;
-    if (c->all_mapped)
-        return one ? CB_UCOLL_PULL : CB_UCOLL_TWOSHOT;
     if (c->rma_native)
         return one ? CB_UCOLL_ONESHOT : CB_UCOLL_TWOSHOT;
     return one ? CB_UCOLL_AM : CB_UCOLL_AM_TWOSHOT;
