@@ -19,7 +19,7 @@
 #include "cb_mem.h"
 #include "cb_mpi.h"
 
-const char *const cb_ucoll_alg_names[] = { "oneshot", "twoshot", "am", "am-twoshot", "auto", NULL };
+const char *const cb_ucoll_alg_names[] = { "oneshot", "twoshot", "am", "am-twoshot", "pull", "auto", NULL };
 
 #define UCOLL_AM_ID 21
 #define UCOLL_LINE 64 /* a flag per cache line: writers of different flags never share one */
@@ -50,6 +50,8 @@ struct cb_ucoll {
     uint64_t *remote_base;    /* (np) each peer's region address */
     ucp_rkey_h *rkeys;        /* (np) each peer's key */
     int rma_native;           /* agreed: every endpoint puts natively */
+    uint8_t **mapped;         /* (np) each peer's region mapped here (ucp_rkey_ptr), or NULL */
+    int all_mapped;           /* agreed: every rank maps every peer */
     uint64_t seq;             /* calls so far */
     uint64_t flag_value;      /* source of flag puts: valid until they complete */
     am_header_t *headers;     /* (REG_COUNT, np) headers of messages in flight */
@@ -270,6 +272,36 @@ static cb_status_t oneshot(cb_ucoll_t *c, int am, float *buf, size_t n)
     return st;
 }
 
+/* pull: a local copy of n floats into this rank's own slot and a local
+ * flag, then every rank sums the np slots in rank order, loading them from
+ * the peers' mapped regions: no messages, 1 step. A slot is rewritten two
+ * calls later, after every peer has raised its flag of the call between,
+ * i.e. after every peer has finished reading it. */
+static cb_status_t pull(cb_ucoll_t *c, float *buf, size_t n)
+{
+    const int par = (int)(c->seq & 1), me = c->rank, np = c->np;
+    const uint64_t want = c->seq + 1;
+    const float *src[np];
+    memcpy(c->base + slot_off(c, REG_ONE, par, me), buf, n * sizeof(float));
+    __atomic_store_n((uint64_t *)flag_at(c, REG_ONE, par, me), want, __ATOMIC_RELEASE);
+    for (int s = 0; s < np; s++) {
+        uint8_t *base = s == me ? c->base : c->mapped[s];
+        src[s] = (const float *)(base + slot_off(c, REG_ONE, par, s));
+        if (s == me)
+            continue;
+        const uint64_t *f = (const uint64_t *)(base + flag_off(c, REG_ONE, par, s));
+        unsigned spins = 0;
+        while (__atomic_load_n(f, __ATOMIC_ACQUIRE) != want)
+            if (++spins > 64) {
+                ucp_worker_progress(c->worker); /* other calls' messages, if any */
+                if (spins > 1024)
+                    sched_yield();
+            }
+    }
+    sum_in_order(buf, src, np, n, c->acc);
+    return CB_OK;
+}
+
 /* twoshot: reduce-scatter (np-1 deliveries of n/np floats, rank r sums chunk r
  * in rank order) then allgather (np-1 deliveries of the summed chunk), 2 steps. */
 static cb_status_t twoshot(cb_ucoll_t *c, int am, float *buf, size_t n)
@@ -311,6 +343,8 @@ static cb_status_t twoshot(cb_ucoll_t *c, int am, float *buf, size_t n)
 
 int cb_ucoll_pick(const cb_ucoll_t *c, int alg, size_t count)
 {
+    if (alg == CB_UCOLL_PULL)
+        return c->all_mapped ? CB_UCOLL_PULL : CB_UCOLL_ONESHOT;
     if (alg != CB_UCOLL_AUTO)
         return alg;
     int one = count * sizeof(float) <= CB_UCOLL_ONESHOT_MAX_BYTES;
@@ -333,6 +367,7 @@ cb_status_t cb_ucoll_allreduce(cb_ucoll_t *c, int alg, float *buf, size_t count)
     case CB_UCOLL_TWOSHOT: st = twoshot(c, 0, buf, count); break;
     case CB_UCOLL_AM: st = oneshot(c, 1, buf, count); break;
     case CB_UCOLL_AM_TWOSHOT: st = twoshot(c, 1, buf, count); break;
+    case CB_UCOLL_PULL: st = pull(c, buf, count); break;
     default:
         cb_error("ucx collectives: unknown algorithm %d", alg);
         return CB_ERR_INTERNAL;
@@ -342,6 +377,7 @@ cb_status_t cb_ucoll_allreduce(cb_ucoll_t *c, int alg, float *buf, size_t count)
 }
 
 int cb_ucoll_rma_native(const cb_ucoll_t *c) { return c->rma_native; }
+int cb_ucoll_mapped(const cb_ucoll_t *c) { return c->all_mapped; }
 const char *cb_ucoll_describe(const cb_ucoll_t *c) { return c->desc; }
 size_t cb_ucoll_max_count(const cb_ucoll_t *c) { return c->max_count; }
 
@@ -504,8 +540,9 @@ static cb_status_t local_open(cb_ucoll_t *c, const char *tls)
     c->rkeys = calloc(np, sizeof *c->rkeys);
     c->remote_base = calloc(np, sizeof *c->remote_base);
     c->headers = calloc((size_t)REG_COUNT * np, sizeof *c->headers);
+    c->mapped = calloc(np, sizeof *c->mapped);
     c->acc = cb_alloc(2048 * sizeof(float), 0, "allreduce accumulator");
-    if (!c->eps || !c->rkeys || !c->remote_base || !c->headers || !c->acc) {
+    if (!c->eps || !c->rkeys || !c->remote_base || !c->headers || !c->mapped || !c->acc) {
         cb_error("cannot allocate the UCX collectives' tables");
         return CB_ERR_NOMEM;
     }
@@ -580,6 +617,11 @@ static cb_status_t exchange_keys(cb_ucoll_t *c)
         if ((s = ucp_ep_rkey_unpack(c->eps[r], all + offs[r] + sizeof(uint64_t), &c->rkeys[r])) != UCS_OK) {
             c->rkeys[r] = NULL;
             st = ucs_fail("cannot unpack a remote key", s);
+        } else {
+            /* Shared memory maps the peer's region here; other transports cannot. */
+            void *ptr = NULL;
+            if (ucp_rkey_ptr(c->rkeys[r], c->remote_base[r], &ptr) == UCS_OK)
+                c->mapped[r] = ptr;
         }
     }
     st = cb_agree(st, c->comm);
@@ -615,11 +657,16 @@ static cb_status_t settle(cb_ucoll_t *c)
         if (!first[0])
             snprintf(first, sizeof first, "%s", tls);
     }
-    int all_native = 0;
-    if ((st = cb_agree(CB_MPI(MPI_Allreduce(&native, &all_native, 1, MPI_INT, MPI_MIN, c->comm)), c->comm)) != CB_OK)
+    int mapped = 1;
+    for (int r = 0; r < c->np; r++)
+        mapped &= r == c->rank || c->mapped[r] != NULL;
+    int mine[2] = { native, mapped }, all[2] = { 0, 0 };
+    if ((st = cb_agree(CB_MPI(MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MIN, c->comm)), c->comm)) != CB_OK)
         return st;
-    c->rma_native = all_native;
-    snprintf(c->desc, sizeof c->desc, "%s; rma %s", first[0] ? first : "self", all_native ? "native" : "emulated (active messages)");
+    c->rma_native = all[0];
+    c->all_mapped = all[1];
+    snprintf(c->desc, sizeof c->desc, "%s; rma %s%s", first[0] ? first : "self", all[0] ? "native" : "emulated (active messages)",
+             all[1] ? "; peers mapped" : "");
     return cb_agree(CB_MPI(MPI_Bcast(c->desc, (int)sizeof c->desc, MPI_CHAR, 0, c->comm)), c->comm);
 }
 
@@ -690,6 +737,7 @@ void cb_ucoll_free(cb_ucoll_t *c)
     free(c->reqs);
     cb_free(c->acc);
     free(c->headers);
+    free(c->mapped);
     free(c->remote_base);
     free(c->rkeys);
     free(c->eps);

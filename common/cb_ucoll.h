@@ -15,11 +15,14 @@ typedef enum {
     CB_UCOLL_TWOSHOT,     /* reduce-scatter then allgather by puts: 2(np-1) puts of n/np, 2 steps */
     CB_UCOLL_AM,          /* oneshot over active messages: np-1 messages of n floats, 1 step */
     CB_UCOLL_AM_TWOSHOT,  /* twoshot over active messages: 2(np-1) messages of n/np, 2 steps */
+    CB_UCOLL_PULL,        /* oneshot by loads: each rank copies n floats into its own mapped slot
+                           * and raises its flag, each sums the np slots read in place through
+                           * ucp_rkey_ptr (shared memory); 0 messages, 1 step; oneshot elsewhere */
     CB_UCOLL_AUTO,        /* by size and by what the transports do natively (cb_ucoll_pick) */
     CB_UCOLL_COUNT
 } cb_ucoll_alg_t;
 
-/* "oneshot", "twoshot", "am", "am-twoshot", "auto", NULL */
+/* "oneshot", "twoshot", "am", "am-twoshot", "pull", "auto", NULL */
 extern const char *const cb_ucoll_alg_names[];
 
 /* auto: one step up to this message size, two steps above it. */
@@ -46,6 +49,9 @@ cb_status_t cb_ucoll_allreduce(cb_ucoll_t *c, int alg, float *buf, size_t count)
 /* The algorithm `alg` runs as for `count` floats: auto resolved by size
  * and by cb_ucoll_rma_native. Local, the same on every rank. */
 int cb_ucoll_pick(const cb_ucoll_t *c, int alg, size_t count);
+
+/* 1 if every rank maps every peer's region (ucp_rkey_ptr): pull runs. */
+int cb_ucoll_mapped(const cb_ucoll_t *c);
 
 /* 1 if every endpoint of every rank puts natively (not emulated over active
  * messages, as UCX does over tcp). The same on every rank. */

@@ -32,7 +32,8 @@ static const char *const epilog =
     "  mpirun -np 4 microbench decode --shape qwen3-235b-a22b --np 4 --alg mpi,auto\n"
     "allreduce and decode run each --alg side by side: mpi (MPI_Allreduce), rd (recursive\n"
     "doubling over MPI point-to-point) and, per --tls set, the UCX algorithms: oneshot,\n"
-    "twoshot (puts), am, am-twoshot (active messages), auto (by size and transport).\n";
+    "twoshot (puts), am, am-twoshot (active messages), pull (loads from mapped peers),\n"
+    "auto (by size and transport).\n";
 
 /* Split --tls into sets: "tcp,posix+cma" -> {"tcp", "posix+cma"}. "any"
  * leaves UCX to choose (and honours UCX_TLS). Local; deterministic. */
@@ -123,7 +124,7 @@ int main(int argc, char **argv)
         { "time-per-size", 't', CB_OPT_DOUBLE, &v.time_per_size, "SECONDS", "time each size for about this long instead of a count (0: off)", 0, 3600, NULL },
         { "window", 'W', CB_OPT_INT, &v.window, "N", "messages in flight per iteration of bandwidth tests", 1, 4096, NULL },
         { "tls", 'x', CB_OPT_STRING, &v.tls, "LIST", "UCX transport sets for ucx_* tests and the UCX --alg algorithms, one context each: tcp,shm,posix+cma (any: UCX's choice)", 1, 0, NULL },
-        { "alg", 'a', CB_OPT_STRING, &v.alg, "LIST", "allreduce and decode: algorithms side by side: mpi,rd,oneshot,twoshot,am,am-twoshot,auto (UCX ones once per --tls set)", 1, 0, NULL },
+        { "alg", 'a', CB_OPT_STRING, &v.alg, "LIST", "allreduce and decode: algorithms side by side: mpi,rd,oneshot,twoshot,am,am-twoshot,pull,auto (UCX ones once per --tls set)", 1, 0, NULL },
         { "shape", 0, CB_OPT_STRING, &v.shape, "NAME", "decode: the model shape (--list-shapes), or custom:dim=N,layers=N", 1, 0, NULL },
         { "layers", 0, CB_OPT_INT, &v.layers, "N", "decode: keep the first N layers of the shape (0: all)", 0, 1 << 20, NULL },
         { "np", 0, CB_OPT_INT, &v.np, "N", "decode: the tensor-parallel ranks the figure is for; must be the run's (0: the run's)", 0, 1 << 20, NULL },

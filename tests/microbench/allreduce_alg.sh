@@ -6,7 +6,7 @@
 # a corrupted result fails; decode times a shape's token and gives its
 # tokens/s ceiling; bad --alg, --shape and --np are refused.
 . "$top_srcdir/tests/microbench/lib.sh"
-algs=mpi,rd,oneshot,twoshot,am,am-twoshot,auto
+algs=mpi,rd,oneshot,twoshot,am,am-twoshot,pull,auto
 for np in 2 3 4 5; do
     mb_ok alg$np $np -m 28:99996 --iters 3 --warmup 1 --validate --alg $algs --tls posix+cma,tcp \
         -o "$tmp/alg$np.h5" allreduce
