@@ -56,6 +56,20 @@ sys.exit(bad)
 PY
 note "toy shape: decode, prompt and HPL as computed by hand"
 
+# A mixture of experts, experts quantized apart from the rest: per layer the attention
+# above (24576 f16 weights), 2 of 6 experts of 3 x 64x64 = 24576 Q4_0 weights (18 bytes per
+# 32), the F32 router (64 x 6) and two norms (2 x 64); two layers, embedding row and output
+# as above: 65600 f16 weights = 131200 B, 49152 x 18/32 = 27648 B, (64 + 2 x 512) x 4 = 4352 B:
+# 163200 bytes a token, 163.2 us at 1 GB/s.
+"$P" --shape moe:dim=64,layers=2,heads=4,kv=2,head_dim=32,vocab=256,experts=6,used=2,expert_ffn=64 \
+     --quant q4_0/f16 --mem-bw-GBps 1 --nodes 1 --strategy tensor --format json > "$tmp/moe.json" ||
+    fail "MoE prediction failed"
+"$PYTHON3" -c 'import json, sys
+r = json.load(open(sys.argv[1]))["decode"][0]
+sys.exit(abs(r["bytes_per_tok_GB"] - 163200e-9) > 1e-15 or abs(r["tg_tps"] / (1e6 / 163.2) - 1) > 1e-9)' "$tmp/moe.json" ||
+    { cat "$tmp/moe.json"; fail "the MoE toy differs from the hand-computed bytes"; }
+note "MoE toy with experts at Q4_0, the rest F16: 163200 bytes a token"
+
 # The text table shows the terms.
 "$P" --shape $SHAPE --quant f16 --mem-bw-GBps 1 --ar-alpha-us 10 --nodes 2 --strategy tensor > "$tmp/toy.txt" ||
     fail "table output failed"
