@@ -120,6 +120,16 @@ want = 1e6 / (230784 / 4e9 * 1e6 / 2 + 5 * (10 + 0.5 * 0.25))
 assert abs(r["tg_tps"] / want - 1) < 1e-6, (r, want)
 PY
     note "figures read from results files"
+    # scripts/reproduce on the same files: the published tables, and the measured 1-32 KB
+    # allreduce latency as the mean of the 1 KiB (10.5 us) and 4 KiB (12 us) rows.
+    "$top_srcdir/scripts/reproduce" "$tmp/llm.h5" "$tmp/mb.h5" > "$tmp/rep.txt" 2> "$tmp/err" ||
+        { cat "$tmp/err"; fail "reproduce failed"; }
+    grep -q '^| measured: mb.h5 *| allreduce .*| 11.25 ' "$tmp/rep.txt" || { cat "$tmp/rep.txt"; fail "reproduce: no measured allreduce row"; }
+    grep -q 'Exo (RDMA; tensor parallel) .*| 4 ' "$tmp/rep.txt" || fail "reproduce: no Exo 4-node row"
+    grep -q 'predicted from this machine' "$tmp/rep.txt" || fail "reproduce: no predictions from the files"
+    if "$top_srcdir/scripts/reproduce" "$tmp/none.h5" > "$tmp/out" 2> "$tmp/err"; then fail "reproduce: missing file: exit 0"; fi
+    [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -q '^reproduce: ' "$tmp/err" || { cat "$tmp/err"; fail "reproduce: missing file: not one line"; }
+    note "reproduce: tables from results files; a missing file refused"
 else
     note "h5py missing: results files not tried"
 fi
