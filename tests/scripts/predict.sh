@@ -153,4 +153,23 @@ bad "node file with a non-number" --node "$tmp/badnode.json"
 printf 'not json' > "$tmp/junk.json"
 bad "node file not JSON" --node "$tmp/junk.json"
 bad "bad node count" --shape tiny --mem-bw-GBps 1 --nodes 0
+# The plot: a PNG of real content (many colours, not a blank canvas).
+if "$PYTHON3" -c 'import matplotlib' 2>/dev/null; then
+    "$top_srcdir/scripts/reproduce" --plot "$tmp/plots" > /dev/null 2> "$tmp/err" || { cat "$tmp/err"; fail "reproduce --plot failed"; }
+    "$PYTHON3" - "$tmp/plots/tokens-per-s.png" <<'PY' || fail "the tokens/s plot is not a real image"
+import sys
+import matplotlib.image as mi
+import numpy as np
+with open(sys.argv[1], "rb") as fh:
+    assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+img = mi.imread(sys.argv[1])
+assert img.shape[0] >= 300 and img.shape[1] >= 500, img.shape
+colours = np.unique((img[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+dark = (img[..., :3].mean(axis=2) < 0.5).mean()
+assert len(colours) > 50 and 0.005 < dark < 0.5, (len(colours), dark)
+PY
+    note "reproduce --plot: a non-trivial PNG"
+else
+    note "matplotlib missing: plot not tried"
+fi
 exit 0
