@@ -47,3 +47,9 @@ SCRIPTS_TESTS = tests/scripts/bad-input.sh tests/scripts/run-suite.sh tests/scri
   tests/scripts/slurm-1host.sh tests/scripts/slurm-4hosts.sh
 TESTS += $(SCRIPTS_TESTS)
 dist_noinst_SCRIPTS += $(SCRIPTS_TESTS)
+
+# The performance model (scripts/predict), its node files, scripts/reproduce and their test.
+nobase_dist_cb_SCRIPTS += scripts/predict scripts/reproduce
+nobase_dist_cb_DATA += results/nodes/m3-ultra.json
+TESTS += tests/scripts/predict.sh
+dist_noinst_SCRIPTS += tests/scripts/predict.sh

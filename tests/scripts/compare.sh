@@ -35,8 +35,15 @@ f["microbench/ucx_put_bw"] = t
 f.close()
 PY
 
+# By default like with like only: HPL on 4 hosts beside 4-node rows, no row without a ratio.
 "$S/compare" "$tmp/hpl.h5" "$tmp/mb.h5" > "$tmp/out" 2> "$tmp/err" || { cat "$tmp/out" "$tmp/err" >&2; fail "compare exited non-zero"; }
 cat "$tmp/out"
+grep -q "M3 Ultra x1;" "$tmp/out" && fail "compare: a 1-node row beside a 4-host run by default"
+grep -q " n/a " "$tmp/out" && fail "compare: a row of another measurement by default"
+grep -q "1279 Gflops *3731.1 Gflops *0.343  M3 Ultra x4, 2.5 GbE TCP;" "$tmp/out" || fail "compare: no like-with-like HPL row"
+grep -q "left out (--all lists them)" "$tmp/out" || fail "compare: does not say what it left out"
+# --all: every published row.
+"$S/compare" --all "$tmp/hpl.h5" "$tmp/mb.h5" > "$tmp/out" 2> "$tmp/err" || { cat "$tmp/out" "$tmp/err" >&2; fail "compare --all exited non-zero"; }
 # expect LINE-PATTERN: the comparison has a line matching it.
 expect() { grep -q -- "$1" "$tmp/out" || fail "compare output lacks: $1"; }
 # HPL 1278.6 Gflops is exactly one M3 Ultra, and 1278.6/3731.1 of four.
