@@ -562,6 +562,7 @@ static cb_status_t set_root_attr(cb_results_t *r, const char *name, hid_t type, 
     pthread_mutex_lock(&h5_lock);
     if (r->broken) {
         pthread_mutex_unlock(&h5_lock);
+        cb_error("cannot write attribute %s to %s: a write failed before (disk full?)", name, r->path);
         return CB_ERR_IO;
     }
     herr_t rc = is_str ? write_attr_str(r->file, name, (const char *)value)
@@ -894,7 +895,9 @@ cb_status_t cb_table_append(cb_table_t *t, const void *row)
         return CB_OK;
     cb_status_t st = CB_OK;
     if (t->dset >= 0 && t->results->broken) {
-        st = CB_ERR_IO; /* said once already, when the write failed */
+        /* Held again: the first message may have been printed and cleared. */
+        cb_error("cannot write a row of table %s to %s: a write failed before (disk full?)", t->name, t->results->path);
+        st = CB_ERR_IO;
     } else if (t->dset >= 0) {
         pthread_mutex_lock(&h5_lock);
         hsize_t start[1] = { t->n_rows }, count[1] = { 1 }, dims[1] = { t->n_rows + 1 };

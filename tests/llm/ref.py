@@ -249,7 +249,7 @@ class Model:
 
     def lin(self, name, x, quant):
         if quant and self.t[name] in QNAMES:
-            x = q8_activation(x, quant_numpy.BLOCK[QNAMES[self.t[name]]])
+            x = q8_activation(x, 32 if quant == "gemm" else quant_numpy.BLOCK[QNAMES[self.t[name]]])
         return self.w[name] @ x
 
     def rms(self, x, w):
@@ -307,7 +307,7 @@ class Model:
 
     def expert(self, name, e, x, quant):
         if quant and self.t[name] in QNAMES:
-            x = q8_activation(x, quant_numpy.BLOCK[QNAMES[self.t[name]]])
+            x = q8_activation(x, 32 if quant == "gemm" else quant_numpy.BLOCK[QNAMES[self.t[name]]])
         return self.w[name][e] @ x
 
     def moe(self, l, p, xb, quant):
@@ -399,12 +399,13 @@ def main():
     prompt = [int(t) for t in a.prompt.replace(",", " ").split()]
     dump = open(a.dump_logits, "wb") if a.dump_logits else None
     logits = None
-    # llm quantizes the activations of a prompt batch as of a single token
-    # (its integer GEMM takes them in the weights' activation blocks), so the
-    # batched prompt is the same function here: --batch-prompt is kept for
-    # the tests that name it.
+    # llm quantizes the activations of a prompt batch too: its integer GEMM
+    # takes them in int8 blocks of 32 whatever the weights' type ("gemm"),
+    # where a single token's dots take the type's own blocks (Q8_K for the
+    # K-quants).
     for i, t in enumerate(prompt):
-        logits = m.step(t, i, True)
+        batched = a.batch_prompt and len(prompt) > 1
+        logits = m.step(t, i, "gemm" if batched else True)
     out = []
     for i in range(a.n):
         if dump:
