@@ -180,6 +180,11 @@ void llm_attention(const llm_attn_t *a);
  * accumulators, so that memory, not the adds, bounds its speed: the
  * roofline's read bandwidth. Local. */
 uint64_t llm_read_sum(const uint64_t *buf, size_t n);
+/* The int8 multiply-add rate of this rank's threads, in 10^9 operations per
+ * second (2 per multiply-add), with the instruction the selected kernels'
+ * integer GEMM uses, on registers only (llm_peak.c): the compute bound of
+ * a prompt with quantized weights. Local; takes about 0.1 s. */
+double llm_int8_peak_Gops(void);
 /* Elements per thread-local panel buffer llm_matmul needs for `cols`. */
 size_t llm_matmul_scratch(int cols);
 cb_status_t llm_kernels_init_scratch(int max_cols);

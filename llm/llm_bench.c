@@ -42,7 +42,7 @@ typedef struct {
     double comm_us_per_tok;
     double comm_calls_per_tok; /* allreduces per token */
     double compute_us_per_tok;
-    double roofline_ts;       /* --roofline: tokens/s the machine's bandwidth (tg) or sgemm rate (pp) allows */
+    double roofline_ts;       /* --roofline: tokens/s the machine's bandwidth (tg) or compute rate (pp: int8 and sgemm) allows */
     double roofline_frac;     /* avg_ts / roofline_ts */
 } llm_bench_row_t;
 
@@ -160,9 +160,11 @@ static void bench_markdown(const llm_bench_row_t *r, int header)
 /* The machine's limits, measured with every rank at once (each with its
  * threads) and summed: memory read bandwidth over a buffer far larger than
  * the caches (read with the kernels' widest loads and several accumulators,
- * so that the adds do not bound it), and the sgemm rate of BLAS at the shape of prompt processing
- * (m tokens, a dim x dim weight). Collective. */
-static cb_status_t bench_roofline(int dim, int m, double *read_GBps_p, double *sgemm_Gflops_p)
+ * so that the adds do not bound it), the sgemm rate of BLAS at the shape of
+ * prompt processing (m tokens, a dim x dim weight; the bound of float
+ * weights) and the int8 multiply-add rate of the cores (the bound of
+ * quantized weights, which the integer GEMM takes). Collective. */
+static cb_status_t bench_roofline(int dim, int m, double *read_GBps_p, double *sgemm_Gflops_p, double *int8_Gops_p)
 {
     const size_t n = (size_t)64 << 20; /* 512 MiB of uint64 per rank */
     uint64_t *buf = cb_alloc(n * sizeof(uint64_t), 0, "bandwidth buffer");
@@ -225,9 +227,13 @@ static cb_status_t bench_roofline(int dim, int m, double *read_GBps_p, double *s
     openblas_set_num_threads(1);
 #endif
     double gf = 2.0 * m * (double)dim * dim / best / 1e9 + 0 * sink * c[0];
+    MPI_Barrier(MPI_COMM_WORLD);
+    double gops = llm_int8_peak_Gops();
     st = CB_MPI(MPI_Allreduce(&bw, read_GBps_p, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
     if (st == CB_OK)
         st = CB_MPI(MPI_Allreduce(&gf, sgemm_Gflops_p, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+    if (st == CB_OK)
+        st = CB_MPI(MPI_Allreduce(&gops, int8_Gops_p, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
 cleanup:
     cb_free(c);
     cb_free(b);
@@ -284,7 +290,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
         { "batch", 'b', CB_OPT_INT, &batch, "N", "prompt tokens per forward step", 1, 1 << 16, NULL },
         { "no-warmup", 0, CB_OPT_FLAG, &no_warmup, NULL, "skip the warm-up run", 0, -1, NULL },
         { "markdown", 0, CB_OPT_FLAG, &markdown, NULL, "print llama-bench's markdown table instead of --format's (HDF5 unchanged)", 0, -1, NULL },
-        { "roofline", 0, CB_OPT_FLAG, &roofline, NULL, "measure memory read bandwidth and sgemm rate, report each test's share of its bound", 0, -1, NULL },
+        { "roofline", 0, CB_OPT_FLAG, &roofline, NULL, "measure memory read bandwidth, sgemm and int8 rates, report each test's share of its bound", 0, -1, NULL },
         { "save-routing", 0, CB_OPT_STRING, &save_routing, "FILE", "MoE: write the tokens routed to each expert during the tests (for --expert-placement balanced --routing-profile)", 0, -1, NULL },
         { 0 },
     };
@@ -380,7 +386,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
      * embedding only for one row; of the routed experts only the chosen
      * ones: attention + router + active experts), and 2 flops per weight it
      * uses in a prompt. */
-    double tok_bytes = 0, tok_flops = 0;
+    double tok_bytes = 0, tok_flops = 0, tok_ops_q = 0;
     for (int i = 0; i < desc.n_tensors; i++) {
         const llm_tensor_t *t = &desc.tensors[i];
         if (t->n_dims < 2)
@@ -394,18 +400,26 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             head = 1;
         }
         tok_bytes += share * (double)t->bytes;
-        if (!head) /* logits are computed for a prompt's last token only */
+        if (!head) { /* logits are computed for a prompt's last token only */
             tok_flops += 2 * elems;
+            if (t->type != LLM_F32 && t->type != LLM_F16 && t->type != LLM_BF16)
+                tok_ops_q += 2 * elems; /* integer GEMM; the float types take sgemm */
+        }
     }
-    double read_GBps = 0, sgemm_Gflops = 0;
+    double read_GBps = 0, sgemm_Gflops = 0, int8_Gops = 0;
     if (roofline) {
         int m = n_pp > 0 && pp[0] > 0 ? pp[0] : 512;
-        if ((st = bench_roofline(desc.cfg.dim, m, &read_GBps, &sgemm_Gflops)) != CB_OK)
+        if ((st = bench_roofline(desc.cfg.dim, m, &read_GBps, &sgemm_Gflops, &int8_Gops)) != CB_OK)
             goto cleanup;
-        cb_results_comment(res, "roofline: memory read %.2f GB/s, sgemm %.1f Gflop/s (all ranks); a token reads %.1f MB of weights and costs %.2f Gflop",
-                           read_GBps, sgemm_Gflops, tok_bytes / 1e6, tok_flops / 1e9);
+        cb_results_comment(res, "roofline: memory read %.2f GB/s, sgemm %.1f Gflop/s, int8 %.1f Gop/s (all ranks); a token reads %.1f MB of weights "
+                           "and costs %.2f Gflop (%.2f of it int8)",
+                           read_GBps, sgemm_Gflops, int8_Gops, tok_bytes / 1e6, tok_flops / 1e9, tok_ops_q / 1e9);
         cb_results_set_double(res, "llm_read_GBps", read_GBps);
         cb_results_set_double(res, "llm_sgemm_Gflops", sgemm_Gflops);
+        cb_results_set_double(res, "llm_int8_Gops", int8_Gops);
+        /* what bounds a prompt: the integer rate for the quantized weights'
+         * share of the work, sgemm for the rest */
+        cb_results_set_str(res, "llm_pp_bound", tok_ops_q >= tok_flops - tok_ops_q ? "int8" : "sgemm");
     }
     const char *blas_core = cb_blas_coretype();
     cb_results_comment(res, "model %s: %s, %d layers, dim %d; %d ranks x %d threads; allreduce %s; kernels %s; BLAS core %s",
@@ -475,7 +489,8 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             row.comm_calls_per_tok = (double)calls_sum / reps / (np_ + ng);
             row.compute_us_per_tok = (sec_sum - comm_sum) / reps / (np_ + ng) * 1e6;
             if (roofline) {
-                row.roofline_ts = pass == 0 ? sgemm_Gflops * 1e9 / tok_flops : read_GBps * 1e9 / tok_bytes;
+                row.roofline_ts = pass == 0 ? 1e9 / (tok_ops_q / int8_Gops + (tok_flops - tok_ops_q) / sgemm_Gflops)
+                                            : read_GBps * 1e9 / tok_bytes;
                 row.roofline_frac = row.avg_ts / row.roofline_ts;
             }
             if ((st = cb_table_append(tab, &row)) != CB_OK)

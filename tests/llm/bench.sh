@@ -2,7 +2,8 @@
 # The other paths of llm: the recursive-doubling allreduce (np = 2, 3, 4:
 # power of two and not) gives np=1's tokens; sampled generation (temperature,
 # top-p, seed) is the same on 1 and 3 ranks and differs with another seed;
-# GGUF v2 reads like v3; bench writes its rows to /llm/bench in the HDF5 file; inspect prints the
+# GGUF v2 reads like v3; bench writes its rows to /llm/bench in the HDF5 file; --roofline names
+# the bound of a prompt (int8 for quantized weights, sgemm for float ones); inspect prints the
 # per-rank plan.
 set -u
 bin=$top_builddir/llm/llm
@@ -42,6 +43,28 @@ tests = [t.decode() for t in rows["test"]]
 ok = tests == ["pp8", "tg4"] and all(rows["avg_ts"] > 0) and all(rows["n_ranks"] == 2) \
     and f.attrs["status"] in (b"complete", "complete")
 print("/llm/bench:", tests, list(rows["avg_ts"]), "ok" if ok else "FAIL")
+sys.exit(0 if ok else 1)
+PY
+fi
+# --roofline: a prompt with quantized weights is bounded by the int8 rate the
+# integer GEMM issues, one with float weights by sgemm's; both rates are measured.
+if "$py" -c "import h5py" 2>/dev/null; then
+    for t in q8_0 f32; do
+        "$launch" 1 "$bin" bench --shape tiny-qwen3 --type $t -p 8 -n 2 -r 1 --roofline -o "$tmp/r-$t.h5" \
+            > /dev/null 2> "$tmp/err" || { echo "FAIL: bench --roofline ($t)"; cat "$tmp/err"; fail=1; }
+    done
+    "$py" - "$tmp/r-q8_0.h5" "$tmp/r-f32.h5" <<'PY' || fail=1
+import sys, h5py
+ok = True
+for path, bound in zip(sys.argv[1:], ("int8", "sgemm")):
+    f = h5py.File(path, "r")
+    a = f.attrs
+    got = a["llm_pp_bound"].decode() if isinstance(a["llm_pp_bound"], bytes) else str(a["llm_pp_bound"])
+    rows = f["/llm/bench"][:]
+    good = got == bound and a["llm_int8_Gops"] > 0 and a["llm_sgemm_Gflops"] > 0 and all(rows["roofline_ts"] > 0)
+    print(f"roofline {path}: pp bound {got}, int8 {a['llm_int8_Gops']:.1f} Gop/s, sgemm {a['llm_sgemm_Gflops']:.1f} Gflop/s,",
+          "roofs", list(rows["roofline_ts"]), "ok" if good else f"FAIL (expected the {bound} bound)")
+    ok = ok and good
 sys.exit(0 if ok else 1)
 PY
 fi
