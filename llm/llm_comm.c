@@ -154,6 +154,29 @@ cb_status_t llm_comm_allreduce(llm_comm_t *c, float *buf, int count)
     return st;
 }
 
+/* The layer split's messages: one tag, in order per pair (MPI keeps order). */
+enum { PIPE_TAG = 0x11a };
+
+cb_status_t llm_comm_send(llm_comm_t *c, const float *buf, int count, int dest)
+{
+    double t0 = cb_now();
+    cb_status_t st = CB_MPI(MPI_Send(buf, count, MPI_FLOAT, dest, PIPE_TAG, c->comm));
+    c->calls++;
+    c->bytes += sizeof(float) * (double)count;
+    c->seconds += cb_now() - t0;
+    return st;
+}
+
+cb_status_t llm_comm_recv(llm_comm_t *c, float *buf, int count, int src)
+{
+    double t0 = cb_now();
+    cb_status_t st = CB_MPI(MPI_Recv(buf, count, MPI_FLOAT, src, PIPE_TAG, c->comm, MPI_STATUS_IGNORE));
+    c->calls++;
+    c->bytes += sizeof(float) * (double)count;
+    c->seconds += cb_now() - t0;
+    return st;
+}
+
 double llm_comm_seconds(const llm_comm_t *c) { return c->seconds; }
 void llm_comm_reset_time(llm_comm_t *c) { c->seconds = 0; c->calls = 0; c->bytes = 0; }
 long long llm_comm_calls(const llm_comm_t *c) { return c->calls; }
