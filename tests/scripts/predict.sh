@@ -191,6 +191,49 @@ dark = (img[..., :3].mean(axis=2) < 0.5).mean()
 assert len(colours) > 50 and 0.005 < dark < 0.5, (len(colours), dark)
 PY
     note "reproduce --plot: a non-trivial PNG"
+    # The whole report: scripts/validate's comparison of a measurement file written here
+    # (with the hand-checkable toy: 2 nodes, tensor), then reproduce --report on it and on
+    # results files: four PNGs of real content and a report that shows them.
+    mkdir -p "$tmp/val"
+    cat > "$tmp/val/measured.json" <<'JSON'
+{"cores": 2, "tokens": 16, "reps": 3,
+ "shapes": {"dense": {"tg_tps_1": 50, "read_GBps": 10, "of_roof": 0.5, "roof_tps": 100},
+            "moe": {"tg_tps_1": 80, "read_GBps": 10, "of_roof": 0.6, "roof_tps": 130}},
+ "runs": [{"shape": "dense", "split": "tensor", "delay_us": 50, "nodes": 2, "threads": 1, "tg_tps": 30, "tg_sd": 1,
+           "comm_us_per_tok": 3000, "ar_8": 120, "ar_4096": 150, "p2p_8": 60, "p2p_4096": 70},
+          {"shape": "dense", "split": "layers", "delay_us": 50, "nodes": 2, "threads": 2, "tg_tps": 40, "tg_sd": 1,
+           "comm_us_per_tok": 300, "ar_8": 120, "ar_4096": 150, "p2p_8": 60, "p2p_4096": 70}]}
+JSON
+    "$top_srcdir/scripts/validate" --report "$tmp/val" > "$tmp/val.txt" 2> "$tmp/err" || { cat "$tmp/err"; fail "validate --report failed"; }
+    # dense layers, 2 nodes: all bytes at 10 GB/s x 0.5 (the 1-node efficiency), plus one
+    # hand-over of 70 us and the argmax's 120 us allreduce.
+    "$PYTHON3" - "$tmp/val/validation.json" <<'PY' || fail "validate's prediction differs from predict's terms"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = [x for x in d["rows"] if x["split"] == "layers"][0]
+assert abs(r["pred_comm_ms"] - 0.19) < 1e-9, r
+assert abs(r["error_pct"] - (r["pred_tps"] / 40 - 1) * 100) < 1e-9, r
+PY
+    "$top_srcdir/scripts/reproduce" --report "$tmp/rep" --validation "$tmp/val" "$tmp/llm.h5" "$tmp/mb.h5" > "$tmp/rep2.txt" 2> "$tmp/err" ||
+        { cat "$tmp/err"; fail "reproduce --report failed"; }
+    for png in tokens-per-s emulated-tokens-per-s allreduce hpl; do
+        "$PYTHON3" - "$tmp/rep/$png.png" <<'PY' || fail "$png.png is not a real image"
+import sys
+import matplotlib.image as mi
+import numpy as np
+with open(sys.argv[1], "rb") as fh:
+    assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+img = mi.imread(sys.argv[1])
+assert img.shape[0] >= 300 and img.shape[1] >= 500, img.shape
+colours = np.unique((img[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+dark = (img[..., :3].mean(axis=2) < 0.5).mean()
+assert len(colours) > 50 and 0.005 < dark < 0.5, (len(colours), dark)
+PY
+        grep -q "($png.png)" "$tmp/rep/report.md" || fail "report.md does not show $png.png"
+    done
+    grep -q "Assumptions the errors depend on" "$tmp/rep/report.md" || fail "report.md lists no assumptions"
+    grep -q "measured mb.h5\|allreduce" "$tmp/rep2.txt" || fail "reproduce --report: no allreduce table"
+    note "reproduce --report: four non-trivial PNGs and report.md; validate --report's terms"
 else
     note "matplotlib missing: plot not tried"
 fi
