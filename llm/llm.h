@@ -487,6 +487,12 @@ cb_status_t llm_comm_allreduce(llm_comm_t *c, float *buf, int count);
  * time, calls and bytes below like an allreduce. Point-to-point: the pair
  * must agree on count. */
 cb_status_t llm_comm_send(llm_comm_t *c, const float *buf, int count, int dest);
+/* Complete req without holding a core: a few MPI_Test polls, then polls 20 us
+ * apart. The layer split's ranks wait for their turn most of a token; spinning
+ * would take the cores a computing rank on the same machine needs (an emulated
+ * or oversubscribed cluster), at the cost of up to a sleep's wake-up per hand-over.
+ * Local (the request's own contract). */
+cb_status_t llm_comm_wait_idle(MPI_Request *req);
 cb_status_t llm_comm_recv(llm_comm_t *c, float *buf, int count, int src);
 double llm_comm_seconds(const llm_comm_t *c); /* time spent in allreduce (and hand-overs) so far */
 void llm_comm_reset_time(llm_comm_t *c);          /* and the counts below */

@@ -408,6 +408,23 @@ cb_status_t llm_forward(llm_run_t *r, const int *tokens, int n, int pos)
 cb_status_t llm_argmax(llm_run_t *r, int *token_p)
 {
     struct { float v; int i; } loc = { -INFINITY, 0x7fffffff }, glob;
+    const llm_shard_t *sh = &r->w->sh;
+    if (sh->pipe && sh->np > 1) {
+        /* Layer split: the last rank holds every logit; the others wait their turn idle. */
+        int tok = 0;
+        for (int i = 0; i < r->voc; i++)
+            if (r->logits[i] > loc.v) {
+                loc.v = r->logits[i];
+                tok = i;
+            }
+        MPI_Request req;
+        cb_status_t st = CB_MPI(MPI_Ibcast(&tok, 1, MPI_INT, sh->np - 1, llm_comm_mpi(r->comm), &req));
+        if (st == CB_OK)
+            st = llm_comm_wait_idle(&req);
+        if (st == CB_OK)
+            *token_p = tok;
+        return st;
+    }
     for (int i = 0; i < r->voc; i++)
         if (r->logits[i] > loc.v) {
             loc.v = r->logits[i];
