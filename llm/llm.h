@@ -372,6 +372,9 @@ typedef struct {
     int wo_whole;   /* attn_output whole on every rank: (dim, n_heads * head_dim), fed zeros outside h0..h1 */
     int s0, s1;     /* shared-expert FFN units [s0, s1) (block-aligned) */
     struct llm_expert_plan *ep; /* routed experts this rank holds, NULL for a dense model */
+    int pipe;       /* 1: layer split (a pipeline): the rank holds layers [l0, l1) whole, heads, FFN
+                       units and experts all of them; rank 0 the embedding, the last rank the output */
+    int l0, l1;     /* layers [l0, l1) this rank computes (all of them under the tensor split) */
 } llm_shard_t;
 
 /* ---------------------------------------------------------------- sharding: uneven hosts, experts */
@@ -390,7 +393,18 @@ typedef struct {
     const double *weight;
     int placement;          /* llm_placement_t */
     const int64_t *profile;
+    int layers;             /* 1: layer split (contiguous layers in proportion to weight), 0: tensor split */
 } llm_split_t;
+
+/* --split: tensor parallelism (every layer over every rank) or a layer split. */
+typedef enum { LLM_SPLIT_TENSOR = 0, LLM_SPLIT_LAYERS } llm_split_kind_t;
+extern const char *const llm_split_names[]; /* "tensor", "layers", NULL */
+
+/* Under a layer split, 1 if the rank of sh holds token_embd (rank 0 embeds;
+ * the last rank too when the output is tied to it) / the output head (the
+ * last rank). Always 1 under the tensor split (each its vocabulary rows). */
+int llm_shard_holds_embd(const llm_shard_t *sh, int tied);
+int llm_shard_holds_output(const llm_shard_t *sh);
 
 /* One rank's piece of a routed expert: FFN units [f0, f1) of expert e. */
 typedef struct { int e, f0, f1; } llm_expert_piece_t;
@@ -473,7 +487,19 @@ cb_status_t llm_comm_create(MPI_Comm comm, int algo, int small_count, int large_
 /* In-place sum of buf[0..count) over the ranks; every rank gets the same bits.
  * Collective; count must match. */
 cb_status_t llm_comm_allreduce(llm_comm_t *c, float *buf, int count);
-double llm_comm_seconds(const llm_comm_t *c); /* time spent in allreduce so far */
+/* The layer split's hand-over: buf[0..count) to rank `dest` / from rank
+ * `src` of the communicator (blocking MPI point-to-point), counted in the
+ * time, calls and bytes below like an allreduce. Point-to-point: the pair
+ * must agree on count. */
+cb_status_t llm_comm_send(llm_comm_t *c, const float *buf, int count, int dest);
+/* Complete req without holding a core: a few MPI_Test polls, then polls 20 us
+ * apart. The layer split's ranks wait for their turn most of a token; spinning
+ * would take the cores a computing rank on the same machine needs (an emulated
+ * or oversubscribed cluster), at the cost of up to a sleep's wake-up per hand-over.
+ * Local (the request's own contract). */
+cb_status_t llm_comm_wait_idle(MPI_Request *req);
+cb_status_t llm_comm_recv(llm_comm_t *c, float *buf, int count, int src);
+double llm_comm_seconds(const llm_comm_t *c); /* time spent in allreduce (and hand-overs) so far */
 void llm_comm_reset_time(llm_comm_t *c);          /* and the counts below */
 long long llm_comm_calls(const llm_comm_t *c);   /* allreduces since the reset */
 double llm_comm_bytes(const llm_comm_t *c);      /* bytes they reduced */
@@ -599,6 +625,7 @@ typedef struct {
     const char *routing_profile; /* --routing-profile FILE, for balanced placement */
     const char *dump_routing; /* --dump-routing FILE: every routing decision, per rank */
     int kv_type;          /* --kv-type index into llm_kv_type_choices */
+    int split;            /* --split: llm_split_kind_t */
 } llm_model_opts_t;
 
 extern const char *const llm_type_choices[]; /* "f32", "f16", "bf16", "q8_0", "q4_0", ... "q6_k", NULL */
@@ -607,7 +634,7 @@ extern const int llm_type_choice_ids[];
 extern const char *const llm_kv_type_choices[]; /* "f16", "f32", "q8_0", NULL */
 extern const int llm_kv_type_ids[];
 
-#define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0, NULL, 0, NULL, NULL, 0 }
+#define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0, NULL, 0, NULL, NULL, 0, 0 }
 /* The model options every subcommand takes, as rows of its cb_opt_t table
  * (a macro because a table is a static initializer). */
 #define LLM_MODEL_OPTS(mo) \
@@ -620,7 +647,8 @@ extern const int llm_kv_type_ids[];
     { "kv-type", 0, CB_OPT_CHOICE, &(mo).kv_type, "TYPE", "KV cache type: f16, f32, q8_0", 0, -1, llm_kv_type_choices }, \
     { "isa", 0, CB_OPT_CHOICE, &(mo).isa, "ISA", "kernels: auto, c, avx2, avx512", 0, -1, llm_isa_names }, \
     { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce), rd (recursive doubling, persistent), over UCX: oneshot, twoshot, am (oneshot by active messages), ucx (picks by size and transport), auto (MPI or UCX, timed at start-up)", 0, -1, llm_ar_names }, \
-    { "shard-weights", 0, CB_OPT_STRING, &(mo).shard_weights, "W0,W1,..", "uneven hosts: rank i gets a share Wi of heads, FFN units, experts and vocabulary, or 'auto' (free memory)", 0, -1, NULL }, \
+    { "split", 0, CB_OPT_CHOICE, &(mo).split, "HOW", "tensor (every layer over all ranks, two allreduces a layer) or layers (each rank a contiguous range of layers, activations passed on rank to rank)", 0, -1, llm_split_names }, \
+    { "shard-weights", 0, CB_OPT_STRING, &(mo).shard_weights, "W0,W1,..", "uneven hosts: rank i gets a share Wi of heads, FFN units, experts and vocabulary (--split layers: of the layers), or 'auto' (free memory)", 0, -1, NULL }, \
     { "expert-placement", 0, CB_OPT_CHOICE, &(mo).placement, "HOW", "experts to ranks: contiguous, round-robin, balanced (by --routing-profile)", 0, -1, llm_placement_names }, \
     { "routing-profile", 0, CB_OPT_STRING, &(mo).routing_profile, "FILE", "routed tokens per layer and expert (written by llm bench --save-routing) for balanced placement", 0, -1, NULL }, \
     { "dump-routing", 0, CB_OPT_STRING, &(mo).dump_routing, "FILE", "write every MoE routing (layer, experts, exact weights) to FILE on rank 0, FILE.N on rank N", 0, -1, NULL }

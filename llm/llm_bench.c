@@ -27,6 +27,7 @@ typedef struct {
     int32_t n_threads;        /* per rank */
     int32_t n_batch;
     char allreduce[8];
+    char split[8];            /* tensor or layers (--split) */
     char kernels[8];
     char test[24];            /* pp512, tg128, "tg128 @ d4096" */
     int32_t n_prompt;
@@ -54,6 +55,7 @@ static const cb_column_t llm_bench_cols[] = {
     CB_COLUMN(llm_bench_row_t, n_ranks, CB_COL_INT32, "ranks", "%d"),
     CB_COLUMN(llm_bench_row_t, n_threads, CB_COL_INT32, "threads", "%d"),
     CB_COLUMN(llm_bench_row_t, allreduce, CB_COL_STRING, "allreduce", "%s"),
+    CB_COLUMN(llm_bench_row_t, split, CB_COL_STRING, "split", "%s"),
     CB_COLUMN(llm_bench_row_t, kernels, CB_COL_STRING, "isa", "%s"),
     CB_COLUMN(llm_bench_row_t, test, CB_COL_STRING, "test", "%s"),
     CB_COLUMN(llm_bench_row_t, n_prompt, CB_COL_INT32, "n_prompt", "%d"),
@@ -151,7 +153,7 @@ static void bench_markdown(const llm_bench_row_t *r, int header)
     }
     printf("| %s | %.2f GiB | %.2f M | CPU (%s) | %d | %d | %s | %s | %.2f ± %.2f |\n", r->model_type,
            (double)r->model_size / (1 << 30), (double)r->model_n_params / 1e6, r->kernels, r->n_ranks, r->n_threads,
-           r->allreduce, r->test, r->avg_ts, r->stddev_ts);
+           strcmp(r->split, "layers") ? r->allreduce : "layers", r->test, r->avg_ts, r->stddev_ts);
     fflush(stdout);
 }
 
@@ -422,9 +424,10 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
         cb_results_set_str(res, "llm_pp_bound", tok_ops_q >= tok_flops - tok_ops_q ? "int8" : "sgemm");
     }
     const char *blas_core = cb_blas_coretype();
-    cb_results_comment(res, "model %s: %s, %d layers, dim %d; %d ranks x %d threads; allreduce %s; kernels %s; BLAS core %s",
+    cb_results_comment(res, "model %s: %s, %d layers, dim %d; %d ranks x %d threads; %s split; allreduce %s; kernels %s; BLAS core %s",
                        desc.source, llm_arch_names[desc.cfg.arch], desc.cfg.n_layers, desc.cfg.dim,
-                       cb_nranks(), threads, llm_ar_names[mo.allreduce], llm_kernels_name(), blas_core);
+                       cb_nranks(), threads, llm_split_names[mo.split], llm_ar_names[mo.allreduce], llm_kernels_name(), blas_core);
+    cb_results_set_str(res, "llm_split", llm_split_names[mo.split]);
     cb_results_comment(res, "allreduce: %s", llm_comm_describe(comm));
     cb_results_set_str(res, "llm_allreduce", llm_comm_describe(comm));
 
@@ -470,6 +473,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             row.n_threads = threads;
             row.n_batch = batch;
             snprintf(row.allreduce, sizeof row.allreduce, "%s", llm_ar_names[mo.allreduce]);
+            snprintf(row.split, sizeof row.split, "%s", llm_split_names[mo.split]);
             snprintf(row.kernels, sizeof row.kernels, "%s", llm_kernels_name());
             if (dep > 0)
                 snprintf(row.test, sizeof row.test, "%s%d @ d%d", pass == 0 ? "pp" : "tg", pass == 0 ? np_ : ng, dep);
@@ -489,8 +493,10 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             row.comm_calls_per_tok = (double)calls_sum / reps / (np_ + ng);
             row.compute_us_per_tok = (sec_sum - comm_sum) / reps / (np_ + ng) * 1e6;
             if (roofline) {
-                row.roofline_ts = pass == 0 ? 1e9 / (tok_ops_q / int8_Gops + (tok_flops - tok_ops_q) / sgemm_Gflops)
-                                            : read_GBps * 1e9 / tok_bytes;
+                /* (the layer split's ranks run one after another: one rank's share of the machine at a time) */
+                double shares = mo.split == LLM_SPLIT_LAYERS ? (double)cb_nranks() : 1.0;
+                row.roofline_ts = (pass == 0 ? 1e9 / (tok_ops_q / int8_Gops + (tok_flops - tok_ops_q) / sgemm_Gflops)
+                                             : read_GBps * 1e9 / tok_bytes) / shares;
                 row.roofline_frac = row.avg_ts / row.roofline_ts;
             }
             if ((st = cb_table_append(tab, &row)) != CB_OK)

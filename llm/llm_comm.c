@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "llm.h"
 
 const char *const llm_ar_names[] = { "mpi", "rd", "ucx", "oneshot", "twoshot", "am", "auto", NULL };
@@ -150,6 +151,46 @@ cb_status_t llm_comm_allreduce(llm_comm_t *c, float *buf, int count)
         st = cb_rd_allreduce(c->rd, buf);
     else
         st = CB_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, count, MPI_FLOAT, MPI_SUM, c->comm));
+    c->seconds += cb_now() - t0;
+    return st;
+}
+
+/* The layer split's messages: one tag, in order per pair (MPI keeps order). */
+enum { PIPE_TAG = 0x11a };
+
+cb_status_t llm_comm_wait_idle(MPI_Request *req)
+{
+    for (int polls = 0;; polls++) {
+        int done = 0;
+        cb_status_t st = CB_MPI(MPI_Test(req, &done, MPI_STATUS_IGNORE));
+        if (st != CB_OK || done)
+            return st;
+        if (polls >= 64) {
+            struct timespec ts = { 0, 20000 }; /* 20 us */
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+cb_status_t llm_comm_send(llm_comm_t *c, const float *buf, int count, int dest)
+{
+    double t0 = cb_now();
+    cb_status_t st = CB_MPI(MPI_Send(buf, count, MPI_FLOAT, dest, PIPE_TAG, c->comm));
+    c->calls++;
+    c->bytes += sizeof(float) * (double)count;
+    c->seconds += cb_now() - t0;
+    return st;
+}
+
+cb_status_t llm_comm_recv(llm_comm_t *c, float *buf, int count, int src)
+{
+    double t0 = cb_now();
+    MPI_Request req;
+    cb_status_t st = CB_MPI(MPI_Irecv(buf, count, MPI_FLOAT, src, PIPE_TAG, c->comm, &req));
+    if (st == CB_OK)
+        st = llm_comm_wait_idle(&req);
+    c->calls++;
+    c->bytes += sizeof(float) * (double)count;
     c->seconds += cb_now() - t0;
     return st;
 }

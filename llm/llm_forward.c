@@ -1,8 +1,12 @@
-/* The tensor-parallel forward pass: every rank holds the residual stream x
+/* The forward pass. Tensor split: every rank holds the residual stream x
  * whole and its shard of every weight; per layer one allreduce after the
- * attention output projection and one after the FFN down projection. Reads
- * top to bottom like the maths of a Llama / Qwen2 / Qwen3 block; a deepseek2
- * block's attention is multi-head latent attention (llm_mla.c). */
+ * attention output projection and one after the FFN down projection. Layer
+ * split (sh.pipe): rank r holds layers [l0, l1) whole, receives x from rank
+ * r - 1, runs its layers with no collective and sends x on to rank r + 1;
+ * the last rank computes the logits (a pipeline of one batch at a time, as
+ * llama.cpp's RPC backend runs). Reads top to bottom like the maths of a
+ * Llama / Qwen2 / Qwen3 block; a deepseek2 block's attention is multi-head
+ * latent attention (llm_mla.c). */
 #include <math.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -26,8 +30,8 @@ struct llm_run {
     float *aow;         /* (batch, n_heads * head_dim) ao at its heads' place, zeros elsewhere (sh.wo_whole), else NULL */
     float *part;        /* (batch, dim) this rank's partial sum, then the total */
     float *hg, *hu;     /* (batch, hid) gate and up activations */
-    void *kc, *vc;      /* (n_layers, ctx) rows of kv_row bytes: nkv * head_dim elements of kv_type,
-                           the KV cache of this rank's KV heads */
+    void *kc, *vc;      /* (l1 - l0, ctx) rows of kv_row bytes: nkv * head_dim elements of kv_type,
+                           the KV cache of this rank's KV heads and layers */
     int kv_type;        /* LLM_F32, LLM_F16 or LLM_Q8_0 */
     size_t kv_row;      /* bytes of one position of one layer */
     float *att;         /* (threads, llm_attention_scratch) attention tiles */
@@ -103,8 +107,9 @@ cb_status_t llm_run_create_kv(const llm_weights_t *w, llm_comm_t *comm, int ctx,
     ALLOC(r->hu, B * (size_t)r->hid, "activations");
     r->kv_type = kv_type;
     r->kv_row = llm_type_bytes(kv_type, (int64_t)kvd);
-    if (!(r->kc = cb_alloc((size_t)c->n_layers * (size_t)ctx * r->kv_row + 1, 0, "KV cache")) ||
-        !(r->vc = cb_alloc((size_t)c->n_layers * (size_t)ctx * r->kv_row + 1, 0, "KV cache")))
+    const size_t nl = (size_t)(sh->l1 - sh->l0);
+    if (!(r->kc = cb_alloc(nl * (size_t)ctx * r->kv_row + 1, 0, "KV cache")) ||
+        !(r->vc = cb_alloc(nl * (size_t)ctx * r->kv_row + 1, 0, "KV cache")))
         goto fail;
     ALLOC(r->att, (size_t)r->n_threads * llm_attention_scratch((int)hd), "attention tiles");
     ALLOC(r->inv_freq, hd / 2, "RoPE table");
@@ -228,7 +233,8 @@ static void gqa_attend(llm_run_t *r, int l, int b, int pos)
     const int hd = c->head_dim, qd = r->nq * hd, kvd = r->nkv * hd;
     const int group = c->n_heads / c->n_kv_heads;
     const float scale = 1.0f / sqrtf((float)hd);
-    char *kc = (char *)r->kc + (size_t)l * r->ctx * r->kv_row, *vc = (char *)r->vc + (size_t)l * r->ctx * r->kv_row;
+    const size_t lo = (size_t)(l - sh->l0) * r->ctx * r->kv_row;
+    char *kc = (char *)r->kc + lo, *vc = (char *)r->vc + lo;
 
     {
         const llm_mat_t *m[3] = { &L->wq, &L->wk, &L->wv };
@@ -311,19 +317,32 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
     const int dim = c->dim, hd = c->head_dim;
     cb_status_t st;
 
-    /* Embedding: the owner of each token's row contributes it. */
-    memset(r->x, 0, sizeof(float) * (size_t)b * dim);
-    for (int i = 0; i < b; i++)
-        if (tokens[i] >= sh->v0 && tokens[i] < sh->v1)
-            llm_dequantize_row(w->tok.type, (const char *)w->tok.data + (size_t)(tokens[i] - sh->v0) * w->tok.row_bytes,
+    if (sh->pipe && sh->rank > 0) {
+        /* Layer split: the residual stream of the layers before ours. */
+        if ((st = llm_comm_recv(r->comm, r->x, b * dim, sh->rank - 1)) != CB_OK)
+            return st;
+    } else if (sh->pipe) {
+        /* Rank 0 holds the whole embedding. */
+        for (int i = 0; i < b; i++)
+            llm_dequantize_row(w->tok.type, (const char *)w->tok.data + (size_t)tokens[i] * w->tok.row_bytes,
                                r->x + (size_t)i * dim, dim);
-    if ((st = llm_comm_allreduce(r->comm, r->x, b * dim)) != CB_OK)
-        return st;
+    } else {
+        /* Embedding: the owner of each token's row contributes it. */
+        memset(r->x, 0, sizeof(float) * (size_t)b * dim);
+        for (int i = 0; i < b; i++)
+            if (tokens[i] >= sh->v0 && tokens[i] < sh->v1)
+                llm_dequantize_row(w->tok.type, (const char *)w->tok.data + (size_t)(tokens[i] - sh->v0) * w->tok.row_bytes,
+                                   r->x + (size_t)i * dim, dim);
+        if ((st = llm_comm_allreduce(r->comm, r->x, b * dim)) != CB_OK)
+            return st;
+    }
 
     for (int i = 0; i < b; i++)
         rope_table(r->rope_cs + (size_t)i * (hd / 2), r->rope_sn + (size_t)i * (hd / 2), hd, pos + i, r->inv_freq, r->rope_mscale);
 
-    for (int l = 0; l < c->n_layers; l++) {
+    /* Under the layer split every layer is whole here: no sums over ranks. */
+    const int tp = !sh->pipe;
+    for (int l = sh->l0; l < sh->l1; l++) {
         const llm_layer_t *L = &w->layers[l];
 
         /* ---- attention (MLA or GQA): this rank's heads, summed over ranks */
@@ -334,7 +353,7 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
             llm_mla_attend(r->mla, w, l, r->xb, b, pos, r->part);
         else
             gqa_attend(r, l, b, pos);
-        if ((st = llm_comm_allreduce(r->comm, r->part, b * dim)) != CB_OK)
+        if (tp && (st = llm_comm_allreduce(r->comm, r->part, b * dim)) != CB_OK)
             return st;
         residual_add(r->x, r->part, (size_t)b * dim);
 
@@ -346,16 +365,19 @@ static cb_status_t forward_batch(llm_run_t *r, const int *tokens, int b, int pos
             if ((st = llm_moe_ffn(r->moe, L->moe, l, r->xb, b, r->part)) != CB_OK)
                 return st;
             double t0 = cb_now();
-            st = llm_comm_allreduce(r->comm, r->part, b * dim);
+            st = tp ? llm_comm_allreduce(r->comm, r->part, b * dim) : CB_OK;
             llm_moe_note_allreduce(r->moe, cb_now() - t0);
         } else {
             ffn_dense(r, L, b);
-            st = llm_comm_allreduce(r->comm, r->part, b * dim);
+            st = tp ? llm_comm_allreduce(r->comm, r->part, b * dim) : CB_OK;
         }
         if (st != CB_OK)
             return st;
         residual_add(r->x, r->part, (size_t)b * dim);
     }
+
+    if (sh->pipe && sh->rank < sh->np - 1) /* on to the next rank's layers; no logits here */
+        return llm_comm_send(r->comm, r->x, b * dim, sh->rank + 1);
 
     /* Logits of the last position, for this rank's vocabulary rows. */
     rmsnorm(r->xb, r->x + (size_t)(b - 1) * dim, w->out_norm, dim, c->norm_eps);
@@ -376,7 +398,7 @@ cb_status_t llm_forward(llm_run_t *r, const int *tokens, int n, int pos)
             return st;
     }
     /* Every rank routed alone: prove they agreed (one small allreduce). */
-    if (r->moe && r->w->sh.np > 1)
+    if (r->moe && r->w->sh.np > 1 && !r->w->sh.pipe) /* (layer split: each layer routed by one rank) */
         return llm_moe_check_routing(r->moe, llm_comm_mpi(r->comm));
     return CB_OK;
 }
@@ -386,6 +408,23 @@ cb_status_t llm_forward(llm_run_t *r, const int *tokens, int n, int pos)
 cb_status_t llm_argmax(llm_run_t *r, int *token_p)
 {
     struct { float v; int i; } loc = { -INFINITY, 0x7fffffff }, glob;
+    const llm_shard_t *sh = &r->w->sh;
+    if (sh->pipe && sh->np > 1) {
+        /* Layer split: the last rank holds every logit; the others wait their turn idle. */
+        int tok = 0;
+        for (int i = 0; i < r->voc; i++)
+            if (r->logits[i] > loc.v) {
+                loc.v = r->logits[i];
+                tok = i;
+            }
+        MPI_Request req;
+        cb_status_t st = CB_MPI(MPI_Ibcast(&tok, 1, MPI_INT, sh->np - 1, llm_comm_mpi(r->comm), &req));
+        if (st == CB_OK)
+            st = llm_comm_wait_idle(&req);
+        if (st == CB_OK)
+            *token_p = tok;
+        return st;
+    }
     for (int i = 0; i < r->voc; i++)
         if (r->logits[i] > loc.v) {
             loc.v = r->logits[i];

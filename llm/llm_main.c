@@ -755,11 +755,11 @@ static void inspect_print(const llm_desc_t *d, const llm_split_t *sp, int kv_typ
                c->moe.n_used, c->moe.n_experts);
     printf("# %d tensors, %s of weights, %.3f M parameters\n", d->n_tensors, cb_format_size((size_t)total, a, sizeof a),
            (double)params / 1e6);
-    printf("# per rank with %d ranks (ctx %d, batch 512, KV cache %s%s%s%s):\n", np, ctx, llm_type_name(kv_type),
-           sp->weight ? ", uneven shares" : "", c->moe.n_experts ? ", experts " : "",
+    printf("# per rank with %d ranks (%s split, ctx %d, batch 512, KV cache %s%s%s%s):\n", np, sp->layers ? "layer" : "tensor",
+           ctx, llm_type_name(kv_type), sp->weight ? ", uneven shares" : "", c->moe.n_experts ? ", experts " : "",
            c->moe.n_experts ? llm_placement_names[sp->placement] : "");
-    printf("# %4s %8s %8s %8s %8s %12s %12s %12s%s\n", "rank", "heads", "kv", "ffn", "vocab", "weights", "KV cache", "total",
-           c->moe.n_experts ? "  experts (pieces in all layers; first MoE layer's)" : "");
+    printf("# %4s %8s %8s %8s %8s %8s %12s %12s %12s%s\n", "rank", "layers", "heads", "kv", "ffn", "vocab", "weights", "KV cache",
+           "total", c->moe.n_experts ? "  experts (pieces in the rank's layers; first MoE layer's)" : "");
     for (int r = 0; r < np; r++) {
         llm_shard_t sh;
         if (llm_shard_plan_split(d, r, sp, &sh) != CB_OK) {
@@ -770,19 +770,23 @@ static void inspect_print(const llm_desc_t *d, const llm_split_t *sp, int kv_typ
         size_t wb = llm_shard_weight_bytes(d, &sh);
         size_t rb = llm_shard_run_bytes_kv(c, &sh, ctx, 512, kv_type), kb = llm_shard_kv_bytes(c, &sh, ctx, kv_type);
         char ka[32];
-        char hs[24], ks[24], fs[24], vs[24];
+        char ls[24], hs[24], ks[24], fs[24], vs[24];
+        snprintf(ls, sizeof ls, "%d-%d", sh.l0, sh.l1 - 1);
         snprintf(hs, sizeof hs, "%d-%d", sh.h0, sh.h1 - 1);
         snprintf(ks, sizeof ks, "%d-%d", sh.kv0, sh.kv1 - 1);
         snprintf(fs, sizeof fs, "%d", c->moe.n_experts ? sh.s1 - sh.s0 : sh.f1 - sh.f0);
         snprintf(vs, sizeof vs, "%d", sh.v1 - sh.v0);
-        printf("  %4d %8s %8s %8s %8s %12s %12s %12s", r, hs, ks, fs, vs, cb_format_size(wb, a, sizeof a),
+        printf("  %4d %8s %8s %8s %8s %8s %12s %12s %12s", r, ls, hs, ks, fs, vs, cb_format_size(wb, a, sizeof a),
                cb_format_size(kb, ka, sizeof ka), cb_format_size(wb + rb, b, sizeof b));
         if (sh.ep) {
             char ex[160];
-            int pieces = 0, l0 = c->moe.n_dense_lead;
-            for (int l = 0; l < c->n_layers; l++)
+            int pieces = 0, l0 = c->moe.n_dense_lead > sh.l0 ? c->moe.n_dense_lead : sh.l0;
+            for (int l = sh.l0; l < sh.l1; l++)
                 pieces += sh.ep->n_pieces[l];
-            inspect_experts(&sh, l0, c->moe.expert_ffn, ex, sizeof ex);
+            if (l0 < sh.l1)
+                inspect_experts(&sh, l0, c->moe.expert_ffn, ex, sizeof ex);
+            else
+                snprintf(ex, sizeof ex, "(no MoE layer)");
             printf("  %d: %s", pieces, ex);
         }
         printf("\n");

@@ -34,7 +34,8 @@ struct llm_mla_run {
     int lat;            /* kv_lora + rope: a cache row */
     float kq_scale;     /* softmax scale, with YaRN's mscale */
     float mscale;       /* RoPE cos/sin magnitude */
-    float *cache;       /* (n_layers, ctx, lat): normed latent then roped key, the same on every rank */
+    float *cache;       /* (l1 - l0, ctx, lat): normed latent then roped key of the rank's layers, the same on every rank */
+    int l0;             /* the first layer the rank holds (layer split), else 0 */
     float *qa;          /* (batch, q_lora) */
     float *q;           /* (batch, nq * (nope + rope)) */
     float *kva;         /* (batch, lat) */
@@ -314,7 +315,7 @@ static size_t mla_xq_blocks(const llm_config_t *c, int nq)
 size_t llm_mla_run_bytes(const llm_config_t *c, const llm_shard_t *sh, int ctx, int batch)
 {
     const size_t nq = (size_t)(sh->h1 - sh->h0), lat = (size_t)(c->mla.kv_lora + c->mla.rope), B = (size_t)batch;
-    size_t f = (size_t)ctx * llm_mla_cache_bytes_per_token(c) / sizeof(float);
+    size_t f = (size_t)ctx * llm_mla_cache_bytes_per_token(c) / sizeof(float) / (size_t)c->n_layers * (size_t)(sh->l1 - sh->l0);
     f += B * ((size_t)c->mla.q_lora + nq * (size_t)(c->mla.nope + c->mla.rope) + lat + nq * (size_t)c->mla.v_dim);
     f += nq * (lat + (size_t)ctx + (size_t)c->mla.kv_lora) + (size_t)c->mla.rope * 2;
     return f * sizeof(float) + mla_xq_blocks(c, (int)nq) * sizeof(llm_block_q8x_t);
@@ -344,8 +345,10 @@ cb_status_t llm_mla_run_create(const llm_weights_t *w, int ctx, int batch, llm_m
     m->kq_scale = llm_rope_attn_scale(c, mc->nope + mc->rope);
     const size_t B = (size_t)batch, nq = (size_t)m->nq, lat = (size_t)m->lat;
 #define ALLOC(p, n, what) if (!((p) = cb_alloc(sizeof(*(p)) * (n), 1, what))) goto fail
-    /* exactly what inspect states: ctx x llm_mla_cache_bytes_per_token */
-    ALLOC(m->cache, (size_t)ctx * llm_mla_cache_bytes_per_token(c) / sizeof(float), "latent cache");
+    /* exactly what inspect states: ctx x llm_mla_cache_bytes_per_token, for the rank's layers */
+    m->l0 = w->sh.l0;
+    ALLOC(m->cache, (size_t)ctx * llm_mla_cache_bytes_per_token(c) / sizeof(float) / (size_t)c->n_layers * (size_t)(w->sh.l1 - w->sh.l0),
+          "latent cache");
     ALLOC(m->qa, B * (size_t)mc->q_lora, "activations");
     ALLOC(m->q, B * nq * (size_t)(mc->nope + mc->rope), "activations");
     ALLOC(m->kva, B * lat, "activations");
@@ -430,7 +433,7 @@ void llm_mla_attend(llm_mla_run_t *m, const llm_weights_t *w, int l, const float
     const llm_layer_t *Ly = &w->layers[l];
     const llm_mla_layer_t *L = Ly->mla;
     const int nq = m->nq, kvl = mc->kv_lora, nope = mc->nope, rd = mc->rope, qk = nope + rd, lat = m->lat, vd = mc->v_dim;
-    float *cache = m->cache + (size_t)l * m->ctx * lat;
+    float *cache = m->cache + (size_t)(l - m->l0) * m->ctx * lat;
 
     /* ---- projections: queries of this rank's heads, the latent and RoPE key */
     if (mc->q_lora) {

@@ -51,7 +51,7 @@ cb_status_t llm_model_split(const llm_model_opts_t *mo, const llm_desc_t *desc, 
     double *weight = NULL;
     int64_t *profile = NULL;
     cb_status_t st = CB_OK;
-    *sp = (llm_split_t){ np, NULL, mo->placement, NULL };
+    *sp = (llm_split_t){ np, NULL, mo->placement, NULL, mo->split == LLM_SPLIT_LAYERS };
     if (mo->shard_weights) {
         int is_auto = !strcmp(mo->shard_weights, "auto");
         if (!(weight = malloc(sizeof(double) * (size_t)np))) {

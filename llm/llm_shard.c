@@ -13,6 +13,7 @@
 /* ================================================================ plan */
 
 const char *const llm_placement_names[] = { "contiguous", "round-robin", "balanced", NULL };
+const char *const llm_split_names[] = { "tensor", "layers", NULL };
 
 /* The largest block of the tensors blk.L.<suffix> (1 where none is present). */
 static int tensor_block(const llm_desc_t *desc, const char *suffix)
@@ -260,11 +261,49 @@ done:
     return st;
 }
 
+/* The layer split: the whole model's plan on one rank (every head, FFN unit
+ * and expert), cut to the rank's contiguous layers [l0, l1): rank r gets the
+ * layers split_cut gives its share, at least one each. */
+static cb_status_t plan_layers(const llm_desc_t *desc, int rank, const llm_split_t *sp, llm_shard_t *sh)
+{
+    const llm_config_t *c = &desc->cfg;
+    const int np = sp->np;
+    if (np > c->n_layers) {
+        cb_error("--split layers: %d ranks but the model has %d layers: at most %d ranks", np, c->n_layers, c->n_layers);
+        return CB_ERR_UNSUPPORTED;
+    }
+    llm_split_t whole = { 1, NULL, sp->placement, sp->profile, 0 };
+    cb_status_t st = llm_shard_plan_split(desc, 0, &whole, sh);
+    if (st != CB_OK)
+        return st;
+    sh->rank = rank;
+    sh->np = np;
+    sh->pipe = 1;
+    sh->l0 = split_cut(c->n_layers, sp, rank, 1);
+    sh->l1 = split_cut(c->n_layers, sp, rank + 1, 1);
+    if (rank != np - 1)
+        sh->v0 = sh->v1 = 0; /* only the last rank computes logits (all of them) */
+    return CB_OK;
+}
+
+int llm_shard_holds_embd(const llm_shard_t *sh, int tied)
+{
+    return !sh->pipe || sh->rank == 0 || (tied && sh->rank == sh->np - 1);
+}
+
+int llm_shard_holds_output(const llm_shard_t *sh)
+{
+    return !sh->pipe || sh->rank == sh->np - 1;
+}
+
 cb_status_t llm_shard_plan_split(const llm_desc_t *desc, int rank, const llm_split_t *sp, llm_shard_t *sh)
 {
     const llm_config_t *c = &desc->cfg;
     const int np = sp->np;
     memset(sh, 0, sizeof *sh);
+    if (sp->layers)
+        return plan_layers(desc, rank, sp, sh);
+    sh->l1 = c->n_layers;
     if (np > c->n_heads) {
         cb_error("%d ranks but the model has %d attention heads: at most %d ranks", np, c->n_heads, c->n_heads);
         return CB_ERR_UNSUPPORTED;
@@ -352,7 +391,7 @@ cb_status_t llm_shard_plan_split(const llm_desc_t *desc, int rank, const llm_spl
 
 cb_status_t llm_shard_plan(const llm_desc_t *desc, int rank, int np, llm_shard_t *sh)
 {
-    llm_split_t sp = { np, NULL, LLM_PLACE_CONTIGUOUS, NULL };
+    llm_split_t sp = { np, NULL, LLM_PLACE_CONTIGUOUS, NULL, 0 };
     return llm_shard_plan_split(desc, rank, &sp, sh);
 }
 
@@ -512,6 +551,21 @@ size_t llm_shard_weight_bytes(const llm_desc_t *desc, const llm_shard_t *sh)
         int64_t r0, nr, c0, nc;
         if (!llm_type_supported(t->type))
             continue;
+        if (sh->pipe) {
+            /* Layer split: the rank's layers whole, the embedding and output where it holds them. */
+            int embd = !strcmp(t->name, "token_embd.weight"), out = !strcmp(t->name, "output.weight");
+            if (!strncmp(t->name, "blk.", 4)) {
+                int l = atoi(t->name + 4);
+                if (l < sh->l0 || l >= sh->l1)
+                    continue;
+            } else if ((embd && !llm_shard_holds_embd(sh, desc->cfg.tied)) || (out && !llm_shard_holds_output(sh))) {
+                continue;
+            }
+            if (embd || out) {
+                total += llm_type_bytes(t->type, t->ne[0]) * (size_t)t->ne[1];
+                continue;
+            }
+        }
         if (shard_part(t->name, &desc->cfg, sh, t, &r0, &nr, &c0, &nc) == PART_EXPERTS) {
             total += expert_bytes(t, sh);
             continue;
@@ -524,7 +578,7 @@ size_t llm_shard_weight_bytes(const llm_desc_t *desc, const llm_shard_t *sh)
 size_t llm_shard_kv_bytes(const llm_config_t *c, const llm_shard_t *sh, int ctx, int kv_type)
 {
     size_t row = llm_type_bytes(kv_type, (int64_t)(sh->kv1 - sh->kv0) * c->head_dim);
-    return row == SIZE_MAX ? SIZE_MAX : 2 * (size_t)c->n_layers * (size_t)ctx * row;
+    return row == SIZE_MAX ? SIZE_MAX : 2 * (size_t)(sh->l1 - sh->l0) * (size_t)ctx * row;
 }
 
 size_t llm_shard_run_bytes(const llm_config_t *c, const llm_shard_t *sh, int ctx, int batch)
@@ -615,15 +669,22 @@ cb_status_t llm_weights_load(const llm_desc_t *desc, const llm_shard_t *sh, llm_
         goto fail;
     char n[LLM_NAME_MAX];
 #define TRY(x) if ((st = (x)) != CB_OK) goto fail
-    TRY(llm_shard_load_mat(desc, sh, "token_embd.weight", &w->tok, &w->bytes));
+    /* Under the layer split the embedding and output are whole where held. */
+    llm_shard_t sv = *sh;
+    if (sh->pipe) {
+        sv.v0 = 0;
+        sv.v1 = c->vocab;
+    }
+    if (llm_shard_holds_embd(sh, c->tied))
+        TRY(llm_shard_load_mat(desc, &sv, "token_embd.weight", &w->tok, &w->bytes));
     if (c->tied)
-        w->out = w->tok;
-    else
-        TRY(llm_shard_load_mat(desc, sh, "output.weight", &w->out, &w->bytes));
+        w->out = llm_shard_holds_output(sh) ? w->tok : (llm_mat_t){ 0 };
+    else if (llm_shard_holds_output(sh))
+        TRY(llm_shard_load_mat(desc, &sv, "output.weight", &w->out, &w->bytes));
     TRY(llm_shard_load_vec(desc, sh, "output_norm.weight", &w->out_norm, &w->bytes));
     if (c->rope_scaling.freq_factors)
         TRY(llm_shard_load_vec(desc, sh, "rope_freqs.weight", &w->rope_freqs, &w->bytes));
-    for (int l = 0; l < c->n_layers; l++) {
+    for (int l = sh->l0; l < sh->l1; l++) {
         llm_layer_t *L = &w->layers[l];
 #define MAT(fmt, m) snprintf(n, sizeof n, fmt, l); TRY(llm_shard_load_mat(desc, sh, n, m, &w->bytes))
 #define VEC(fmt, v) snprintf(n, sizeof n, fmt, l); TRY(llm_shard_load_vec(desc, sh, n, v, &w->bytes))

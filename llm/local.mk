@@ -84,3 +84,7 @@ EXTRA_DIST += tests/llm/allreduce.sh
 # Hostile files at scale: a million metadata keys, FIFOs, directories, devices
 TESTS += tests/llm/many_keys.sh
 EXTRA_DIST += tests/llm/many_keys.sh
+
+# The layer split (--split layers)
+TESTS += tests/llm/split_layers.sh
+EXTRA_DIST += tests/llm/split_layers.sh

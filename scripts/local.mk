@@ -49,7 +49,7 @@ TESTS += $(SCRIPTS_TESTS)
 dist_noinst_SCRIPTS += $(SCRIPTS_TESTS)
 
 # The performance model (scripts/predict), its node files, scripts/reproduce and their test.
-nobase_dist_cb_SCRIPTS += scripts/predict scripts/reproduce
+nobase_dist_cb_SCRIPTS += scripts/predict scripts/reproduce scripts/validate
 nobase_dist_cb_DATA += results/nodes/m3-ultra.json
 TESTS += tests/scripts/predict.sh
 dist_noinst_SCRIPTS += tests/scripts/predict.sh

@@ -17,9 +17,11 @@ SHAPE=dense:dim=64,ffn=128,layers=2,heads=4,kv=2,head_dim=32,vocab=256
 # (k, v) + 128x64 (o) + 3 x 64x128 (FFN) = 8192 x 3 + 24576 = 49152 weights; two layers,
 # the embedding row (64) and the output matrix (256 x 64): 114752 f16 weights = 229504 bytes,
 # plus 64 + 2 x 2 x 64 = 320 f32 norm weights = 1280 bytes: 230784 bytes a token.
-# At 1 GB/s: 230.784 us. Tensor parallel on N nodes: 230.784 / N us, plus 1 + 2 x 2 = 5
-# allreduces of 64 floats (256 B = 0.25 KiB) at 10 + 1 x 0.25 us. Layer split: 230.784 us
-# plus N - 1 hops of 5 us + 256 B at 1 GB/s (0.256 us).
+# At 1 GB/s: 230.784 us. Tensor parallel on N nodes (llm's): the matrices' 229504 bytes / N
+# and the norms' 1280 bytes whole on every node, plus 1 + 2 x 2 = 5 allreduces of 64 floats
+# (256 B = 0.25 KiB) at 10 + 1 x 0.25 us and the argmax's 8-byte one at 10 + 8/1024 us.
+# Layer split: 230.784 us plus N - 1 hops of 5 us + 256 B at 1 GB/s (0.256 us) and the
+# argmax allreduce.
 # Prompt: 2 x 114752 flops a token at 1 Gflops x N. HPL, N = 1000 on 4 nodes (2x2), 10
 # Gflops each: 2/3 1000^3 + 2 x 1000^2 flops; broadcast 8 x 1000^2 / (2 x 2) bytes and
 # swaps 8 x 1000^2 / 2 bytes at 1 GB/s; latencies (1000 x log2 2 + 1000/100 x (2-1)) x 5 us.
@@ -28,10 +30,11 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 mem_us = 230784 / 1e9 * 1e6
 want = {}
+small = 10 + 8 / 1024
 for n in (1, 2, 4):
-    ar = 0 if n == 1 else 5 * (10 + 0.25)
-    want[("tensor", n)] = 1e6 / (mem_us / n + ar)
-    want[("layers", n)] = 1e6 / (mem_us + (n - 1) * (5 + 0.256))
+    ar = 0 if n == 1 else 5 * (10 + 0.25) + small
+    want[("tensor", n)] = 1e6 / (229504 / 1e3 / n + 1.28 + ar)
+    want[("layers", n)] = 1e6 / (mem_us + ((n - 1) * (5 + 0.256) + small if n > 1 else 0))
 bad = 0
 for r in d["decode"]:
     w = want.pop((r["strategy"], r["nodes"]))
@@ -69,6 +72,25 @@ r = json.load(open(sys.argv[1]))["decode"][0]
 sys.exit(abs(r["bytes_per_tok_GB"] - 163200e-9) > 1e-15 or abs(r["tg_tps"] / (1e6 / 163.2) - 1) > 1e-9)' "$tmp/moe.json" ||
     { cat "$tmp/moe.json"; fail "the MoE toy differs from the hand-computed bytes"; }
 note "MoE toy with experts at Q4_0, the rest F16: 163200 bytes a token"
+
+# The same MoE on 2 nodes, tensor parallel: 3 whole experts a node, 2 chosen of 6. The
+# slowest node holds both chosen with probability 2 x C(3,2) / C(6,2) = 6/15, else one:
+# 1.4 experts a layer on average at 3 x 64x64 x 18/32 = 6912 bytes each; the rest, the
+# attention and output (131200 B f16) halved, the norms and routers (4352 B) whole:
+# 65600 + 4352 + 2 x 1.4 x 6912 = 89305.6 bytes, 89.3056 us at 1 GB/s; plus 5 allreduces
+# of 64 floats at 10 us and the argmax's at 10 us. As an emulated cluster of 2 nodes on
+# one machine of 1 core (--machine-cores 1): the longer of all 163200 bytes at the
+# machine's rate and the slowest node's at all of it: 163.2 us.
+M=moe:dim=64,layers=2,heads=4,kv=2,head_dim=32,vocab=256,experts=6,used=2,expert_ffn=64
+"$P" --shape $M --quant q4_0/f16 --mem-bw-GBps 1 --ar-alpha-us 10 --nodes 2 --strategy tensor --format json > "$tmp/moe2.json" &&
+"$P" --shape $M --quant q4_0/f16 --mem-bw-GBps 1 --ar-alpha-us 10 --nodes 2 --strategy tensor --machine-cores 1 --format json > "$tmp/moe2m.json" ||
+    fail "MoE 2-node prediction failed"
+"$PYTHON3" -c 'import json, sys
+r = json.load(open(sys.argv[1]))["decode"][0]
+m = json.load(open(sys.argv[2]))["decode"][0]
+ok = abs(r["mem_ms"] * 1e3 - 89.3056) < 1e-6 and abs(r["comm_ms"] * 1e3 - 60) < 1e-9 and abs(m["mem_ms"] * 1e3 - 163.2) < 1e-6
+sys.exit(not ok)' "$tmp/moe2.json" "$tmp/moe2m.json" || { cat "$tmp/moe2.json" "$tmp/moe2m.json"; fail "the 2-node MoE toy differs from the hand computation"; }
+note "MoE toy on 2 nodes: the slowest node's expected 1.4 experts a layer; emulated on one core: all bytes at the machine's rate"
 
 # The text table shows the terms.
 "$P" --shape $SHAPE --quant f16 --mem-bw-GBps 1 --ar-alpha-us 10 --nodes 2 --strategy tensor > "$tmp/toy.txt" ||
@@ -116,7 +138,7 @@ assert abs(d["node"]["mem_bw_GBps"] - 4.0) < 1e-12, d["node"]       # 8 GB/s ove
 link = d["links"]["measured"]
 assert abs(link["ar_alpha_us"] - 10) < 1e-6 and abs(link["ar_beta_us_per_KiB"] - 0.5) < 1e-6, link
 r = d["decode"][0]
-want = 1e6 / (230784 / 4e9 * 1e6 / 2 + 5 * (10 + 0.5 * 0.25))
+want = 1e6 / ((229504 / 2 + 1280) / 4e9 * 1e6 + 5 * (10 + 0.5 * 0.25) + 10 + 0.5 * 8 / 1024)
 assert abs(r["tg_tps"] / want - 1) < 1e-6, (r, want)
 PY
     note "figures read from results files"
@@ -169,6 +191,49 @@ dark = (img[..., :3].mean(axis=2) < 0.5).mean()
 assert len(colours) > 50 and 0.005 < dark < 0.5, (len(colours), dark)
 PY
     note "reproduce --plot: a non-trivial PNG"
+    # The whole report: scripts/validate's comparison of a measurement file written here
+    # (with the hand-checkable toy: 2 nodes, tensor), then reproduce --report on it and on
+    # results files: four PNGs of real content and a report that shows them.
+    mkdir -p "$tmp/val"
+    cat > "$tmp/val/measured.json" <<'JSON'
+{"cores": 2, "tokens": 16, "reps": 3,
+ "shapes": {"dense": {"tg_tps_1": 50, "read_GBps": 10, "of_roof": 0.5, "roof_tps": 100},
+            "moe": {"tg_tps_1": 80, "read_GBps": 10, "of_roof": 0.6, "roof_tps": 130}},
+ "runs": [{"shape": "dense", "split": "tensor", "delay_us": 50, "nodes": 2, "threads": 1, "tg_tps": 30, "tg_sd": 1,
+           "comm_us_per_tok": 3000, "ar_8": 120, "ar_4096": 150, "p2p_8": 60, "p2p_4096": 70},
+          {"shape": "dense", "split": "layers", "delay_us": 50, "nodes": 2, "threads": 2, "tg_tps": 40, "tg_sd": 1,
+           "comm_us_per_tok": 300, "ar_8": 120, "ar_4096": 150, "p2p_8": 60, "p2p_4096": 70}]}
+JSON
+    "$top_srcdir/scripts/validate" --report "$tmp/val" > "$tmp/val.txt" 2> "$tmp/err" || { cat "$tmp/err"; fail "validate --report failed"; }
+    # dense layers, 2 nodes: all bytes at 10 GB/s x 0.5 (the 1-node efficiency), plus one
+    # hand-over of 70 us and the argmax's 120 us allreduce.
+    "$PYTHON3" - "$tmp/val/validation.json" <<'PY' || fail "validate's prediction differs from predict's terms"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = [x for x in d["rows"] if x["split"] == "layers"][0]
+assert abs(r["pred_comm_ms"] - 0.19) < 1e-9, r
+assert abs(r["error_pct"] - (r["pred_tps"] / 40 - 1) * 100) < 1e-9, r
+PY
+    "$top_srcdir/scripts/reproduce" --report "$tmp/rep" --validation "$tmp/val" "$tmp/llm.h5" "$tmp/mb.h5" > "$tmp/rep2.txt" 2> "$tmp/err" ||
+        { cat "$tmp/err"; fail "reproduce --report failed"; }
+    for png in tokens-per-s emulated-tokens-per-s allreduce hpl; do
+        "$PYTHON3" - "$tmp/rep/$png.png" <<'PY' || fail "$png.png is not a real image"
+import sys
+import matplotlib.image as mi
+import numpy as np
+with open(sys.argv[1], "rb") as fh:
+    assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+img = mi.imread(sys.argv[1])
+assert img.shape[0] >= 300 and img.shape[1] >= 500, img.shape
+colours = np.unique((img[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+dark = (img[..., :3].mean(axis=2) < 0.5).mean()
+assert len(colours) > 50 and 0.005 < dark < 0.5, (len(colours), dark)
+PY
+        grep -q "($png.png)" "$tmp/rep/report.md" || fail "report.md does not show $png.png"
+    done
+    grep -q "Assumptions the errors depend on" "$tmp/rep/report.md" || fail "report.md lists no assumptions"
+    grep -q "measured mb.h5\|allreduce" "$tmp/rep2.txt" || fail "reproduce --report: no allreduce table"
+    note "reproduce --report: four non-trivial PNGs and report.md; validate --report's terms"
 else
     note "matplotlib missing: plot not tried"
 fi
