@@ -75,6 +75,7 @@ typedef struct {
     int validate;              /* --validate: fill with a pattern, check every received byte */
     int corrupt;               /* --inject-corruption: flip one received byte (tests the check) */
     int shared_recv;           /* --shared-recv: a window's receives share one buffer (as OSU) */
+    int osu_counts;            /* --osu-counts: iterations and warm-up per size as OSU's defaults */
     int n_sets;                /* --tls: UCX transport sets */
     char sets[MB_MAX_SETS][MB_NAME_LEN]; /* each "tcp", "posix+cma": '+' becomes ',' for UCX_TLS */
     int n_algs;                /* --alg: allreduce algorithms of MB_LAYER_COLL tests */

@@ -98,11 +98,34 @@ cb_status_t mb_engine_check(const mb_params_t *params, const mb_test_t *test)
     return CB_OK;
 }
 
-/* Iterations for one size: --iters, or as many as move MB_ITER_BUDGET bytes
- * (between 10 and 10000 messages or windows). Local. */
+/* OSU's default counts (osu_util.h) for the kind of `test`: latency pairs
+ * 10000 + 100 warm-up, collectives 1000 + 100, bandwidth windows 100 + 10;
+ * above 8 KiB a tenth of them (1000 + 10, 100 + 10, 20 + 2). Local. */
+static void osu_counts_of(const mb_test_t *test, size_t size, int *iters_p, int *warmup_p)
+{
+    int large = size > 8192;
+    if (test->metric == MB_METRIC_BW) {
+        *iters_p = large ? 20 : 100;
+        *warmup_p = large ? 2 : 10;
+    } else if (test->flags & MB_TEST_ALL) {
+        *iters_p = large ? 100 : 1000;
+        *warmup_p = large ? 10 : 100;
+    } else {
+        *iters_p = large ? 1000 : 10000;
+        *warmup_p = large ? 10 : 100;
+    }
+}
+
+/* Iterations for one size: --iters, OSU's (--osu-counts), or as many as
+ * move MB_ITER_BUDGET bytes (between 10 and 10000 messages or windows).
+ * Local. */
 static void counts_of(const mb_params_t *params, const mb_test_t *test, size_t size,
                       int *iters_p, int *warmup_p)
 {
+    if (params->osu_counts) {
+        osu_counts_of(test, size, iters_p, warmup_p);
+        return;
+    }
     int iters = params->iters;
     if (iters <= 0) {
         size_t per_iter = size > 0 ? size : 1;
@@ -131,12 +154,16 @@ typedef union {
     double d;
 } slot_t;
 
-enum { LAT_AVG, LAT_MIN, LAT_P50, LAT_P99, LAT_MAX, LAT_N };
+/* Latency of a test over every rank (collectives) adds, after the per-call
+ * statistics of the slowest rank, OSU's figure (the mean over ranks of each
+ * rank's mean time per call) and the slowest rank's mean. Every block ends
+ * with its own iteration count. */
+enum { LAT_AVG, LAT_MIN, LAT_P50, LAT_P99, LAT_MAX, LAT_N, LAT_RANK_MEAN = LAT_N, LAT_RANK_MAX, LAT_N_ALL };
 enum { BW_AVG, BW_P50, BW_MAX, BW_MSGS, BW_N };
 
 typedef struct {
-    cb_column_t cols[2 + MB_MAX_BLOCKS * (LAT_N + 2)];
-    char names[2 + MB_MAX_BLOCKS * (LAT_N + 2)][2][96]; /* field name, title */
+    cb_column_t cols[2 + MB_MAX_BLOCKS * (LAT_N_ALL + 4)];
+    char names[2 + MB_MAX_BLOCKS * (LAT_N_ALL + 4)][2][96]; /* field name, title */
     int n_cols;
     int per_block; /* statistics columns per block */
 } layout_t;
@@ -151,15 +178,18 @@ static void add_col(layout_t *l, const char *name, const char *title, cb_col_typ
 }
 
 /* Columns: OSU's names for one set; "<set> ..." blocks and ratios for more. */
-static void layout_build(layout_t *l, mb_metric_t metric, int n_blocks, char labels[][MB_NAME_LEN], int decode)
+static void layout_build(layout_t *l, mb_metric_t metric, int n_blocks, char labels[][MB_NAME_LEN], int decode,
+                         int over_ranks)
 {
-    static const char *lat_field[LAT_N] = { "lat_avg_us", "lat_min_us", "lat_p50_us", "lat_p99_us", "lat_max_us" };
-    static const char *lat_title[LAT_N] = { "Avg Latency(us)", "Min(us)", "P50(us)", "P99(us)", "Max(us)" };
+    static const char *lat_field[LAT_N_ALL] = { "lat_avg_us", "lat_min_us", "lat_p50_us", "lat_p99_us", "lat_max_us",
+                                                 "rank_mean_us", "slowest_rank_us" };
+    static const char *lat_title[LAT_N_ALL] = { "Avg Latency(us)", "Min(us)", "P50(us)", "P99(us)", "Max(us)",
+                                                "Mean of ranks(us)", "Slowest rank(us)" };
     static const char *bw_field[BW_N] = { "bw_MBps", "bw_p50_MBps", "bw_max_MBps", "msg_rate_per_s" };
     static const char *bw_title[BW_N] = { "Bandwidth(MB/s)", "P50(MB/s)", "Max(MB/s)", "Messages/s" };
     int lat = metric == MB_METRIC_LAT;
     memset(l, 0, sizeof *l);
-    l->per_block = lat ? LAT_N : BW_N;
+    l->per_block = lat ? (over_ranks ? LAT_N_ALL : LAT_N) : BW_N;
     add_col(l, "size_B", "Size", CB_COL_INT64, NULL);
     for (int b = 0; b < n_blocks; b++) {
         for (int k = 0; k < l->per_block; k++) {
@@ -188,7 +218,13 @@ static void layout_build(layout_t *l, mb_metric_t metric, int n_blocks, char lab
         snprintf(title, sizeof title, n_blocks > 1 ? "%.40s tok/s ceiling" : "tok/s ceiling", labels[b]);
         add_col(l, name, title, CB_COL_DOUBLE, "%.1f");
     }
-    add_col(l, "iters", "Iterations", CB_COL_INT64, NULL);
+    /* Iterations of each block: the sets' counts may differ. */
+    for (int b = 0; b < n_blocks; b++) {
+        char name[96], title[96];
+        snprintf(name, sizeof name, n_blocks > 1 ? "%.40s_iters" : "iters", labels[b]);
+        snprintf(title, sizeof title, n_blocks > 1 ? "%.40s Iterations" : "Iterations", labels[b]);
+        add_col(l, name, title, CB_COL_INT64, NULL);
+    }
 }
 
 /* A set's name as a field-name prefix: letters, digits and '_' only. */
@@ -230,6 +266,12 @@ static cb_status_t barrier_idle(const mb_params_t *params, const mb_test_t *test
     if (test->layer == MB_LAYER_LOCAL)
         idle = params->rank != 0;
     return mb_barrier(params->comm, idle);
+}
+
+/* Latency tests over every rank (collectives): OSU's mean over ranks too. */
+static int over_ranks(const mb_test_t *test)
+{
+    return test->metric == MB_METRIC_LAT && (test->flags & MB_TEST_ALL);
 }
 
 /* Run `n` untimed iterations and return the median time of one (the
@@ -288,7 +330,7 @@ static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
         double n = each > 0 ? params->time_per_size / each : MB_MAX_ITERS;
         iters = (int)(n < 1 ? 1 : n > MB_MAX_ITERS ? MB_MAX_ITERS : n);
         warmup = 0; /* done */
-    } else if (params->iters <= 0) {
+    } else if (params->iters <= 0 && !params->osu_counts) {
         /* Default counts, bounded in time: on a slow or crowded network the
          * count by size alone could take hours. A few iterations tell. */
         if ((st = estimate(params, test, backend, inst, &run, MB_PROBE_ITERS, &each)) != CB_OK)
@@ -321,6 +363,20 @@ static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
     st = CB_MPI(MPI_Reduce(samples, reduced, iters, MPI_DOUBLE, MPI_MAX, 0, params->comm));
     if ((st = cb_agree(st, params->comm)) != CB_OK)
         goto out;
+    /* Over every rank: each rank's mean time per call, then their mean (OSU's
+     * Avg Latency) and their maximum (OSU's Max Latency: the slowest rank). */
+    double rank_sum = 0, rank_max = 0;
+    if (over_ranks(test)) {
+        double mine = 0;
+        for (int i = 0; i < iters; i++)
+            mine += samples[i];
+        mine /= iters;
+        st = CB_MPI(MPI_Reduce(&mine, &rank_sum, 1, MPI_DOUBLE, MPI_SUM, 0, params->comm));
+        if (st == CB_OK)
+            st = CB_MPI(MPI_Reduce(&mine, &rank_max, 1, MPI_DOUBLE, MPI_MAX, 0, params->comm));
+        if ((st = cb_agree(st, params->comm)) != CB_OK)
+            goto out;
+    }
 
     if (params->rank == 0) {
         cb_stats_t s;
@@ -331,6 +387,10 @@ static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
             slots[LAT_P50].d = s.p50 * 1e6;
             slots[LAT_P99].d = s.p99 * 1e6;
             slots[LAT_MAX].d = s.max * 1e6;
+            if (over_ranks(test)) {
+                slots[LAT_RANK_MEAN].d = rank_sum / params->n_ranks * 1e6;
+                slots[LAT_RANK_MAX].d = rank_max * 1e6;
+            }
         } else {
             /* Per-iteration bandwidth for the spread; the average is bytes
              * over total time, not a mean of rates. */
@@ -455,7 +515,7 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
     }
 
     layout = calloc(1, sizeof *layout);
-    row = calloc(2 + MB_MAX_BLOCKS * (LAT_N + 2), sizeof *row);
+    row = calloc(2 + MB_MAX_BLOCKS * (LAT_N_ALL + 4), sizeof *row);
     st = (layout && row) ? CB_OK : CB_ERR_NOMEM;
     if (st != CB_OK)
         cb_error("cannot allocate the table layout");
@@ -477,7 +537,7 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
     if ((st = pairs_text(params, test, hosts, sizeof hosts)) != CB_OK)
         goto out_close;
 
-    layout_build(layout, test->metric, n_blocks, labels, test->op == MB_OP_DECODE);
+    layout_build(layout, test->metric, n_blocks, labels, test->op == MB_OP_DECODE, over_ranks(test));
     snprintf(path, sizeof path, "/microbench/%s", test->name);
     cb_results_comment(results, "%s: %s", test->name, test->description);
     cb_results_comment(results, "transport: %s", transport);
@@ -515,14 +575,15 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
         goto out_close;
 
     for (int i = 0; i < n_sizes; i++) {
-        int iters = 0;
         row[0].i = (int64_t)sizes[i];
         for (int b = 0; b < n_blocks; b++) {
+            int iters = 0;
             uint32_t seed = (uint32_t)(i * 7919 + b * 104729 + 17);
             st = run_size(params, test, backend, inst[b], sizes[i], seed,
                           row + 1 + b * layout->per_block, &iters);
             if (st != CB_OK)
                 goto out_close;
+            row[layout->n_cols - n_blocks + b].i = iters;
         }
         int metric_col = test->metric == MB_METRIC_LAT ? LAT_P50 : BW_AVG;
         for (int b = 1; b < n_blocks; b++) {
@@ -533,7 +594,6 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
             double p50 = row[1 + b * layout->per_block + LAT_P50].d;
             row[1 + n_blocks * layout->per_block + n_blocks - 1 + b].d = p50 > 0 ? 1e6 / p50 : 0;
         }
-        row[layout->n_cols - 1].i = iters;
         if ((st = cb_agree(cb_table_append(table, row), params->comm)) != CB_OK)
             goto out_close;
         cb_progress("%s: %zu bytes done", test->name, sizes[i]);

@@ -15,13 +15,13 @@ typedef struct {
     const char *alg;     /* --alg LIST */
     const char *shape;   /* --shape NAME */
     int layers, np, list_shapes;
-    int iters, warmup, window, validate, corrupt, shared_recv;
+    int iters, warmup, window, validate, corrupt, shared_recv, osu_counts;
     double time_per_size;
 } mb_cli_values_t;
 
 static const char *const epilog =
     "Tests (or `all`): latency bw bibw msgrate | allreduce decode bcast allgather alltoall\n"
-    "  reduce_scatter barrier | put_lat get_lat put_bw get_bw acc_lat | ucx_tag_lat\n"
+    "  reduce_scatter barrier | put_lat get_lat put_bw get_bw fop_lat (acc_lat) | ucx_tag_lat\n"
     "  ucx_tag_bw ucx_put_lat ucx_get_lat ucx_put_bw ucx_get_bw ucx_atomic_lat\n"
     "  ucx_am_lat | memcpy. Pair tests use rank i and rank i + np/2.\n"
     "Examples:\n"
@@ -59,6 +59,12 @@ static cb_status_t tls_parse(const char *text, mb_params_t *params)
                 return CB_ERR_USAGE;
             }
         }
+        for (int k = 0; k < params->n_sets; k++)
+            if (strlen(params->sets[k]) == len && memcmp(params->sets[k], p, len) == 0) {
+                cb_error("--tls %s: transport set '%s' given twice (each set is a block of columns)", text,
+                         params->sets[k]);
+                return CB_ERR_USAGE;
+            }
         memcpy(params->sets[params->n_sets], p, len);
         params->sets[params->n_sets++][len] = '\0';
         if (p[len] == '\0')
@@ -129,6 +135,7 @@ int main(int argc, char **argv)
         { "layers", 0, CB_OPT_INT, &v.layers, "N", "decode: keep the first N layers of the shape (0: all)", 0, 1 << 20, NULL },
         { "np", 0, CB_OPT_INT, &v.np, "N", "decode: the tensor-parallel ranks the figure is for; must be the run's (0: the run's)", 0, 1 << 20, NULL },
         { "list-shapes", 0, CB_OPT_FLAG, &v.list_shapes, NULL, "print decode's shapes and exit", 1, 0, NULL },
+        { "osu-counts", 0, CB_OPT_FLAG, &v.osu_counts, NULL, "iterations and warm-up per size as OSU's defaults: latency 10000 + 100, collectives 1000 + 100, bandwidth 100 + 10 windows; above 8 KiB 1000 + 10, 100 + 10, 20 + 2 (replaces --iters and --warmup)", 1, 0, NULL },
         { "shared-recv", 0, CB_OPT_FLAG, &v.shared_recv, NULL, "bandwidth tests receive a whole window into one buffer, as OSU and ucx_perftest do (default: a buffer per message; --validate then sees the last message only)", 1, 0, NULL },
         { "validate", 'c', CB_OPT_FLAG, &v.validate, NULL, "fill buffers with a pattern and check every received byte", 1, 0, NULL },
         { "inject-corruption", 0, CB_OPT_FLAG, &v.corrupt, NULL, "with --validate: flip one received byte per size (proves the check fails)", 1, 0, NULL },
@@ -176,6 +183,10 @@ int main(int argc, char **argv)
         cb_error("--np %d: this run has %d ranks; launch it with mpirun -np %d", v.np, params.n_ranks, v.np);
         st = CB_ERR_USAGE;
     }
+    if (st == CB_OK && v.osu_counts && (v.iters > 0 || v.warmup >= 0 || v.time_per_size > 0)) {
+        cb_error("--osu-counts sets the iterations: give no --iters, --warmup or --time-per-size with it");
+        st = CB_ERR_USAGE;
+    }
     if (st == CB_OK && v.corrupt && !v.validate) {
         cb_error("--inject-corruption needs --validate");
         st = CB_ERR_USAGE;
@@ -190,6 +201,7 @@ int main(int argc, char **argv)
     params.validate = v.validate;
     params.corrupt = v.corrupt;
     params.shared_recv = v.shared_recv;
+    params.osu_counts = v.osu_counts;
     {
         int n_hosts = 1;
         st = cb_agree(cb_mpi_hosts(params.comm, &n_hosts, NULL, &params.local_size), params.comm);

@@ -1,9 +1,15 @@
-/* MPI collectives over every rank: each rank times each call and the engine
- * keeps the slowest rank's time per call. --validate checks every byte of
- * every result (reductions sum small integers, exact in float). */
+/* MPI collectives over every rank, timed as OSU times them: every call
+ * starts after a barrier (so that no rank runs ahead into the next call) and
+ * each rank times its own call; the engine reports the mean over ranks of
+ * each rank's mean (OSU's Avg), the slowest rank's mean, and percentiles of
+ * the slowest rank per call. --validate checks every byte of every result
+ * (reductions sum small integers, exact in float). reduce_scatter's size is
+ * the whole vector, as OSU counts it: rank r receives its share (count / np,
+ * the first count % np ranks one float more). */
 #include "mb_mpi.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 /* The float every rank r contributes at global element j, and their sum. */
 static inline float contrib(int r, size_t j, uint32_t seed)
@@ -30,7 +36,7 @@ static void coll_fill(mb_mpi_t *m, const mb_test_t *test, size_t size, uint32_t 
     int n = m->n_ranks;
     switch (test->op) {
     case MB_OP_ALLREDUCE: case MB_OP_REDUCE_SCATTER: {
-        size_t count = (test->op == MB_OP_ALLREDUCE ? 1 : (size_t)n) * (size / sizeof(float));
+        size_t count = size / sizeof(float);
         float *f = (float *)m->sbuf;
         for (size_t j = 0; j < count; j++)
             f[j] = contrib(m->rank, j, seed);
@@ -52,6 +58,15 @@ static void coll_fill(mb_mpi_t *m, const mb_test_t *test, size_t size, uint32_t 
     }
 }
 
+/* reduce_scatter: rank r's share of a vector of `total` floats and where
+ * it starts (OSU's split: count / np each, the remainder to the first). */
+static void share_of(size_t total, int n, int r, size_t *count_p, size_t *first_p)
+{
+    size_t q = total / (size_t)n, rem = total % (size_t)n, ur = (size_t)r;
+    *count_p = q + (ur < rem ? 1 : 0);
+    *first_p = ur * q + (ur < rem ? ur : rem);
+}
+
 static cb_status_t coll_check(mb_mpi_t *m, const mb_test_t *test, size_t size, uint32_t seed, int corrupt)
 {
     int n = m->n_ranks;
@@ -59,11 +74,12 @@ static cb_status_t coll_check(mb_mpi_t *m, const mb_test_t *test, size_t size, u
     char what[96];
     switch (test->op) {
     case MB_OP_ALLREDUCE: case MB_OP_REDUCE_SCATTER: {
-        size_t count = size / sizeof(float);
-        size_t first = test->op == MB_OP_ALLREDUCE ? 0 : (size_t)m->rank * count;
+        size_t count = size / sizeof(float), first = 0;
+        if (test->op == MB_OP_REDUCE_SCATTER)
+            share_of(count, n, m->rank, &count, &first);
         float *f = (float *)m->rbuf;
         if (corrupt && count > 0)
-            m->rbuf[size / 2] ^= 0x5a;
+            m->rbuf[count * sizeof(float) / 2] ^= 0x5a;
         for (size_t k = 0; k < count; k++) {
             float want = sum_of(n, first + k, seed);
             if (f[k] != want) {
@@ -90,14 +106,14 @@ static cb_status_t coll_check(mb_mpi_t *m, const mb_test_t *test, size_t size, u
     }
 }
 
-static cb_status_t coll_call(mb_mpi_t *m, const mb_test_t *test, size_t size)
+static cb_status_t coll_call(mb_mpi_t *m, const mb_test_t *test, size_t size, const int *counts)
 {
     int n = (int)size;
     switch (test->op) {
     case MB_OP_ALLREDUCE:
         return CB_MPI(MPI_Allreduce(m->sbuf, m->rbuf, n / (int)sizeof(float), MPI_FLOAT, MPI_SUM, m->comm));
     case MB_OP_REDUCE_SCATTER:
-        return CB_MPI(MPI_Reduce_scatter_block(m->sbuf, m->rbuf, n / (int)sizeof(float), MPI_FLOAT, MPI_SUM, m->comm));
+        return CB_MPI(MPI_Reduce_scatter(m->sbuf, m->rbuf, counts, MPI_FLOAT, MPI_SUM, m->comm));
     case MB_OP_BCAST:
         return CB_MPI(MPI_Bcast(m->rbuf, n, MPI_BYTE, 0, m->comm));
     case MB_OP_ALLGATHER:
@@ -117,26 +133,49 @@ cb_status_t mb_mpi_coll_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *
 {
     cb_status_t st, bad = CB_OK;
     size_t np = (size_t)m->n_ranks, send = run->size, recv = run->size;
+    int *counts = NULL;
     if (test->op == MB_OP_ALLGATHER)
         recv = cb_mul_size(run->size, np);
     if (test->op == MB_OP_ALLTOALL)
         send = recv = cb_mul_size(run->size, np);
-    if (test->op == MB_OP_REDUCE_SCATTER)
-        send = cb_mul_size(run->size, np);
+    if (test->op == MB_OP_REDUCE_SCATTER) {
+        counts = malloc(np * sizeof *counts);
+        st = counts ? CB_OK : CB_ERR_NOMEM;
+        if (!counts)
+            cb_error("cannot allocate %zu counts", np);
+        if ((st = cb_agree(st, m->comm)) != CB_OK)
+            return st;
+        for (int r = 0; r < m->n_ranks; r++) {
+            size_t c, f;
+            share_of(run->size / sizeof(float), m->n_ranks, r, &c, &f);
+            counts[r] = (int)c;
+        }
+    }
     if ((st = mb_mpi_reserve(m, send, recv, 0)) != CB_OK)
-        return st;
+        goto out;
     if ((st = CB_MPI(MPI_Barrier(m->comm))) != CB_OK)
-        return st;
+        goto out;
     *msgs_p = 1;
+    /* As OSU: time the call, then a barrier (not timed) before the next, so
+     * that every call starts with every rank there. The barrier also orders
+     * the untimed pattern fill of --validate before the next call. */
     for (int i = 0; i < run->iters && st == CB_OK; i++) {
         uint32_t seed = run->seed + (uint32_t)i;
         if (run->validate)
             coll_fill(m, test, run->size, seed);
+        if (run->validate && test->op != MB_OP_BARRIER)
+            st = CB_MPI(MPI_Barrier(m->comm));
+        if (st != CB_OK)
+            break;
         double t0 = mb_now();
-        st = coll_call(m, test, run->size);
+        st = coll_call(m, test, run->size, counts);
         samples[i] = mb_now() - t0;
+        if (st == CB_OK && test->op != MB_OP_BARRIER)
+            st = CB_MPI(MPI_Barrier(m->comm));
         if (run->validate && st == CB_OK)
             mb_keep_first(&bad, coll_check(m, test, run->size, seed, run->corrupt && i == 0));
     }
+out:
+    free(counts);
     return st != CB_OK ? st : bad;
 }

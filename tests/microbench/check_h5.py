@@ -49,17 +49,24 @@ def check_table(f, name, rows):
             fail("%s has no %s attribute" % (path, attr))
     names = d.dtype.names
     for field in names:
-        if field != "iters" and not field.startswith("ratio_") and not field.endswith(UNITS):
+        if not field.endswith("iters") and not field.startswith("ratio_") and not field.endswith(UNITS):
             fail("%s: field %s has no unit in its name" % (path, field))
-    if "size_B" not in names or "iters" not in names:
+    iters = [fld for fld in names if fld == "iters" or fld.endswith("_iters")]
+    if "size_B" not in names or not iters:
         fail("%s: no size_B or iters field" % path)
+    # one iteration count per block of statistics (transport set, algorithm)
+    blocks = [fld for fld in names if fld.endswith("lat_avg_us") or fld.endswith("bw_MBps")
+              and not fld.endswith("p50_MBps") and not fld.endswith("max_MBps")]
+    if len(iters) != len(blocks):
+        fail("%s: %d iteration columns for %d blocks" % (path, len(iters), len(blocks)))
     sizes = d["size_B"]
     if np.any(np.diff(sizes) <= 0):
         fail("%s: sizes not increasing: %s" % (path, sizes))
-    if np.any(d["iters"] <= 0):
-        fail("%s: an iteration count is not positive" % path)
+    for fld in iters:
+        if np.any(d[fld] <= 0):
+            fail("%s: an iteration count (%s) is not positive" % (path, fld))
     for field in names:
-        if field in ("size_B", "iters"):
+        if field == "size_B" or field in iters:
             continue
         v = d[field]
         if not np.all(np.isfinite(v)) or np.any(v <= 0):
