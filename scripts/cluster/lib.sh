@@ -43,6 +43,19 @@ cl_load() {
     return 0
 }
 
+# cl_cores HOST: the taskset list HOST is pinned to (up --cores), empty when not pinned.
+cl_cores() {
+    i=${1#"$cl_prefix"}
+    sed -n "s/^cores$i=\([0-9,-]*\)\$/\1/p" "$CB_CLUSTER_DIR/state"
+}
+
+# cl_pin HOST: the words that run a command on HOST's cores ("taskset -c L"), or none.
+cl_pin() {
+    c=$(cl_cores "$1")
+    [ -n "$c" ] && echo "taskset -c $c"
+    return 0
+}
+
 # cl_addr I: the address of host I.
 cl_addr() {
     echo "$CB_CLUSTER_NET.$(($1 / 250)).$(($1 % 250 + 1))"
