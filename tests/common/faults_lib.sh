@@ -16,7 +16,7 @@ clusterbench fault tests
 HPL.out      output file name (if any)
 6            device out (6=stdout,7=stderr,file)
 4            # of problems sizes (N)
-1200 1200 1200 1200  Ns
+800 800 800 800  Ns
 2            # of NBs
 32 64        NBs
 0            PMAP process mapping (0=Row-,1=Column-major)
@@ -49,7 +49,7 @@ DAT
 # llm's start-up builds its model (the synthetic shape), as a model load does.
 fault_programs="hpl|hpl/hpl
 microbench|microbench/microbench latency bw -m 1:64K -t 0.1
-llm|llm/llm bench --shape qwen3:dim=512,ffn=1536,layers=4,heads=8,kv=2,head_dim=64,vocab=4096 --type q8_0 -p 64 -n 32 -r 6"
+llm|llm/llm bench --shape qwen3:dim=512,ffn=1536,layers=4,heads=8,kv=2,head_dim=64,vocab=4096 --type q8_0 -p 128 -n 64 -r 30"
 
 # fault_rand SEED MAX: a number in [0, MAX) with 2 decimals, from SEED.
 fault_rand() {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # A rank killed with SIGKILL, for each program, at 3 moments: at start-up
-# (rank 1, as soon as the ranks run), mid-run (rank 1, after the first rows),
-# during output (rank 0, the writer, right after a row was written). Each time
+# (rank 1, as soon as the ranks run), mid-run (rank 1, after the first row),
+# during output (rank 0, the writer, right after it wrote a row). Each time
 # the job ends within 30 s with a non-zero exit and no rank left running, and
 # the file is absent (killed before it was created), or readable with every
 # printed row and: status "failed" naming the dead rank and its host (a rank
@@ -39,7 +39,7 @@ while IFS='|' read -r name cmd; do
         # shellcheck disable=SC2086
         "$launch" 2 "$bin" $args -o "$out" --format csv < /dev/null > "$tmp/out" 2> "$tmp/err" &
         pid=$!
-        # the moment: both ranks running; then a row printed (mid), or a new row just printed (write)
+        # the moment: both ranks running; then a row printed
         victim=1
         [ $moment = write ] && victim=0
         n=0 target=""
@@ -50,7 +50,7 @@ while IFS='|' read -r name cmd; do
                 case $moment in
                     start) break ;;
                     mid) [ "$rows" -ge 1 ] && break ;;
-                    write) [ "$rows" -ge 2 ] && break ;;
+                    write) [ "$rows" -ge 1 ] && break ;;
                 esac
             fi
             sleep 0.05; n=$((n + 1))

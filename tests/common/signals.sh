@@ -5,7 +5,9 @@
 # launcher only, and a second SIGTERM 0.3 s after the first (which must end the
 # run at once). Each time: a non-zero exit, no hang (the run ends within 30 s of
 # the signal, 5 s of a second one), and either no file (stopped before it was
-# created) or a file h5py reads, marked "interrupted", holding every row printed.
+# created) or a file h5py reads, marked "interrupted", holding every row printed
+# (or "complete" with every row of a whole run, when the run had closed its file
+# before the signal reached it).
 # CB_SIGNAL_MOMENTS (default 10) moments per program; CB_SEED to replay.
 set -u
 . "$top_srcdir/tests/common/faults_lib.sh"
@@ -37,12 +39,25 @@ while IFS='|' read -r name cmd; do
     [ -x "$bin" ] || { echo "$name: not built, skipped"; continue; }
     args=${cmd#* }
     [ "$args" = "$cmd" ] && args=
+    # One run without a fault: it must be complete; its length bounds the moments.
+    out=$tmp/$name-0.h5
+    cd "$tmp/work" || exit 1
+    t0=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    "$launch" 2 "$bin" $args -o "$out" --format csv < /dev/null > "$tmp/out" 2> "$tmp/err"; rc=$?
+    [ $rc = 77 ] && exit 77
+    span=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { s = (b - a) * 0.8; printf "%.2f", s < 8 ? s : 8 }')
+    if [ $rc != 0 ] || ! got=$(fault_check "$out" "$tmp/out" complete); then
+        echo "FAIL: $name without a fault: exit $rc, file: ${got:-}"; cat "$tmp/err"; fail=1; continue
+    fi
+    echo "$name without a fault: exit 0, file: $got; signals within its first ${span}s"
+    full_rows=$(echo "$got" | cut -d' ' -f2)
     injected=0 tries=0
     while [ $injected -lt "$moments" ] && [ $tries -lt $((moments * 3)) ]; do
         tries=$((tries + 1))
         how=$((tries % 4))
         out=$tmp/$name-$tries.h5
-        at=$(fault_rand $((seed + tries * 31 + ${#name})) 4)
+        at=$(fault_rand $((seed + tries * 31 + ${#name} * 7 + $(printf %d "'$name"))) "$span")
         cd "$tmp/work" || exit 1
         # shellcheck disable=SC2086
         "$launch" 2 "$bin" $args -o "$out" --format csv < /dev/null > "$tmp/out" 2> "$tmp/err" &
@@ -56,8 +71,9 @@ while IFS='|' read -r name cmd; do
             sleep 0.1
         done
         if ! kill -0 $pid 2> /dev/null; then
-            wait $pid
-            echo "$name: ended before the signal at ${at}s: not counted"
+            wait $pid; rc=$?
+            echo "$name: ended before the signal at ${at}s (exit $rc): not counted"
+            [ $rc = 0 ] || { echo "FAIL: $name failed without a fault:"; cat "$tmp/err"; fail=1; }
             continue
         fi
         [ -n "$pids" ] || how=3 # no rank started yet: as a user would, signal the launcher
@@ -85,7 +101,10 @@ while IFS='|' read -r name cmd; do
         # mpirun may return before its ranks are gone: give them a moment
         for _ in 1 2 3 4 5 6 7 8 9 10; do [ -z "$(fault_rank_pids "$out" "${bin##*/}")" ] && break; sleep 0.5; done
         [ -z "$(fault_rank_pids "$out" "${bin##*/}")" ] || { echo "FAIL: $name: ranks left running"; fail=1; }
-        if got=$(fault_check "$out" "$tmp/out" interrupted); then
+        # "complete" is the truth only for a run that wrote every row and closed
+        # its file before the signal reached it (mpirun passes it on late)
+        if got=$(fault_check "$out" "$tmp/out" interrupted,complete) &&
+            { [ "${got%% *}" != complete ] || [ "$(echo "$got" | cut -d' ' -f2)" = "$full_rows" ]; }; then
             echo "$name, $what at ${at}s: exit $rc, file: $got"
         else
             echo "FAIL: $name, $what at ${at}s: exit $rc, file: $got"; sed 's/^/  stderr: /' "$tmp/err"; fail=1
