@@ -16,6 +16,10 @@ static char hostname[MPI_MAX_PROCESSOR_NAME + 1] = "unknown";
 cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program)
 {
     cb_set_program(program);
+    /* SIGINT/SIGTERM/SIGHUP: stop at the next cb_agree(). Before MPI_Init, so
+     * that a signal during start-up does not kill a rank inside it (Open MPI
+     * 4.1's mpirun then crashed in PMIx_Finalize on a Ctrl-C). */
+    cb_signal_init();
     int rc = MPI_Init(argc, argv);
     if (rc != MPI_SUCCESS) {
         fprintf(stderr, "%s: cannot start MPI (MPI_Init returned %d)\n", program, rc);
@@ -29,7 +33,6 @@ cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program)
         snprintf(hostname, sizeof hostname, "unknown");
     hostname[MPI_MAX_PROCESSOR_NAME] = '\0';
     cb_log_set_rank(world_rank, world_size);
-    cb_signal_init(); /* SIGINT/SIGTERM/SIGHUP: stop at the next cb_agree() */
     return CB_OK;
 }
 

@@ -97,7 +97,10 @@ while IFS='|' read -r name cmd; do
         if [ $rc = 0 ]; then
             echo "FAIL: $name, $what at ${at}s: exit 0"; fail=1
         fi
-        case $rc in 134|139) echo "FAIL: $name, $what at ${at}s: crashed (exit $rc)"; cat "$tmp/err"; fail=1 ;; esac
+        case $rc in 134|139)
+            who=$name; grep -q 'mpirun(+' "$tmp/err" && who="the launcher (mpirun) of $name"
+            echo "FAIL: $name, $what at ${at}s: $who crashed (exit $rc)"; cat "$tmp/err"; fail=1 ;;
+        esac
         # mpirun may return before its ranks are gone: give them a moment
         for _ in 1 2 3 4 5 6 7 8 9 10; do [ -z "$(fault_rank_pids "$out" "${bin##*/}")" ] && break; sleep 0.5; done
         [ -z "$(fault_rank_pids "$out" "${bin##*/}")" ] || { echo "FAIL: $name: ranks left running"; fail=1; }
