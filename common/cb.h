@@ -8,6 +8,7 @@
 #include "cb_stats.h"
 #include "cb_provenance.h"
 #include "cb_results.h"
+#include "cb_signal.h"
 #include "cb_ucoll.h"
 #include "cb_rd.h"
 #include "cb_version.h"

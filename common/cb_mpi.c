@@ -1,7 +1,10 @@
 /* MPI start-up and shutdown, MPI error checking and agreement on failure. */
+#define _GNU_SOURCE
 #include "cb_mpi.h"
+#include "cb_signal.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,10 @@ static char hostname[MPI_MAX_PROCESSOR_NAME + 1] = "unknown";
 cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program)
 {
     cb_set_program(program);
+    /* SIGINT/SIGTERM/SIGHUP: stop at the next cb_agree(). Before MPI_Init, so
+     * that a signal during start-up does not kill a rank inside it (Open MPI
+     * 4.1's mpirun then crashed in PMIx_Finalize on a Ctrl-C). */
+    cb_signal_init();
     int rc = MPI_Init(argc, argv);
     if (rc != MPI_SUCCESS) {
         fprintf(stderr, "%s: cannot start MPI (MPI_Init returned %d)\n", program, rc);
@@ -38,6 +45,8 @@ int cb_mpi_finalize(cb_status_t status)
     MPI_Finalized(&finalized);
     if (!finalized)
         MPI_Finalize();
+    if ((status == CB_OK || status == CB_DONE) && cb_signal_pending())
+        status = CB_ERR_INTERRUPTED; /* stopped by a signal after the last loop point */
     return cb_status_exit_code(status);
 }
 
@@ -70,6 +79,13 @@ cb_status_t cb_agree(cb_status_t status, MPI_Comm comm)
 {
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
+    /* A stop signal on any rank (cb_signal.h) makes every rank return
+     * CB_ERR_INTERRUPTED here: each call is a loop point of the orderly stop. */
+    if (status == CB_OK && cb_signal_pending()) {
+        status = CB_ERR_INTERRUPTED;
+        cb_error("interrupted by SIG%s%s", sigabbrev_np(cb_signal_pending()) ? sigabbrev_np(cb_signal_pending()) : "?",
+                 rank == 0 ? "" : " on this rank");
+    }
     int failed = status != CB_OK && status != CB_DONE;
     /* Lowest failing rank, and whether everyone is done. */
     int mine[2] = { failed ? rank : INT_MAX, status == CB_DONE ? 0 : 1 };

@@ -29,7 +29,8 @@ cb_status_t cb_mpi_check(int rc, const char *call, const char *file, int line);
 /* Agree on a status: every rank returns the same value, CB_OK only if every
  * rank passed CB_OK (or all passed CB_DONE: CB_DONE). Otherwise the lowest
  * failing rank prints its held error (or a generic line) once, the others drop
- * theirs, and all return that rank's status. Collective over `comm`. */
+ * theirs, and all return that rank's status. A pending stop signal on a rank
+ * counts as CB_ERR_INTERRUPTED there (cb_signal.h). Collective over `comm`. */
 cb_status_t cb_agree(cb_status_t status, MPI_Comm comm);
 
 int cb_rank(void);   /* rank in MPI_COMM_WORLD */

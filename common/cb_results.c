@@ -1,10 +1,12 @@
 /* The results file of a run (HDF5, schema clusterbench/1) and its tables,
  * printed on stdout as rows are appended. Rank 0 owns the file.
  *
- * Interruption: SIGINT/SIGTERM handlers only write the signal number into a
- * pipe. A watcher thread reads it, waits for the HDF5 lock (so no HDF5 call
- * is ever interrupted half-way), marks the file "interrupted", closes it and
- * exits. Every appended row was flushed when it was written, so it survives. */
+ * Interruption (cb_signal.h): at the first SIGINT/SIGTERM/SIGHUP the signal
+ * thread waits for the HDF5 lock (so no HDF5 call is ever interrupted half-way)
+ * and marks the file "interrupted" at once, flushed, in case the launcher's
+ * SIGKILL follows; the program stops at its next loop point and closes the
+ * file. At a second signal the thread closes the file itself before the
+ * process ends. Every appended row was flushed when it was written. */
 #define _GNU_SOURCE
 #include "cb_results.h"
 
@@ -24,6 +26,7 @@
 
 #include "cb_mpi.h"
 #include "cb_provenance.h"
+#include "cb_signal.h"
 
 #define CB_SCHEMA "clusterbench/1"
 #define ROWS_PER_CHUNK 64
@@ -52,6 +55,21 @@ struct cb_results {
     int n_tables;
     char reserve[4096 + 16];  /* "<path>.reserve": disk space held back for closing, "" if none */
     int broken;               /* a write failed (disk full): no more rows, the reserve released */
+    int lock_fd;              /* rank 0: holds the writer lock on the file (see writer_lock); -1 if none */
+    struct cb_peer *peers;    /* (n_ranks): every rank's pid, host and boot id, for the watchdog */
+    int n_peers;
+    int dead_rank;            /* the first peer found dead, -1 while none */
+    pthread_t watchdog;
+    int watchdog_running;
+    volatile int watchdog_stop;
+};
+
+/* A rank as the watchdog sees it: a process it can look up in /proc when both
+ * run under the same kernel (same boot id: one host, or emulated hosts). */
+struct cb_peer {
+    int64_t pid;
+    char host[HOST_LEN];
+    char boot_id[40];
 };
 
 /* ------------------------------------------------------------ disk-full reserve
@@ -111,10 +129,6 @@ static void results_broken(cb_results_t *r, const char *what)
 
 static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
 static cb_results_t *active = NULL;      /* the open results of this process */
-static int signal_pipe[2] = { -1, -1 };
-static pthread_t watcher;
-static int watcher_running = 0;
-
 static void utc_now(char *buf, size_t len, int compact)
 {
     time_t t = time(NULL);
@@ -166,6 +180,8 @@ static void finish_file(cb_results_t *r, const char *status)
     char now[32];
     utc_now(now, sizeof now, 0);
     write_attr_str(r->file, "finished_utc", now);
+    if (r->dead_rank >= 0)
+        status = "failed"; /* a rank died: the error attribute names it */
     write_attr_str(r->file, "status", r->broken && strcmp(status, "interrupted") != 0 ? "failed" : status);
     if (r->broken)
         write_attr_str(r->file, "error", "a write to the results file failed (disk full?): later rows are missing");
@@ -187,86 +203,181 @@ static void finish_file(cb_results_t *r, const char *status)
     }
     H5Fclose(r->file);
     r->file = H5I_INVALID_HID;
+    if (r->lock_fd >= 0)
+        close(r->lock_fd); /* the writer lock (writer_lock) */
+    r->lock_fd = -1;
     reserve_release(r);
 }
 
-static void *watch_signals(void *arg)
+static int find_dead_peer(const cb_results_t *r);
+static void mark_dead(cb_results_t *r, int dead);
+
+/* The signal thread's hook (cb_signal_set_hook): mark the file interrupted at
+ * the first signal and keep it open; close it before an immediate end. */
+static void on_stop_signal(int sig, int final)
 {
-    (void)arg;
-    int sig = 0;
-    for (;;) {
-        ssize_t n = read(signal_pipe[0], &sig, sizeof sig);
-        if (n == (ssize_t)sizeof sig)
-            break;
-        if (n < 0 && errno == EINTR)
-            continue;
-        return NULL; /* pipe closed: the run ended normally */
-    }
-    if (sig == 0)
-        return NULL;
-    if (!active) {
-        /* Not the rank with the file: give rank 0 time to mark it before the
-         * launcher, seeing this rank gone, kills the rest of the job. */
-        if (cb_rank() != 0)
-            sleep(2);
-        _exit(128 + sig);
-    }
     pthread_mutex_lock(&h5_lock);
-    {
-        finish_file(active, "interrupted");
-        fflush(stdout);
-        fprintf(stderr, "%s: interrupted by signal %d; finished rows kept in %s\n", cb_program(), sig,
-                active->path);
+    cb_results_t *r = active;
+    int dead;
+    if (r && r->file >= 0) {
+        if (final) {
+            finish_file(r, "interrupted");
+            fflush(stdout);
+            fprintf(stderr, "%s: interrupted by SIG%s; finished rows kept in %s\n", cb_program(),
+                    sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", r->path);
+        } else if (r->n_peers > 1 && (dead = find_dead_peer(r)) >= 0) {
+            mark_dead(r, dead); /* the launcher ending the job because a rank died */
+        } else if (!r->broken) {
+            char name[16];
+            snprintf(name, sizeof name, "SIG%s", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+            if (write_attr_str(r->file, "status", "interrupted") < 0 || write_attr_str(r->file, "signal", name) < 0 ||
+                H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
+                results_broken(r, "the interrupted status");
+        }
     }
-    _exit(128 + sig);
+    pthread_mutex_unlock(&h5_lock);
 }
 
-static void on_signal(int sig)
+/* ------------------------------------------------------------ writer lock
+ *
+ * While rank 0 writes the file it holds a POSIX write lock on one byte far past
+ * its end (no HDF5 data there; HDF5's own locking is off, see create_file). The
+ * lock dies with the process, so a reader that finds status "running" and the
+ * byte unlocked knows the writer died (scripts/cbresults.py: "writer died");
+ * writer_host and writer_pid say which process it was. */
+#define WRITER_LOCK_OFFSET ((off_t)1 << 40)
+
+static void writer_lock(cb_results_t *r)
 {
-    int saved = errno;
-    ssize_t ignored = write(signal_pipe[1], &sig, sizeof sig);
-    (void)ignored;
-    errno = saved;
+    r->lock_fd = open(r->path, O_RDWR | O_CLOEXEC);
+    if (r->lock_fd < 0)
+        return;
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = WRITER_LOCK_OFFSET, .l_len = 1 };
+    if (fcntl(r->lock_fd, F_SETLK, &fl) != 0) {
+        close(r->lock_fd);
+        r->lock_fd = -1;
+    }
 }
 
-static int start_watcher(void)
+/* ------------------------------------------------------------ dead-rank watchdog
+ *
+ * A rank killed with SIGKILL (or lost with its node) leaves the others waiting
+ * in MPI. Each rank checks, 5 times a second, the peers it can see in /proc
+ * (same boot id); the first dead one found makes rank 0 mark the file "failed",
+ * naming the rank and host, and flush it. The launcher then normally ends the
+ * job; if it has not within DEAD_GRACE_S, the watchdog closes the file and ends
+ * the process itself, so that nothing is left running. A death after a stop
+ * signal is the interruption at work, not a failure. */
+#define DEAD_GRACE_S 10
+
+static void boot_id(char *buf, size_t len)
 {
-    if (pipe(signal_pipe) != 0)
-        return -1;
-    fcntl(signal_pipe[1], F_SETFD, FD_CLOEXEC);
-    fcntl(signal_pipe[0], F_SETFD, FD_CLOEXEC);
+    buf[0] = '\0';
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f)
+        return;
+    if (!fgets(buf, (int)len, f))
+        buf[0] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    fclose(f);
+}
+
+static int pid_alive(int64_t pid)
+{
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    const char *paren = strrchr(stat, ')'); /* "pid (comm) S ...": comm may hold spaces */
+    return !(paren && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
+/* The first peer this rank can see that is gone, or -1. */
+static int find_dead_peer(const cb_results_t *r)
+{
+    char mine[40];
+    boot_id(mine, sizeof mine);
+    for (int i = 0; i < r->n_peers; i++) {
+        const struct cb_peer *p = &r->peers[i];
+        if (i == r->rank || !mine[0] || strcmp(p->boot_id, mine) != 0)
+            continue;
+        if (!pid_alive(p->pid))
+            return i;
+    }
+    return -1;
+}
+
+/* Rank `dead` died: say so (rank 0, or rank 1 for rank 0) and, on rank 0, mark
+ * the file failed, naming it. Once; h5_lock held. */
+static void mark_dead(cb_results_t *r, int dead)
+{
+    if (r->dead_rank >= 0)
+        return;
+    r->dead_rank = dead;
+    if (r->rank == 0 || (dead == 0 && r->rank == 1))
+        fprintf(stderr, "%s: rank %d (host %s, pid %lld) died: the run cannot go on%s%s\n", cb_program(), dead,
+                r->peers[dead].host, (long long)r->peers[dead].pid, r->file >= 0 ? "; finished rows kept in " : "",
+                r->file >= 0 ? r->path : "");
+    if (r->file < 0 || r->broken)
+        return;
+    char what[256];
+    snprintf(what, sizeof what, "rank %d (host %s, pid %lld) died during the run", dead, r->peers[dead].host,
+             (long long)r->peers[dead].pid);
+    if (write_attr_str(r->file, "status", "failed") < 0 || write_attr_str(r->file, "error", what) < 0 ||
+        H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
+        results_broken(r, "the failed status");
+}
+
+static void *watch_peers(void *arg)
+{
+    cb_results_t *r = arg;
+    while (!r->watchdog_stop) {
+        struct timespec ts = { 0, 200 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        if (r->watchdog_stop || cb_signal_pending())
+            continue;
+        int dead = find_dead_peer(r);
+        if (dead < 0)
+            continue;
+        pthread_mutex_lock(&h5_lock);
+        if (r->watchdog_stop) {
+            pthread_mutex_unlock(&h5_lock);
+            break;
+        }
+        mark_dead(r, dead);
+        pthread_mutex_unlock(&h5_lock);
+        for (int t = 0; t < DEAD_GRACE_S * 5 && !r->watchdog_stop; t++)
+            nanosleep(&ts, NULL);
+        if (r->watchdog_stop)
+            break;
+        pthread_mutex_lock(&h5_lock);
+        finish_file(r, "failed");
+        fprintf(stderr, "%s: rank %d: ending, the launcher did not (rank %d died)\n", cb_program(), r->rank, dead);
+        _exit(1);
+    }
+    return NULL;
+}
+
+static void watchdog_start(cb_results_t *r)
+{
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old); /* the watcher inherits a full mask */
-    int rc = pthread_create(&watcher, NULL, watch_signals, NULL);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    r->watchdog_running = pthread_create(&r->watchdog, NULL, watch_peers, r) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0)
-        return -1;
-    watcher_running = 1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    return 0;
 }
 
-static void stop_watcher(void)
+static void watchdog_stop(cb_results_t *r)
 {
-    if (!watcher_running)
+    if (!r->watchdog_running)
         return;
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    int zero = 0;
-    ssize_t ignored = write(signal_pipe[1], &zero, sizeof zero);
-    (void)ignored;
-    pthread_join(watcher, NULL);
-    close(signal_pipe[0]);
-    close(signal_pipe[1]);
-    signal_pipe[0] = signal_pipe[1] = -1;
-    watcher_running = 0;
+    r->watchdog_stop = 1;
+    pthread_join(r->watchdog, NULL);
+    r->watchdog_running = 0;
 }
 
 /* ------------------------------------------------------------ file creation */
@@ -423,6 +534,9 @@ static void write_provenance(cb_results_t *r, const cb_provenance_t *p, const ch
     write_attr_str(f, "blas_library", p->blas_library);
     write_attr_str(f, "os", p->os);
     write_attr_str(f, "kernel", p->kernel);
+    write_attr_str(f, "writer_host", cb_hostname());
+    long long pid = (long long)getpid();
+    write_attr_num(f, "writer_pid", H5T_NATIVE_LLONG, &pid);
     write_env(f);
 }
 
@@ -472,6 +586,8 @@ cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
     } else {
         r->rank = rank;
         r->file = H5I_INVALID_HID;
+        r->lock_fd = -1;
+        r->dead_rank = -1;
         r->format = (cb_format_t)common->format;
     }
     if (cb_agree(st, comm) != CB_OK)
@@ -496,14 +612,34 @@ cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
     st = CB_MPI(MPI_Gather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, 0, comm));
     if ((st = cb_agree(st, comm)) != CB_OK)
         goto fail;
+    {
+        struct cb_peer me;
+        memset(&me, 0, sizeof me);
+        me.pid = (int64_t)getpid();
+        snprintf(me.host, sizeof me.host, "%s", cb_hostname());
+        boot_id(me.boot_id, sizeof me.boot_id);
+        r->peers = calloc((size_t)size, sizeof *r->peers);
+        st = r->peers ? CB_MPI(MPI_Allgather(&me, (int)sizeof me, MPI_BYTE, r->peers, (int)sizeof me, MPI_BYTE, comm))
+                      : CB_ERR_NOMEM;
+        if (st == CB_ERR_NOMEM)
+            cb_error("cannot allocate the table of %d ranks", size);
+        if ((st = cb_agree(st, comm)) != CB_OK)
+            goto fail;
+        r->n_peers = size;
+    }
 
     if (rank == 0 && !common->no_output) {
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our own one-line errors instead of HDF5's stacks */
         pthread_mutex_lock(&h5_lock);
         st = create_file(r, program, common->output);
-        if (st == CB_OK)
+        if (st == CB_OK) {
+            writer_lock(r);
             write_provenance(r, &prov, program, argc, argv);
+            active = r;
+        }
         pthread_mutex_unlock(&h5_lock);
+        if (st == CB_OK)
+            cb_signal_set_hook(on_stop_signal);
         if (st == CB_OK) {
             cb_table_t *ranks = NULL;
             st = cb_table_create(r, "/ranks", rank_columns, (int)(sizeof rank_columns / sizeof rank_columns[0]),
@@ -524,12 +660,10 @@ cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
     if ((st = cb_agree(st, comm)) != CB_OK)
         goto fail;
     free(all);
-    if (rank == 0 && r->file >= 0)
-        active = r;
-    if (!watcher_running) {
-        if (start_watcher() != 0)
-            cb_warn("cannot watch for SIGINT/SIGTERM: an interrupted run will leave status 'running'");
-    }
+    if (cb_signal_init() != 0)
+        cb_warn("cannot watch for SIGINT/SIGTERM: an interrupted run will leave status 'running'");
+    if (size > 1)
+        watchdog_start(r);
     *results_p = r;
     return CB_OK;
 
@@ -538,8 +672,10 @@ fail:
     cb_provenance_free(&prov);
     if (r) {
         if (r->file >= 0) {
+            cb_signal_set_hook(NULL);
             pthread_mutex_lock(&h5_lock);
-            finish_file(r, "failed");
+            finish_file(r, st == CB_ERR_INTERRUPTED ? "interrupted" : "failed");
+            active = NULL;
             pthread_mutex_unlock(&h5_lock);
             if (!common->output)
                 unlink(r->path); /* nothing was measured: leave no file behind */
@@ -548,6 +684,7 @@ fail:
             free(r->tables[i]->columns);
             free(r->tables[i]);
         }
+        free(r->peers);
         free(r);
     }
     return st;
@@ -617,11 +754,15 @@ void cb_results_close(cb_results_t *r, cb_status_t status)
 {
     if (!r)
         return;
-    stop_watcher();
+    watchdog_stop(r);
     if (r->file >= 0) {
+        /* A stop asked for after the last loop point still makes the run interrupted. */
+        if ((status == CB_OK || status == CB_DONE) && cb_signal_pending())
+            status = CB_ERR_INTERRUPTED;
         const char *s = (status == CB_OK || status == CB_DONE) ? "complete"
                         : status == CB_ERR_INTERRUPTED         ? "interrupted"
                                                                : "failed";
+        cb_signal_set_hook(NULL);
         pthread_mutex_lock(&h5_lock);
         finish_file(r, s);
         active = NULL;
@@ -634,6 +775,7 @@ void cb_results_close(cb_results_t *r, cb_status_t status)
         free(r->tables[i]->columns);
         free(r->tables[i]);
     }
+    free(r->peers);
     free(r);
 }
 

@@ -17,8 +17,8 @@ typedef struct cb_table cb_table_t;
 /* Open the results of a run: on rank 0 create the HDF5 file (common->output,
  * or results/<program>-<UTC time>.h5, folders created; never overwrite an
  * existing file unless it was named with -o), write the provenance root
- * attributes, /ranks and /env, mark status "running" and install SIGINT and
- * SIGTERM handlers that mark it "interrupted" and keep every flushed row.
+ * attributes, /ranks and /env, mark status "running"; a stop signal
+ * (cb_signal.h) marks it "interrupted" and keeps every flushed row.
  * With common->no_output no file is written but tables still print.
  * Collective over `comm` (gathers host names and bindings); agrees on
  * failure, so every rank returns the same status. */

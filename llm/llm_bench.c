@@ -499,7 +499,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
                                              : read_GBps * 1e9 / tok_bytes) / shares;
                 row.roofline_frac = row.avg_ts / row.roofline_ts;
             }
-            if ((st = cb_table_append(tab, &row)) != CB_OK)
+            if ((st = cb_agree(cb_table_append(tab, &row), MPI_COMM_WORLD)) != CB_OK) /* a loop point (cb_signal.h) */
                 break;
             if (mr && (st = bench_moe_report(res, moe_tab, mr, row.test, reps * (np_ + ng))) != CB_OK)
                 break;

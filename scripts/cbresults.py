@@ -1,8 +1,17 @@
 """scripts/cbresults.py: reading clusterbench results files (schema clusterbench/1,
 results/README.md) for summary, compare and plot: root attributes, /ranks, and the
 program's tables with the fields that carry their headline figures."""
+import errno
+import fcntl
+import os
+import socket
+
 import h5py
 import numpy as np
+
+# The byte past the end of the file that the writer (rank 0) keeps locked while it
+# writes (common/cb_results.c, writer_lock): the lock dies with the process.
+WRITER_LOCK_OFFSET = 1 << 40
 
 
 class ResultsError(Exception):
@@ -18,6 +27,36 @@ def text(v):
     return str(v)
 
 
+def writer_alive(path, attrs):
+    """Whether the process writing a "running" file is still there: False when the
+    writer lock is free or writer_pid is gone from this host, True when the lock
+    is held, None when this cannot be told (no lock support, another host)."""
+    try:
+        with open(path, "rb") as f:
+            try:
+                fcntl.lockf(f, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, WRITER_LOCK_OFFSET)
+            except OSError as e:
+                if e.errno in (errno.EACCES, errno.EAGAIN):
+                    return True
+                raise
+            fcntl.lockf(f, fcntl.LOCK_UN, 1, WRITER_LOCK_OFFSET)
+    except OSError:
+        pass
+    else:
+        if "writer_pid" in attrs:
+            return False  # a writer that took the lock would still hold it
+    host, pid = attrs.get("writer_host"), attrs.get("writer_pid")
+    if host is None or pid is None or text(host) != socket.gethostname():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
 class Run:
     """One results file, read whole (files are small: one row per measurement)."""
 
@@ -29,6 +68,10 @@ class Run:
                               for k, v in f.attrs.items()}
                 if "program" not in self.attrs:
                     raise ResultsError("no 'program' attribute: not a clusterbench results file")
+                if text(self.attrs.get("status", "")) == "running" and writer_alive(path, self.attrs) is False:
+                    # the writer was killed (or its node lost) before it could mark the file
+                    self.attrs["status_recorded"] = "running"
+                    self.attrs["status"] = "writer died"
                 self.hosts = []
                 if "ranks" in f and f["ranks"].dtype.names and "host" in f["ranks"].dtype.names:
                     self.hosts = sorted({text(h) for h in f["ranks"]["host"]})

@@ -96,8 +96,9 @@ int main(int argc, char **argv)
     st = cb_table_create(res, "/test/rows", columns, 2, sizeof(row_t), CB_TABLE_PRINT, &table);
     for (int i = 0; st == CB_OK && i < rows; i++) {
         row_t r = { i, 2.0 * i };
-        st = cb_table_append(table, &r);
-        MPI_Barrier(MPI_COMM_WORLD); /* the ranks are in MPI when the signal comes, as in a real run */
+        /* The ranks are in MPI when the signal comes, as in a real run; each
+         * row is a loop point of the orderly stop (cb_signal.h). */
+        st = cb_agree(cb_table_append(table, &r), MPI_COMM_WORLD);
         struct timespec ts = { 0, 50 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
