@@ -380,9 +380,12 @@ typedef struct {
 /* ---------------------------------------------------------------- sharding: uneven hosts, experts */
 
 /* Which experts go to which rank (when np <= n_experts each rank holds whole
- * experts; beyond, every expert's FFN is split across ranks). */
-typedef enum { LLM_PLACE_CONTIGUOUS = 0, LLM_PLACE_ROUND_ROBIN, LLM_PLACE_BALANCED } llm_placement_t;
-extern const char *const llm_placement_names[]; /* "contiguous", "round-robin", "balanced", NULL */
+ * experts; beyond, every expert's FFN is split across ranks). SPLIT splits
+ * every expert's FFN across all ranks at any np (tensor parallelism inside
+ * experts): every rank computes a share of every routed expert, so the
+ * ranks' work per token is equal whatever the routing. */
+typedef enum { LLM_PLACE_CONTIGUOUS = 0, LLM_PLACE_ROUND_ROBIN, LLM_PLACE_BALANCED, LLM_PLACE_SPLIT } llm_placement_t;
+extern const char *const llm_placement_names[]; /* "contiguous", "round-robin", "balanced", "split", NULL */
 
 /* How the model is split: np ranks with shares weight[0..np) of heads, FFN
  * units, experts and vocabulary (NULL: even), experts placed by
@@ -649,7 +652,7 @@ extern const int llm_kv_type_ids[];
     { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce), rd (recursive doubling, persistent), over UCX: oneshot, twoshot, am (oneshot by active messages), ucx (picks by size and transport), auto (MPI or UCX, timed at start-up)", 0, -1, llm_ar_names }, \
     { "split", 0, CB_OPT_CHOICE, &(mo).split, "HOW", "tensor (every layer over all ranks, two allreduces a layer) or layers (each rank a contiguous range of layers, activations passed on rank to rank)", 0, -1, llm_split_names }, \
     { "shard-weights", 0, CB_OPT_STRING, &(mo).shard_weights, "W0,W1,..", "uneven hosts: rank i gets a share Wi of heads, FFN units, experts and vocabulary (--split layers: of the layers), or 'auto' (free memory)", 0, -1, NULL }, \
-    { "expert-placement", 0, CB_OPT_CHOICE, &(mo).placement, "HOW", "experts to ranks: contiguous, round-robin, balanced (by --routing-profile)", 0, -1, llm_placement_names }, \
+    { "expert-placement", 0, CB_OPT_CHOICE, &(mo).placement, "HOW", "experts to ranks: contiguous, round-robin, balanced (by --routing-profile), split (every expert across all ranks)", 0, -1, llm_placement_names }, \
     { "routing-profile", 0, CB_OPT_STRING, &(mo).routing_profile, "FILE", "routed tokens per layer and expert (written by llm bench --save-routing) for balanced placement", 0, -1, NULL }, \
     { "dump-routing", 0, CB_OPT_STRING, &(mo).dump_routing, "FILE", "write every MoE routing (layer, experts, exact weights) to FILE on rank 0, FILE.N on rank N", 0, -1, NULL }
 

@@ -26,9 +26,14 @@ struct llm_moe_run {
     int *tok;           /* (batch) tokens routed to the current expert */
     float *tw;          /* (batch) and their weights */
     llm_block_q8x_t *xq;/* (max(dim, hmax) / LLM_QK + 1) a product's input, quantized */
+    float *xd;          /* (max(dim, hmax) / LLM_QK + 1) its scales */
+    llm_block_q8x_t *hq;/* (k + 1, hmax / LLM_QK + 1) a token's SwiGLU outputs, quantized */
+    float *hd;          /* (k + 1, hmax / LLM_QK + 1) their scales */
+    llm_moe_token_t tk; /* a token's pieces, for llm_moe_token_experts */
     int64_t *profile;   /* (n_layers, E) routed tokens per expert */
     uint64_t hash;      /* FNV-1a of every choice and weight since the last check */
     int fault;          /* test hook: perturb one weight's bits on this rank once */
+    int fused;          /* LLM_MOE_FUSED=1: a token's experts in one parallel region (llm_moe_kern.c) */
     FILE *trace;        /* --dump-routing, or NULL */
     llm_moe_stats_t st;
 };
@@ -182,11 +187,16 @@ cb_status_t llm_moe_run_create(const llm_weights_t *w, int batch, llm_moe_run_t 
     ALLOC(r->tok, B);
     ALLOC(r->tw, B);
     ALLOC(r->xq, (size_t)(r->dim > r->hmax ? r->dim : r->hmax) / LLM_QK + 1);
+    ALLOC(r->xd, (size_t)(r->dim > r->hmax ? r->dim : r->hmax) / LLM_QK + 1);
+    ALLOC(r->hq, ((size_t)r->k + 1) * ((size_t)r->hmax / LLM_QK + 1));
+    ALLOC(r->hd, ((size_t)r->k + 1) * ((size_t)r->hmax / LLM_QK + 1));
     ALLOC(r->profile, (size_t)c->n_layers * (size_t)r->E);
 #undef ALLOC
     r->hash = 1469598103934665603ull;
     const char *f = getenv("LLM_TEST_ROUTING_FAULT"); /* tests/llm/moe.sh: the check must catch it */
     r->fault = f && *f && atoi(f) == w->sh.rank;
+    const char *u = getenv("LLM_MOE_FUSED"); /* off by default: not yet measured faster */
+    r->fused = u && *u == '1';
     *mr_p = r;
     return CB_OK;
 fail:
@@ -200,6 +210,7 @@ void llm_moe_run_free(llm_moe_run_t *r)
         return;
     if (r->trace)
         fclose(r->trace);
+    cb_free(r->hd); cb_free(r->hq); cb_free(r->xd);
     cb_free(r->profile); cb_free(r->xq); cb_free(r->tw); cb_free(r->tok); cb_free(r->hu); cb_free(r->hg);
     cb_free(r->yg); cb_free(r->xg); cb_free(r->wt); cb_free(r->sel); cb_free(r->score); cb_free(r->logits);
     cb_free(r);
@@ -389,6 +400,27 @@ static void ffn_token(llm_moe_run_t *r, const llm_moe_layer_t *ml, int l, const 
     memset(out, 0, sizeof(float) * (size_t)dim);
     if (nm == 0)
         return;
+    llm_moe_token_t *t = &r->tk;
+    t->n = n + shared;
+    for (int i = 0; i < t->n; i++) {
+        t->wg[i] = i < n ? &ml->wg[pi[i]] : &ml->sg;
+        t->wu[i] = i < n ? &ml->wu[pi[i]] : &ml->su;
+        t->wd[i] = i < n ? &ml->wd[pi[i]] : &ml->sd;
+        t->a[i] = i < n ? pw[i] : 1.0f;
+    }
+    t->hmax = H;
+    t->hg = r->hg;
+    t->hu = r->hu;
+    t->xq = r->xq;
+    t->xd = r->xd;
+    t->hq = r->hq;
+    t->hd = r->hd;
+    if (r->fused && llm_moe_token_fusable(t)) {
+        /* One parallel region for the whole step. */
+        llm_moe_token_experts(t, x, out);
+        r->st.evals += n;
+        return;
+    }
     llm_matvec_n(nm, mats, x, r->xq, ys);
     for (int i = 0; i < n + shared; i++) {
         int w = i < n ? ml->wd[pi[i]].cols : ml->sd.cols;

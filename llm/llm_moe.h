@@ -52,6 +52,37 @@ cb_status_t llm_moe_check_routing(llm_moe_run_t *mr, MPI_Comm comm);
  * "layer e1 .. ek w1 .. wk" (weights as C99 hex floats, exact). Local. */
 cb_status_t llm_moe_trace_open(llm_moe_run_t *mr, const char *path);
 
+/* ================================================================ kernels (llm_moe_kern.c) */
+
+#define LLM_MOE_MAXP 65 /* pieces in one token's step: 64 routed, one shared */
+
+/* One token's expert pieces and the scratch of their step. */
+typedef struct {
+    int n;                                  /* pieces */
+    const llm_mat_t *wg[LLM_MOE_MAXP];      /* (h_i, dim) gate rows of piece i */
+    const llm_mat_t *wu[LLM_MOE_MAXP];      /* (h_i, dim) up rows */
+    const llm_mat_t *wd[LLM_MOE_MAXP];      /* (rows, h_i) down columns, rows the same for all */
+    float a[LLM_MOE_MAXP];                  /* router weight of piece i (1 for the shared share) */
+    int hmax;                               /* h_i <= hmax: the row of hg, hu */
+    float *hg, *hu;                         /* (n, hmax) gate and up activations */
+    llm_block_q8x_t *xq;                    /* (dim / LLM_QK + 1) x quantized */
+    float *xd;                              /* (dim / LLM_QK + 1) its block scales */
+    llm_block_q8x_t *hq;                    /* (n, hmax / LLM_QK + 1) SwiGLU outputs quantized */
+    float *hd;                              /* (n, hmax / LLM_QK + 1) their block scales */
+} llm_moe_token_t;
+
+/* 1 if llm_moe_token_experts can take t: gate and up of one type, down of
+ * one type, shapes consistent. Local. */
+int llm_moe_token_fusable(const llm_moe_token_t *t);
+/* y (rows) = sum_i a_i Wd_i SwiGLU(Wg_i x, Wu_i x), in one parallel region;
+ * the sum runs in piece order for every row, so the bits do not depend on
+ * the thread count. Local. */
+void llm_moe_token_experts(const llm_moe_token_t *t, const float *x, float *y);
+/* The dot the step uses for a row of `type` (the AVX-512 Q8_0 one where
+ * selected): xq is x quantized by llm_quantize_act, xd its q8x scales. For
+ * the tests against llm_dot_row. Local. */
+float llm_moe_dot_row(int type, const void *row, const float *x, const llm_block_q8x_t *xq, const float *xd, int n);
+
 /* ================================================================ statistics */
 
 typedef struct {

@@ -12,7 +12,7 @@
 
 /* ================================================================ plan */
 
-const char *const llm_placement_names[] = { "contiguous", "round-robin", "balanced", NULL };
+const char *const llm_placement_names[] = { "contiguous", "round-robin", "balanced", "split", NULL };
 const char *const llm_split_names[] = { "tensor", "layers", NULL };
 
 /* The largest block of the tensors blk.L.<suffix> (1 where none is present). */
@@ -200,8 +200,13 @@ static cb_status_t plan_experts(const llm_desc_t *desc, int rank, const llm_spli
 {
     const llm_config_t *c = &desc->cfg;
     const int E = c->moe.n_experts, np = sp->np, ub = c->moe.expert_ffn / blk;
+    const int split = np > 1 && sp->placement == LLM_PLACE_SPLIT;
     if (np > E && np > E * ub) {
         cb_error("%d ranks but the %d experts have only %d blocks of %d units in all", np, E, E * ub, blk);
+        return CB_ERR_UNSUPPORTED;
+    }
+    if (split && np > ub) {
+        cb_error("--expert-placement split: %d ranks but each expert's FFN has only %d blocks of %d units", np, ub, blk);
         return CB_ERR_UNSUPPORTED;
     }
     llm_expert_plan_t *ep = plan_alloc(c->n_layers, E);
@@ -226,7 +231,12 @@ static cb_status_t plan_experts(const llm_desc_t *desc, int rank, const llm_spli
         }
         ep->pieces[l] = p;
         int n = 0;
-        if (np <= E) {
+        if (split) {
+            /* Every expert cut alike by the weights: the same share of each. */
+            int f0 = split_cut(ub, sp, rank, 1) * blk, f1 = split_cut(ub, sp, rank + 1, 1) * blk;
+            for (int e = 0; e < E; e++)
+                p[n++] = (llm_expert_piece_t){ e, f0, f1 };
+        } else if (np <= E) {
             /* Whole experts. */
             place_experts(sp, E, l, owner, cap, order, load);
             for (int e = 0; e < E; e++)
@@ -379,7 +389,7 @@ cb_status_t llm_shard_plan_split(const llm_desc_t *desc, int rank, const llm_spl
             sh->s0 = split_cut(su, sp, rank, 0) * bsh;
             sh->s1 = split_cut(su, sp, rank + 1, 0) * bsh;
         }
-        if (np > c->moe.n_experts && c->moe.expert_ffn % bex) {
+        if ((np > c->moe.n_experts || sp->placement == LLM_PLACE_SPLIT) && c->moe.expert_ffn % bex) {
             cb_error("%d ranks split each of the %d experts, but their FFN width %d is not a multiple of the %d-element blocks",
                      np, c->moe.n_experts, c->moe.expert_ffn, bex);
             return CB_ERR_UNSUPPORTED;

@@ -2,7 +2,7 @@
 noinst_LIBRARIES += llm/libllm.a
 llm_libllm_a_SOURCES = llm/llm.h llm/llm_kern.h llm/llm_quant.c llm/llm_kernels.c llm/llm_kquant.c llm/llm_gemm.c llm/llm_peak.c llm/llm_gguf.c llm/llm_l2c.c \
   llm/llm_desc.c llm/llm_shape.c llm/llm_shard.c llm/llm_comm.c llm/llm_forward.c llm/llm_attn.c \
-  llm/llm_sample.c llm/llm_model.c llm/llm_bench.c llm/llm_moe.h llm/llm_moe.c llm/llm_rope.c llm/llm_mla.c \
+  llm/llm_sample.c llm/llm_model.c llm/llm_bench.c llm/llm_moe.h llm/llm_moe.c llm/llm_moe_kern.c llm/llm_rope.c llm/llm_mla.c \
   llm/llm_tok.h llm/llm_unicode.c llm/llm_unicode_tab.c llm/llm_tok.c llm/llm_tok_spm.c llm/llm_tok_bpe.c \
   llm/llm_tok_pre.c llm/llm_chat.c
 llm_libllm_a_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
@@ -18,6 +18,10 @@ llm_llm_LDADD = $(LLM_LIBS)
 # Tests (tests/llm/): kernels and types in C, the parsers' fuzz corpus, and MPI
 # scripts: rank-count equivalence and the numpy reference per architecture,
 # the pinned stories260K continuation, bad input.
+check_PROGRAMS += tests/llm/test_moe_kern
+tests_llm_test_moe_kern_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
+tests_llm_test_moe_kern_LDFLAGS = $(OPENMP_CFLAGS)
+tests_llm_test_moe_kern_LDADD = $(LLM_LIBS)
 check_PROGRAMS += tests/llm/test_quant tests/llm/fuzz_replay tests/llm/fuzz_tok_replay tests/llm/test_tok
 tests_llm_test_tok_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 tests_llm_test_tok_LDFLAGS = $(OPENMP_CFLAGS)
@@ -63,7 +67,7 @@ EXTRA_DIST += tests/llm/equiv.sh tests/llm/quant_numpy.sh tests/llm/quant_numpy.
 dist_noinst_SCRIPTS += scripts/bench-llm scripts/gen-unicode-table scripts/bench-tokenizer scripts/compare-tokenizers
 
 # Mixtures of experts (qwen3moe)
-TESTS += tests/llm/moe.sh
+TESTS += tests/llm/moe.sh tests/llm/test_moe_kern
 EXTRA_DIST += tests/llm/moe.sh
 dist_noinst_SCRIPTS += scripts/bench-moe
 

@@ -12,6 +12,12 @@
 #     to catch a rank that routes differently (LLM_TEST_ROUTING_FAULT);
 #   - uneven --shard-weights, round-robin and balanced placement (from a
 #     profile llm bench --save-routing wrote) give the same tokens;
+#   - --expert-placement split (every expert's FFN across all ranks) gives
+#     np = 1's tokens and logits at np = 2, 3, 4 (F32 and Q8_0, with uneven
+#     --shard-weights too), and is refused on every rank, with one line,
+#     where an expert has fewer blocks than ranks;
+#   - the fused token step (llm_moe_kern.c, LLM_MOE_FUSED=1) agrees with the
+#     products one by one;
 #   - shared experts (synthetic) give the same logits on 1 and 3 ranks;
 #   - the comparison is shown able to fail: a model of another seed differs.
 set -u
@@ -116,6 +122,35 @@ run 3 "$tmp/bal" "$m" --expert-placement balanced --routing-profile "$tmp/profil
 "$bin" inspect -m "$m" --np 3 --expert-placement balanced --routing-profile "$tmp/profile" > "$tmp/inspect.txt" 2>&1 || {
     echo "FAIL: inspect --expert-placement balanced"; cat "$tmp/inspect.txt"; fail=1; }
 grep -q "experts balanced" "$tmp/inspect.txt" || { echo "FAIL: inspect shows no expert placement"; fail=1; }
+
+# Split placement: every expert's FFN over all ranks (4 blocks of Q8_0 each).
+for type in f32 q8_0; do
+    case $type in q*) tol=2e-2 ;; *) tol=1e-4 ;; esac
+    m=$tmp/split-$type.gguf
+    c=$tmp/split-$type
+    "$py" "$here/gguf_write.py" "$m" --arch qwen3moe --type $type --seed 5 --experts 8 --experts-used 3 \
+        --expert-ffn 128 || { echo "FAIL: writer"; exit 1; }
+    run 1 "$c-np1" "$m" || continue
+    for np in 2 3 4; do
+        run $np "$c-np$np" "$m" --expert-placement split && same "$c-np1" "$c-np$np" $tol "$type split placement np=$np"
+    done
+    run 3 "$c-w" "$m" --expert-placement split --shard-weights 1,2,1 &&
+        same "$c-np1" "$c-w" $tol "$type split placement --shard-weights 1,2,1"
+    # The products one by one (mpirun passes the environment to local ranks).
+    export LLM_MOE_FUSED=1
+    run 2 "$c-fused" "$m" --expert-placement split &&
+        same "$c-np2" "$c-fused" $tol "$type fused token step against the products one by one"
+    unset LLM_MOE_FUSED
+    echo "qwen3moe $type split placement np=1..4: $(cat "$c-np1.txt")"
+done
+"$bin" inspect -m "$tmp/split-q8_0.gguf" --np 2 --expert-placement split > "$tmp/inspect.txt" 2>&1 || {
+    echo "FAIL: inspect --expert-placement split"; cat "$tmp/inspect.txt"; fail=1; }
+grep -q "0-7\[0:64\]" "$tmp/inspect.txt" || { echo "FAIL: inspect shows no split experts"; cat "$tmp/inspect.txt"; fail=1; }
+# 2 blocks of 32 per expert cannot go to 3 ranks.
+"$launch" 3 "$bin" generate -m "$tmp/moe-q8_0-8.gguf" --prompt-ids 1 -n 1 -q --expert-placement split > /dev/null 2> "$tmp/err" && {
+    echo "FAIL: split placement over more ranks than an expert's blocks runs"; fail=1; }
+[ "$(grep -c "^llm: --expert-placement split: 3 ranks" "$tmp/err")" -ge 1 ] || {
+    echo "FAIL: split placement over too many ranks: no clear error: $(head -3 "$tmp/err")"; fail=1; }
 
 # Shared experts (DeepSeek's, beside the routed ones) on a synthetic shape: np = 1 and 3 agree.
 for np in 1 3; do
