@@ -27,6 +27,23 @@ extern const llm_dot_entry_t llm_kquant_avx2[];
 extern const llm_dot_entry_t llm_kquant_avx512[];
 #endif
 
+/* Dots of nr <= LLM_ROWS_MAX consecutive weight rows (row_bytes apart, n
+ * elements each) with xq, into y[0..nr): the decode matvec's kernel where a
+ * type has one. A row's float is the same whatever nr it is computed in. */
+#define LLM_ROWS_MAX 4
+typedef void (*llm_rows_fn)(const void *rows, size_t row_bytes, int nr, const llm_block_q8x_t *xq, int64_t n, float *y);
+
+typedef struct {
+    int type;        /* ggml type id; -1 ends a table */
+    llm_rows_fn rows;
+    int nr;          /* rows per call the kernel is made for (<= LLM_ROWS_MAX) */
+} llm_rows_entry_t;
+
+#ifdef LLM_X86
+extern const llm_rows_entry_t llm_dotrows_avx512[]; /* Q8_0, Q4_0 (llm_dotrows.c) */
+extern const llm_rows_entry_t llm_kquant_rows_avx512[]; /* the K-quants (llm_kquant.c) */
+#endif
+
 /* A block's elements as unsigned levels: element e = ws[e / 16] * u[e] +
  * wc[e / 16] (the GEMM's weight panels). Local. */
 void llm_block_levels_c(int type, const void *blk, uint8_t *u, float *ws, float *wc);

@@ -6,7 +6,9 @@
 #include <config.h>
 #endif
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <cblas.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -460,6 +462,29 @@ static const llm_kernel_set_t llm_kernels_avx512 = { "avx512", dot_f32_avx512, d
 static const llm_kernel_set_t *llm_kernels = &llm_kernels_c;
 static llm_isa_t llm_isa_selected = LLM_ISA_C;
 static llm_dot_fn llm_dots[LLM_TYPE_IDS]; /* by type id: the selected set's row, f32 for the rest */
+static llm_rows_entry_t llm_rows[LLM_TYPE_IDS]; /* by type id: the selected set's several-row kernel, or none */
+
+/* The several-row kernels of a table, unless the environment names the type
+ * in LLM_NO_DOTROWS (comma-separated, or "all": to compare with the one-row
+ * dots); LLM_DOTROWS_NR=1..4 sets the rows per call (to compare, and test). */
+static void llm_rows_fill(const llm_rows_entry_t *t)
+{
+    const char *off = getenv("LLM_NO_DOTROWS"), *nr = getenv("LLM_DOTROWS_NR");
+    const int want = nr ? atoi(nr) : 0;
+    for (; t->type >= 0; t++) {
+        const char *name = llm_type_name(t->type);
+        int skip = 0;
+        for (const char *p = off; p && *p && !skip; p += strcspn(p, ","), p += *p == ',') {
+            size_t len = strcspn(p, ",");
+            skip = (len == 3 && strncasecmp(p, "all", 3) == 0) || (len == strlen(name) && strncasecmp(p, name, len) == 0);
+        }
+        if (!skip) {
+            llm_rows[t->type] = *t;
+            if (want >= 1 && want <= LLM_ROWS_MAX)
+                llm_rows[t->type].nr = want;
+        }
+    }
+}
 
 static void llm_dots_fill(const llm_kernel_set_t *k, const llm_dot_entry_t *more)
 {
@@ -521,6 +546,7 @@ cb_status_t llm_kernels_select(llm_isa_t isa)
     llm_kernels = &llm_kernels_c;
     llm_isa_selected = isa;
     llm_dots_fill(llm_kernels, llm_kquant_c);
+    memset(llm_rows, 0, sizeof llm_rows);
 #ifdef LLM_X86
     if (isa == LLM_ISA_AVX2) {
         llm_kernels = &llm_kernels_avx2;
@@ -529,6 +555,8 @@ cb_status_t llm_kernels_select(llm_isa_t isa)
     if (isa == LLM_ISA_AVX512) {
         llm_kernels = &llm_kernels_avx512;
         llm_dots_fill(llm_kernels, llm_kquant_avx512);
+        llm_rows_fill(llm_dotrows_avx512);
+        llm_rows_fill(llm_kquant_rows_avx512);
     }
 #endif
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
@@ -600,11 +628,19 @@ static void matvec_group(int n, const llm_mat_t *const *w, const float *x, llm_b
             if (lo < base + rows) {
                 int r1 = hi < base + rows ? hi : base + rows;
                 llm_dot_fn dot = llm_dot_for(w[m]->type);
+                const llm_rows_entry_t *rows = w[m]->type >= 0 && w[m]->type < LLM_TYPE_IDS && llm_rows[w[m]->type].rows
+                                             ? &llm_rows[w[m]->type] : NULL;
                 const char *data = w[m]->data;
                 const size_t rb = w[m]->row_bytes;
                 const int cols = w[m]->cols;
                 float *ym = y[m];
-                for (int r = lo - base; r < r1 - base; r++)
+                int r = lo - base;
+                if (rows)
+                    for (; r < r1 - base; r += rows->nr) {
+                        int nr = r1 - base - r < rows->nr ? r1 - base - r : rows->nr;
+                        rows->rows(data + (size_t)r * rb, rb, nr, xq, cols, ym + r);
+                    }
+                for (; r < r1 - base; r++)
                     ym[r] = dot(data + (size_t)r * rb, x, xq, cols);
                 lo = r1;
             }

@@ -432,6 +432,83 @@ LLM_AVX512 static inline __attribute__((always_inline)) float dot_legacy_avx512(
     return total;
 }
 
+/* The same sums for nr rows at once (the decode matvec): the activations'
+ * levels and block sums loaded once for the rows, every row's floats in the
+ * order of dot_kq_avx512. */
+LLM_AVX512 static inline __attribute__((always_inline)) void rows_kq_avx512(int type, const char *w, size_t rb, const int R,
+                                                                            const llm_block_q8x_t *xq, int64_t n, float *out)
+{
+    const llm_block_q8_K_t *y = (const void *)xq;
+    const size_t bb = llm_type_block_bytes(type);
+    static const int16_t k_pair_idx[4][32] = {
+        { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3 },
+        { 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7 },
+        { 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11 },
+        { 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15 },
+    };
+    __m512i idx[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++)
+        idx[p] = _mm512_loadu_si512((const void *)k_pair_idx[p]);
+    __m512 acc[LLM_ROWS_MAX];
+    __m256 accm[LLM_ROWS_MAX];
+    for (int r = 0; r < R; r++) {
+        acc[r] = _mm512_setzero_ps();
+        accm[r] = _mm256_setzero_ps();
+    }
+    for (int64_t i = 0; i < n / LLM_QK_K; i++) {
+        __m512i yq[4];
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++)
+            yq[p] = _mm512_loadu_si512((const void *)(y[i].qs + 64 * p));
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+        for (int r = 0; r < R; r++) {
+            const void *blk = w + (size_t)r * rb + (size_t)i * bb;
+            __m256i sc16, mn16;
+            __m512i u[4];
+            int off;
+            float d, dmin;
+            k_params_avx2(type, blk, &sc16, &mn16, &off, &d, &dmin);
+            k_levels_avx512(type, blk, u);
+            __m512i sc = _mm512_castsi256_si512(sc16), isum = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int p = 0; p < 4; p++)
+                isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(u[p], yq[p]), _mm512_permutexvar_epi16(idx[p], sc));
+            if (off)
+                isum = _mm512_sub_epi32(isum, _mm512_castsi256_si512(_mm256_mullo_epi32(_mm256_madd_epi16(sc16, bs), _mm256_set1_epi32(off))));
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(d * y[i].d), _mm512_cvtepi32_ps(isum), acc[r]);
+            if (dmin != 0)
+                accm[r] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * y[i].d), _mm256_cvtepi32_ps(_mm256_madd_epi16(mn16, bs)), accm[r]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        out[r] = _mm512_reduce_add_ps(acc[r]) - hsum_ps(accm[r]);
+}
+
+/* One function per type and row count, so that the compiler unrolls over the rows. */
+#define KROWS(T) \
+    LLM_AVX512 static void rows_##T##_avx512(const void *rows, size_t rb, int nr, const llm_block_q8x_t *xq, int64_t n, float *y) \
+    { \
+        switch (nr) { \
+        case 4: rows_kq_avx512(LLM_##T, rows, rb, 4, xq, n, y); break; \
+        case 3: rows_kq_avx512(LLM_##T, rows, rb, 3, xq, n, y); break; \
+        case 2: rows_kq_avx512(LLM_##T, rows, rb, 2, xq, n, y); break; \
+        default: rows_kq_avx512(LLM_##T, rows, rb, 1, xq, n, y); break; \
+        } \
+    }
+KROWS(Q2_K)
+KROWS(Q3_K)
+KROWS(Q4_K)
+KROWS(Q5_K)
+KROWS(Q6_K)
+
+/* Made for 4 rows a call, but dispatched one (see llm_dotrows.c): several
+ * interleaved rows decoded slower. Kept for the A/B (LLM_DOTROWS_NR), and checked. */
+const llm_rows_entry_t llm_kquant_rows_avx512[] = {
+    { LLM_Q2_K, rows_Q2_K_avx512, 1 }, { LLM_Q3_K, rows_Q3_K_avx512, 1 }, { LLM_Q4_K, rows_Q4_K_avx512, 1 },
+    { LLM_Q5_K, rows_Q5_K_avx512, 1 }, { LLM_Q6_K, rows_Q6_K_avx512, 1 }, { -1, NULL, 0 },
+};
+
 X_ROW(Q4_1, dot_legacy_avx512, avx512, LLM_AVX512)
 X_ROW(Q5_0, dot_legacy_avx512, avx512, LLM_AVX512)
 X_ROW(Q5_1, dot_legacy_avx512, avx512, LLM_AVX512)

@@ -1,6 +1,6 @@
 # llm/: the tensor-parallel transformer (see ../shared/DESIGN.md).
 noinst_LIBRARIES += llm/libllm.a
-llm_libllm_a_SOURCES = llm/llm.h llm/llm_kern.h llm/llm_quant.c llm/llm_kernels.c llm/llm_kquant.c llm/llm_gemm.c llm/llm_peak.c llm/llm_gguf.c llm/llm_l2c.c \
+llm_libllm_a_SOURCES = llm/llm.h llm/llm_kern.h llm/llm_quant.c llm/llm_kernels.c llm/llm_kquant.c llm/llm_dotrows.c llm/llm_gemm.c llm/llm_peak.c llm/llm_gguf.c llm/llm_l2c.c \
   llm/llm_desc.c llm/llm_shape.c llm/llm_shard.c llm/llm_comm.c llm/llm_forward.c llm/llm_attn.c \
   llm/llm_sample.c llm/llm_model.c llm/llm_bench.c llm/llm_moe.h llm/llm_moe.c llm/llm_moe_kern.c llm/llm_rope.c llm/llm_mla.c \
   llm/llm_tok.h llm/llm_unicode.c llm/llm_unicode_tab.c llm/llm_tok.c llm/llm_tok_spm.c llm/llm_tok_bpe.c \

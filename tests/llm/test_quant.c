@@ -165,12 +165,25 @@ static void test_kernels(llm_isa_t isa)
                         fprintf(stderr, "FAIL kernels %s %s n=%d%s row %d: dot %g matvec %g reference %g\n",
                                 llm_isa_names[isa], llm_type_name(type), n, rnd ? " random" : "", r, got, y[r], ref);
                 }
-                /* against the portable path: the same sums in another order */
+                /* against the portable path: the same sums in another order
+                 * (the matvec's several-row kernels too, where the type has one) */
                 if (isa == LLM_ISA_C)
                     c_dots[ti][li][rnd][r] = got;
-                else if (fabs(got - c_dots[ti][li][rnd][r]) > 2e-6 * mag + 1e-6 && bad++ < 5)
-                    fprintf(stderr, "FAIL kernels %s %s n=%d%s row %d: dot %g, portable C %g\n", llm_isa_names[isa],
-                            llm_type_name(type), n, rnd ? " random" : "", r, got, c_dots[ti][li][rnd][r]);
+                else if ((fabs(got - c_dots[ti][li][rnd][r]) > 2e-6 * mag + 1e-6 ||
+                          fabs(y[r] - c_dots[ti][li][rnd][r]) > 2e-6 * mag + 1e-6) && bad++ < 5)
+                    fprintf(stderr, "FAIL kernels %s %s n=%d%s row %d: dot %g matvec %g, portable C %g\n", llm_isa_names[isa],
+                            llm_type_name(type), n, rnd ? " random" : "", r, got, y[r], c_dots[ti][li][rnd][r]);
+            }
+            /* A row's float does not depend on the rows beside it: the
+             * first 1..6 rows alone (every tail of the several-row kernels). */
+            for (int nr = 1; nr <= 6; nr++) {
+                float ys[6];
+                llm_mat_t mr = { type, nr, n, rb, q + (size_t)(ROWS - nr) * rb };
+                llm_matvec(&mr, x, xq, ys);
+                for (int r = 0; r < nr; r++)
+                    if (ys[r] != y[ROWS - nr + r] && bad++ < 5)
+                        fprintf(stderr, "FAIL matvec %s %s n=%d: row %d of %d rows %g, of %d rows %g\n", llm_isa_names[isa],
+                                llm_type_name(type), n, ROWS - nr + r, nr, ys[r], ROWS, y[ROWS - nr + r]);
             }
             /* The same rows as three matrices in one region: the same floats. */
             {
@@ -344,5 +357,13 @@ int main(int argc, char **argv)
     test_kernels(LLM_ISA_C);
     test_kernels(LLM_ISA_AVX2);
     test_kernels(LLM_ISA_AVX512);
+    /* The AVX-512 one-row dots in the matvec too, in place of the several-row kernels. */
+    setenv("LLM_NO_DOTROWS", "all", 1);
+    test_kernels(LLM_ISA_AVX512);
+    unsetenv("LLM_NO_DOTROWS");
+    /* And the several-row kernels four rows a call (their tails: 1..3). */
+    setenv("LLM_DOTROWS_NR", "4", 1);
+    test_kernels(LLM_ISA_AVX512);
+    unsetenv("LLM_DOTROWS_NR");
     return cb_check_exit();
 }
