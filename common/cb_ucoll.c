@@ -8,20 +8,26 @@
  * double-buffered by its parity: a rank reaches call k+2 only after every
  * peer has sent it something of call k+1, i.e. after every peer has finished
  * reading call k's slots. */
+#define _GNU_SOURCE 1 /* sched_getaffinity, CPU_COUNT */
 #include "cb_ucoll.h"
 
+#include <poll.h>
 #include <sched.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ucp/api/ucp.h>
+#include "cb_fsum.h"
 #include "cb_mem.h"
 #include "cb_mpi.h"
 
 const char *const cb_ucoll_alg_names[] = { "oneshot", "twoshot", "am", "am-twoshot", "pull", "auto", NULL };
 
 #define UCOLL_AM_ID 21
+#define UCOLL_CLASSES 40 /* auto's size classes: up to 2^k floats */
+#define UCOLL_CHUNK 512   /* floats per chunk of oneshot by stores, a flag each */
 #define UCOLL_LINE 64 /* a flag per cache line: writers of different flags never share one */
 
 /* The receive regions: slots[parity][src] of a region's slot size. */
@@ -44,6 +50,8 @@ struct cb_ucoll {
     ucp_mem_h mem;            /* the registered region */
     uint8_t *base;            /* its address here */
     size_t flags_bytes;       /* flags at the start: [REG_COUNT][2][np] lines */
+    size_t cflags_off;        /* oneshot by stores' chunk flags: [2][np][max_chunks] lines */
+    size_t max_chunks;
     size_t reg_off[REG_COUNT];   /* offset of each region */
     size_t slot_bytes[REG_COUNT];/* bytes per slot */
     int per_src[REG_COUNT];      /* 1: a slot per source, 0: one shared slot */
@@ -58,7 +66,13 @@ struct cb_ucoll {
     void **reqs;              /* requests in flight */
     int n_reqs, cap_reqs;
     int am_bad;               /* the handler saw a malformed message */
-    float *acc;               /* (max_count) local sum */
+    double spin_s;            /* a wait for the network spins this long, then blocks (CB_UCOLL_SPIN_US) */
+    double spin_mem_s;        /* a wait for a peer's stores spins this long, then sleeps (CB_UCOLL_SPIN_US) */
+    int oversub;              /* agreed: some host runs more of these ranks than it has cores */
+    int efd;                  /* the worker's wake-up descriptor, or -1 (CB_UCOLL_WAKEUP=0) */
+    int copy_nt;              /* stores into mapped peers bypass the caches (CB_UCOLL_NT) */
+    int best[UCOLL_CLASSES];  /* auto: the calibrated algorithm per size class (2^k floats), or -1 */
+    int prefetch;             /* pull: prefetch the peers' slots before summing (CB_UCOLL_PREFETCH) */
     char desc[512];
 };
 
@@ -108,16 +122,61 @@ static cb_status_t track(cb_ucoll_t *c, void *req, const char *what)
     return CB_OK;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A wait's back-off between polls: spin for the spin period (yielding now
+ * and then, so that an oversubscribed host runs the rank we wait for), then
+ * leave the core to ranks that compute: block on the worker's wake-up
+ * descriptor where what we wait for comes through the worker (`via_worker`;
+ * tcp wakes us as data arrives), otherwise sleep 10 us a poll. */
+typedef struct {
+    unsigned polls;
+    double t0;
+} waiter_t;
+
+static void waiter_idle(const cb_ucoll_t *c, waiter_t *w, int via_worker)
+{
+    if ((++w->polls & 255) != 0) {
+        /* Every 64th poll of an oversubscribed host yields to the rank we wait for. */
+        if (c->oversub && (w->polls & 63) == 0)
+            sched_yield();
+        else
+            __builtin_ia32_pause();
+        return;
+    }
+    double t = now_s();
+    if (w->polls == 256)
+        w->t0 = t;
+    if (t - w->t0 < (via_worker ? c->spin_s : c->spin_mem_s))
+        return;
+    if (via_worker && c->efd >= 0) {
+        /* Armed: no event is pending, the descriptor fires on the next one
+         * (the timeout only bounds a missed one). */
+        if (ucp_worker_arm(c->worker) == UCS_OK) {
+            struct pollfd pfd = { .fd = c->efd, .events = POLLIN };
+            poll(&pfd, 1, 2);
+        }
+        return;
+    }
+    struct timespec ts = { 0, 10000 };
+    nanosleep(&ts, NULL);
+}
+
 /* Progress until every tracked request is complete. Local. */
 static cb_status_t wait_all(cb_ucoll_t *c)
 {
     cb_status_t st = CB_OK;
     for (int i = 0; i < c->n_reqs; i++) {
         ucs_status_t s;
-        unsigned spins = 0;
+        waiter_t w = { 0, 0 };
         while ((s = ucp_request_check_status(c->reqs[i])) == UCS_INPROGRESS)
-            if (ucp_worker_progress(c->worker) == 0 && ++spins > 256)
-                sched_yield();
+            if (ucp_worker_progress(c->worker) == 0)
+                waiter_idle(c, &w, 1);
         ucp_request_free(c->reqs[i]);
         if (s != UCS_OK && st == CB_OK)
             st = ucs_fail("an operation failed", s);
@@ -126,22 +185,27 @@ static cb_status_t wait_all(cb_ucoll_t *c)
     return st;
 }
 
-/* Progress until flag (region, parity, src) holds `seq`. Local. On an
- * oversubscribed host a long wait yields the core to the rank it waits for. */
-static cb_status_t wait_flag(cb_ucoll_t *c, int region, int parity, int src, uint64_t seq)
+/* Progress until the flag at `f` holds `seq`. Local. `progress` 0: the flag
+ * is raised by a peer's stores, the worker is progressed only now and then. */
+static cb_status_t wait_value(cb_ucoll_t *c, const volatile uint64_t *f, uint64_t seq, int progress)
 {
-    volatile uint64_t *f = flag_at(c, region, parity, src);
-    unsigned spins = 0;
-    while (*f != seq) {
-        if (ucp_worker_progress(c->worker) == 0 && ++spins > 256)
-            sched_yield();
+    waiter_t w = { 0, 0 };
+    while (__atomic_load_n(f, __ATOMIC_ACQUIRE) != seq) {
+        if ((progress || (w.polls & 63) == 63) && ucp_worker_progress(c->worker) != 0)
+            continue;
         if (c->am_bad) {
             cb_error("ucx collectives: a malformed active message arrived");
             return CB_ERR_UCX;
         }
+        waiter_idle(c, &w, progress);
     }
-    __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the data before the flag */
-    return CB_OK;
+    return CB_OK; /* the acquire load orders the data after the flag */
+}
+
+/* Flag (region, parity, src) of this rank's region. */
+static cb_status_t wait_flag(cb_ucoll_t *c, int region, int parity, int src, uint64_t seq)
+{
+    return wait_value(c, flag_at(c, region, parity, src), seq, c->mapped[src] == NULL);
 }
 
 /* ================================================================ delivery */
@@ -162,6 +226,14 @@ static cb_status_t deliver(cb_ucoll_t *c, int am, int region, int parity, int ds
     }
     if (bytes == 0)
         return CB_OK;
+    if (c->mapped[dst]) { /* shared memory: store straight into the peer's slot */
+        void *to = c->mapped[dst] + slot_off(c, region, parity, c->rank) + offset;
+        if (c->copy_nt)
+            cb_fcopy_nt(to, src, bytes / sizeof(float));
+        else
+            memcpy(to, src, bytes);
+        return CB_OK;
+    }
     uint64_t raddr = c->remote_base[dst] + slot_off(c, region, parity, c->rank) + offset;
     return track(c, ucp_put_nbx(c->eps[dst], src, bytes, raddr, c->rkeys[dst], &p), "put");
 }
@@ -172,13 +244,23 @@ static cb_status_t deliver_flags(cb_ucoll_t *c, int am, int region, int parity)
 {
     if (am)
         return CB_OK;
+    int puts = 0;
+    for (int d = 0; d < c->np; d++)
+        puts += d != c->rank && c->mapped[d] == NULL;
+    /* Stores (streaming ones included) are visible before the flags. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (int d = 0; d < c->np; d++)
+        if (d != c->rank && c->mapped[d])
+            __atomic_store_n((uint64_t *)(c->mapped[d] + flag_off(c, region, parity, c->rank)), c->seq + 1, __ATOMIC_RELEASE);
+    if (!puts)
+        return CB_OK;
     ucs_status_t s = ucp_worker_fence(c->worker);
     if (s != UCS_OK)
         return ucs_fail("fence", s);
     c->flag_value = c->seq + 1;
     ucp_request_param_t p = { 0 };
     for (int d = 0; d < c->np; d++) {
-        if (d == c->rank)
+        if (d == c->rank || c->mapped[d])
             continue;
         uint64_t raddr = c->remote_base[d] + flag_off(c, region, parity, c->rank);
         cb_status_t st = track(c, ucp_put_nbx(c->eps[d], &c->flag_value, sizeof c->flag_value, raddr, c->rkeys[d], &p), "flag put");
@@ -218,39 +300,66 @@ static void chunk_of(size_t n, int np, int r, size_t *off_p, size_t *len_p)
     *len_p = base + (rr < rem ? 1 : 0);
 }
 
-/* out[0..n) = sum over s of src[s][0..n), in rank order: ((s0 + s1) + s2)
- * + ..., blockwise so that the running sum stays in cache, the first and
- * last additions fused with the loads and the store. out may be one of the
- * sources: a block of every source is read before that block of out is
- * written. np >= 2. */
-static void sum_in_order(float *out, const float *const *src, int np, size_t n, float *acc)
+static size_t cflag_off(const cb_ucoll_t *c, int parity, int src, size_t chunk)
 {
-    const size_t B = 2048;
-    for (size_t j0 = 0; j0 < n; j0 += B) {
-        size_t m = n - j0 < B ? n - j0 : B;
-        const float *a = src[0] + j0, *b = src[1] + j0, *z = src[np - 1] + j0;
-        float *o = out + j0;
-        if (np == 2) {
-            for (size_t j = 0; j < m; j++)
-                o[j] = a[j] + b[j];
+    return c->cflags_off + (((size_t)parity * (size_t)c->np + (size_t)src) * c->max_chunks + chunk) * UCOLL_LINE;
+}
+
+/* oneshot by stores, every peer mapped (shared memory): np-1 copies of n
+ * floats straight into the peers' slots, in chunks of UCOLL_CHUNK with a
+ * flag each, 1 step, no messages. Chunk i-1 is summed while chunk i's
+ * stores drain, so that reading the peers' data overlaps writing ours. An
+ * empty vector still raises chunk 0's flag: every call synchronises, which
+ * the double buffering needs. */
+static cb_status_t oneshot_stores(cb_ucoll_t *c, float *buf, size_t n)
+{
+    const int par = (int)(c->seq & 1), me = c->rank, np = c->np;
+    const uint64_t want = c->seq + 1;
+    const size_t nch = n ? (n + UCOLL_CHUNK - 1) / UCOLL_CHUNK : 1;
+    const float *src[np];
+    for (size_t i = 0; i <= nch; i++) {
+        if (i < nch) {
+            size_t off = i * UCOLL_CHUNK, len = n - off < UCOLL_CHUNK ? n - off : UCOLL_CHUNK;
+            for (int k = 1; k < np; k++) {
+                int d = (me + k) % np;
+                float *to = (float *)(c->mapped[d] + slot_off(c, REG_ONE, par, me)) + off;
+                if (c->copy_nt)
+                    cb_fcopy_nt(to, buf + off, len);
+                else
+                    memcpy(to, buf + off, len * sizeof(float));
+            }
+            if (c->copy_nt)
+                __atomic_thread_fence(__ATOMIC_SEQ_CST); /* streaming stores before the flags */
+            for (int k = 1; k < np; k++) {
+                int d = (me + k) % np;
+                __atomic_store_n((uint64_t *)(c->mapped[d] + cflag_off(c, par, me, i)), want, __ATOMIC_RELEASE);
+            }
+        }
+        if (i == 0)
             continue;
+        size_t off = (i - 1) * UCOLL_CHUNK, len = n - off < UCOLL_CHUNK ? n - off : UCOLL_CHUNK;
+        for (int k = 0; k < np; k++) {
+            if (k == me) {
+                src[k] = buf + off;
+                continue;
+            }
+            src[k] = (const float *)(c->base + slot_off(c, REG_ONE, par, k)) + off;
+            cb_status_t st = wait_value(c, (const volatile uint64_t *)(c->base + cflag_off(c, par, k, i - 1)), want, 0);
+            if (st != CB_OK)
+                return st;
         }
-        for (size_t j = 0; j < m; j++)
-            acc[j] = a[j] + b[j];
-        for (int s = 2; s < np - 1; s++) {
-            const float *in = src[s] + j0;
-            for (size_t j = 0; j < m; j++)
-                acc[j] += in[j];
-        }
-        for (size_t j = 0; j < m; j++)
-            o[j] = acc[j] + z[j];
+        if (n)
+            cb_fsum(buf + off, src, np, len);
     }
+    return CB_OK;
 }
 
 /* oneshot: np-1 deliveries of n floats (puts + a flag, or messages), 1 step;
  * every rank sums all vectors in rank order. */
 static cb_status_t oneshot(cb_ucoll_t *c, int am, float *buf, size_t n)
 {
+    if (!am && c->all_mapped)
+        return oneshot_stores(c, buf, n);
     const int par = (int)(c->seq & 1), me = c->rank, np = c->np;
     const float *src[np];
     cb_status_t st = CB_OK;
@@ -268,7 +377,7 @@ static cb_status_t oneshot(cb_ucoll_t *c, int am, float *buf, size_t n)
     /* Our puts read buf: they must be done before it is overwritten. */
     cb_status_t w = wait_all(c);
     if (st == CB_OK && (st = w) == CB_OK)
-        sum_in_order(buf, src, np, n, c->acc);
+        cb_fsum(buf, src, np, n);
     return st;
 }
 
@@ -285,20 +394,22 @@ static cb_status_t pull(cb_ucoll_t *c, float *buf, size_t n)
     memcpy(c->base + slot_off(c, REG_ONE, par, me), buf, n * sizeof(float));
     __atomic_store_n((uint64_t *)flag_at(c, REG_ONE, par, me), want, __ATOMIC_RELEASE);
     for (int s = 0; s < np; s++) {
-        uint8_t *base = s == me ? c->base : c->mapped[s];
-        src[s] = (const float *)(base + slot_off(c, REG_ONE, par, s));
-        if (s == me)
+        if (s == me) {
+            src[s] = buf; /* the same bits as our slot, already in this core's cache */
             continue;
-        const uint64_t *f = (const uint64_t *)(base + flag_off(c, REG_ONE, par, s));
-        unsigned spins = 0;
-        while (__atomic_load_n(f, __ATOMIC_ACQUIRE) != want)
-            if (++spins > 64) {
-                ucp_worker_progress(c->worker); /* other calls' messages, if any */
-                if (spins > 1024)
-                    sched_yield();
-            }
+        }
+        uint8_t *base = c->mapped[s];
+        src[s] = (const float *)(base + slot_off(c, REG_ONE, par, s));
+        cb_status_t st = wait_value(c, (const volatile uint64_t *)(base + flag_off(c, REG_ONE, par, s)), want, 0);
+        if (st != CB_OK)
+            return st;
     }
-    sum_in_order(buf, src, np, n, c->acc);
+    if (c->prefetch)
+        for (int s = 0; s < np; s++)
+            if (s != me)
+                for (size_t j = 0; j < n; j += UCOLL_LINE / sizeof(float))
+                    __builtin_prefetch(src[s] + j);
+    cb_fsum(buf, src, np, n);
     return CB_OK;
 }
 
@@ -325,7 +436,7 @@ static cb_status_t twoshot(cb_ucoll_t *c, int am, float *buf, size_t n)
     }
     float *ag = (float *)(c->base + slot_off(c, REG_AG, par, 0));
     if (st == CB_OK)
-        sum_in_order(ag + off, src, np, len, c->acc);
+        cb_fsum(ag + off, src, np, len);
     for (int k = 1; k < np && st == CB_OK; k++) {
         int d = (me + k) % np;
         st = deliver(c, am, REG_AG, par, d, off * sizeof(float), ag + off, len * sizeof(float));
@@ -341,12 +452,24 @@ static cb_status_t twoshot(cb_ucoll_t *c, int am, float *buf, size_t n)
     return st;
 }
 
+/* auto's class of `count` floats: the k of the least 2^k >= count. */
+static int size_class(size_t count)
+{
+    int k = 0;
+    while (k < UCOLL_CLASSES - 1 && ((size_t)1 << k) < count)
+        k++;
+    return k;
+}
+
 int cb_ucoll_pick(const cb_ucoll_t *c, int alg, size_t count)
 {
     if (alg == CB_UCOLL_PULL)
         return c->all_mapped ? CB_UCOLL_PULL : CB_UCOLL_ONESHOT;
     if (alg != CB_UCOLL_AUTO)
         return alg;
+    int b = c->best[size_class(count)];
+    if (b >= 0)
+        return b;
     int one = count * sizeof(float) <= CB_UCOLL_ONESHOT_MAX_BYTES;
     if (c->rma_native)
         return one ? CB_UCOLL_ONESHOT : CB_UCOLL_TWOSHOT;
@@ -452,7 +575,7 @@ static int ep_inspect(ucp_ep_h ep, char *tls, size_t len)
     return native;
 }
 
-static cb_status_t context_open(const char *tls, ucp_context_h *context_p)
+static cb_status_t context_open(const char *tls, int wakeup, ucp_context_h *context_p)
 {
     ucp_config_t *config = NULL;
     ucs_status_t s = ucp_config_read(NULL, NULL, &config);
@@ -468,7 +591,7 @@ static cb_status_t context_open(const char *tls, ucp_context_h *context_p)
     }
     ucp_params_t params = {
         .field_mask = UCP_PARAM_FIELD_FEATURES,
-        .features = UCP_FEATURE_RMA | UCP_FEATURE_AM,
+        .features = UCP_FEATURE_RMA | UCP_FEATURE_AM | (wakeup ? UCP_FEATURE_WAKEUP : 0),
     };
     if (s == UCS_OK)
         s = ucp_init(&params, config, context_p);
@@ -483,7 +606,9 @@ static cb_status_t context_open(const char *tls, ucp_context_h *context_p)
 /* Context, worker, handler and the registered region. Local. */
 static cb_status_t local_open(cb_ucoll_t *c, const char *tls)
 {
-    cb_status_t st = context_open(tls, &c->context);
+    const char *e = getenv("CB_UCOLL_WAKEUP");
+    int wakeup = !(e && *e && atoi(e) == 0);
+    cb_status_t st = context_open(tls, wakeup, &c->context);
     if (st != CB_OK) {
         c->context = NULL;
         return st;
@@ -500,6 +625,9 @@ static cb_status_t local_open(cb_ucoll_t *c, const char *tls)
     };
     if ((s = ucp_worker_set_am_recv_handler(c->worker, &am)) != UCS_OK)
         return ucs_fail("cannot set the active message handler", s);
+    c->efd = -1;
+    if (wakeup && (s = ucp_worker_get_efd(c->worker, &c->efd)) != UCS_OK)
+        return ucs_fail("cannot get the worker's wake-up descriptor", s);
 
     /* Layout: flags, then oneshot slots [2][np] of n, reduce-scatter slots
      * [2][np] of ceil(n/np), allgather [2] of n; each rounded to lines. */
@@ -517,6 +645,10 @@ static cb_status_t local_open(cb_ucoll_t *c, const char *tls)
         c->reg_off[r] = total;
         total = bytes == SIZE_MAX || total + bytes < total ? SIZE_MAX : total + bytes;
     }
+    c->max_chunks = (n + UCOLL_CHUNK - 1) / UCOLL_CHUNK;
+    c->cflags_off = total;
+    size_t cbytes = cb_mul_size(2 * np * UCOLL_LINE, c->max_chunks);
+    total = total == SIZE_MAX || cbytes == SIZE_MAX || total + cbytes < total ? SIZE_MAX : total + cbytes;
     if (total == SIZE_MAX) {
         cb_error("ucx collectives: %zu floats is too large a message", c->max_count);
         return CB_ERR_NOMEM;
@@ -541,8 +673,7 @@ static cb_status_t local_open(cb_ucoll_t *c, const char *tls)
     c->remote_base = calloc(np, sizeof *c->remote_base);
     c->headers = calloc((size_t)REG_COUNT * np, sizeof *c->headers);
     c->mapped = calloc(np, sizeof *c->mapped);
-    c->acc = cb_alloc(2048 * sizeof(float), 0, "allreduce accumulator");
-    if (!c->eps || !c->rkeys || !c->remote_base || !c->headers || !c->mapped || !c->acc) {
+    if (!c->eps || !c->rkeys || !c->remote_base || !c->headers || !c->mapped) {
         cb_error("cannot allocate the UCX collectives' tables");
         return CB_ERR_NOMEM;
     }
@@ -670,6 +801,92 @@ static cb_status_t settle(cb_ucoll_t *c)
     return cb_agree(CB_MPI(MPI_Bcast(c->desc, (int)sizeof c->desc, MPI_CHAR, 0, c->comm)), c->comm);
 }
 
+/* Whether any host runs more ranks of comm than this rank may use cores
+ * (MPI's shared-memory split; an emulated host in its own namespace counts
+ * as a host). Collective; the same on every rank. */
+static cb_status_t oversub_check(cb_ucoll_t *c)
+{
+    MPI_Comm node;
+    int local = 1, mine, any = 0;
+    cb_status_t st = CB_MPI(MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+    if (st == CB_OK) {
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+    }
+    cpu_set_t set;
+    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    mine = local > cpus;
+    if ((st = cb_agree(st, c->comm)) != CB_OK)
+        return st;
+    st = cb_agree(CB_MPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, c->comm)), c->comm);
+    c->oversub = any;
+    return st;
+}
+
+/* auto's table: every candidate algorithm timed at each size class from 64
+ * floats to the registered maximum (and at most 256 Ki floats), the
+ * slowest rank's median of a few calls, the fastest kept; classes below
+ * take the smallest's choice. The times are reduced over the ranks, so
+ * every rank keeps the same table. Candidates: what the transports do
+ * natively (puts or active messages), pull where peers are mapped.
+ * Collective. */
+static cb_status_t calibrate(cb_ucoll_t *c)
+{
+    enum { REPS = 9, MAXC = 4 };
+    int cand[MAXC], nc = 0;
+    if (c->rma_native) {
+        cand[nc++] = CB_UCOLL_ONESHOT;
+        cand[nc++] = CB_UCOLL_TWOSHOT;
+        if (c->all_mapped)
+            cand[nc++] = CB_UCOLL_PULL;
+    } else {
+        cand[nc++] = CB_UCOLL_AM;
+        cand[nc++] = CB_UCOLL_AM_TWOSHOT;
+    }
+    size_t top = c->max_count < ((size_t)1 << 18) ? c->max_count : (size_t)1 << 18;
+    float *v = cb_alloc((top > 64 ? top : 64) * sizeof(float), 1, "allreduce calibration");
+    cb_status_t st = cb_agree(v ? CB_OK : CB_ERR_NOMEM, c->comm);
+    if (st != CB_OK)
+        return st;
+    int k0 = size_class(64), first = -1;
+    for (int k = k0; k < UCOLL_CLASSES && st == CB_OK; k++) {
+        size_t n = (size_t)1 << k;
+        if (n > top)
+            break;
+        double med[MAXC];
+        for (int a = 0; a < nc && st == CB_OK; a++) {
+            double t[REPS];
+            for (int i = 0; i < REPS && st == CB_OK; i++) {
+                double t0 = now_s();
+                st = cb_ucoll_allreduce(c, cand[a], v, n);
+                t[i] = now_s() - t0;
+            }
+            for (int i = 1; i < REPS; i++) /* insertion sort */
+                for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+                    double x = t[j];
+                    t[j] = t[j - 1];
+                    t[j - 1] = x;
+                }
+            med[a] = t[REPS / 2];
+        }
+        if ((st = cb_agree(st, c->comm)) != CB_OK)
+            break;
+        if ((st = cb_agree(CB_MPI(MPI_Allreduce(MPI_IN_PLACE, med, nc, MPI_DOUBLE, MPI_MAX, c->comm)), c->comm)) != CB_OK)
+            break;
+        int b = 0;
+        for (int a = 1; a < nc; a++)
+            if (med[a] < med[b])
+                b = a;
+        c->best[k] = cand[b];
+        if (first < 0)
+            first = cand[b];
+    }
+    for (int k = 0; k < k0 && first >= 0; k++)
+        c->best[k] = first;
+    cb_free(v);
+    return st;
+}
+
 cb_status_t cb_ucoll_create(MPI_Comm comm, const char *tls, size_t max_count, cb_ucoll_t **c_p)
 {
     cb_status_t st = CB_OK;
@@ -682,8 +899,19 @@ cb_status_t cb_ucoll_create(MPI_Comm comm, const char *tls, size_t max_count, cb
         return st;
     c->comm = comm;
     c->max_count = max_count;
+    const char *e = getenv("CB_UCOLL_SPIN_US");
+    /* Network waits block soon (the wake-up costs little beside a network
+     * latency); waits for stores spin on unless ranks share cores. */
+    c->spin_s = (e && *e ? atof(e) : 20.0) * 1e-6;
+    c->spin_mem_s = e && *e ? c->spin_s : -1;
+    c->copy_nt = (e = getenv("CB_UCOLL_NT")) && atoi(e) > 0;
+    c->prefetch = (e = getenv("CB_UCOLL_PREFETCH")) && atoi(e) > 0;
     MPI_Comm_rank(comm, &c->rank);
     MPI_Comm_size(comm, &c->np);
+    if ((st = oversub_check(c)) != CB_OK)
+        goto fail;
+    if (c->spin_mem_s < 0)
+        c->spin_mem_s = c->oversub ? 50e-6 : 5e-3;
     if ((st = cb_agree(local_open(c, tls), comm)) != CB_OK)
         goto fail;
     if ((st = connect_all(c)) != CB_OK)
@@ -691,6 +919,10 @@ cb_status_t cb_ucoll_create(MPI_Comm comm, const char *tls, size_t max_count, cb
     if ((st = exchange_keys(c)) != CB_OK)
         goto fail;
     if (c->np > 1 && (st = settle(c)) != CB_OK)
+        goto fail;
+    for (int k = 0; k < UCOLL_CLASSES; k++)
+        c->best[k] = -1;
+    if (c->np > 1 && !((e = getenv("CB_UCOLL_CALIBRATE")) && *e && atoi(e) == 0) && (st = calibrate(c)) != CB_OK)
         goto fail;
     if (c->np == 1)
         snprintf(c->desc, sizeof c->desc, "one rank: no communication");
@@ -735,7 +967,6 @@ void cb_ucoll_free(cb_ucoll_t *c)
     if (c->context)
         ucp_cleanup(c->context);
     free(c->reqs);
-    cb_free(c->acc);
     free(c->headers);
     free(c->mapped);
     free(c->remote_base);

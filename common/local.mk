@@ -6,7 +6,8 @@ common_libcb_a_SOURCES = \
   common/cb_options.h common/cb_options.c common/cb_stats.h common/cb_stats.c \
   common/cb_provenance.h common/cb_provenance.c \
   common/cb_results.h common/cb_results.c common/cb_signal.h common/cb_signal.c \
-  common/cb_ucoll.h common/cb_ucoll.c common/cb_rd.h common/cb_rd.c
+  common/cb_ucoll.h common/cb_ucoll.c common/cb_fsum.h common/cb_fsum.c \
+  common/cb_rd.h common/cb_rd.c
 common_libcb_a_CPPFLAGS = $(AM_CPPFLAGS) $(HDF5_CFLAGS) $(UCX_CFLAGS) $(BLAS_CFLAGS)
 nodist_common_libcb_a_SOURCES = common/cb_version.h
 

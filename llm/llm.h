@@ -505,6 +505,7 @@ cb_status_t llm_comm_recv(llm_comm_t *c, float *buf, int count, int src);
 double llm_comm_seconds(const llm_comm_t *c); /* time spent in allreduce (and hand-overs) so far */
 void llm_comm_reset_time(llm_comm_t *c);          /* and the counts below */
 long long llm_comm_calls(const llm_comm_t *c);   /* allreduces since the reset */
+cb_status_t llm_comm_xfer_seconds(llm_comm_t *c, double *sec_p); /* collective: allreduce time since the reset counted from the last rank's arrival (mean over ranks; -1 if not kept) */
 double llm_comm_bytes(const llm_comm_t *c);      /* bytes they reduced */
 const char *llm_comm_describe(const llm_comm_t *c); /* algorithm, transport, auto's choices */
 MPI_Comm llm_comm_mpi(const llm_comm_t *c);

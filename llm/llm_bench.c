@@ -42,6 +42,7 @@ typedef struct {
     double comm_frac;         /* share of the time spent in allreduce (rank 0) */
     double comm_us_per_tok;
     double comm_calls_per_tok; /* allreduces per token */
+    double xfer_us_per_tok;   /* allreduce time from the last rank's arrival, per token (mean over ranks; -1: not kept) */
     double compute_us_per_tok;
     double roofline_ts;       /* --roofline: tokens/s the machine's bandwidth (tg) or compute rate (pp: int8 and sgemm) allows */
     double roofline_frac;     /* avg_ts / roofline_ts */
@@ -69,6 +70,7 @@ static const cb_column_t llm_bench_cols[] = {
     CB_COLUMN(llm_bench_row_t, comm_frac, CB_COL_DOUBLE, "comm", "%.3f"),
     CB_COLUMN(llm_bench_row_t, comm_us_per_tok, CB_COL_DOUBLE, "comm(us/t)", "%.1f"),
     CB_COLUMN(llm_bench_row_t, comm_calls_per_tok, CB_COL_DOUBLE, "ar/t", "%.1f"),
+    CB_COLUMN(llm_bench_row_t, xfer_us_per_tok, CB_COL_DOUBLE, "xfer(us/t)", "%.1f"),
     CB_COLUMN(llm_bench_row_t, compute_us_per_tok, CB_COL_DOUBLE, "comp(us/t)", "%.1f"),
     CB_COLUMN(llm_bench_row_t, roofline_ts, CB_COL_DOUBLE, "roof(t/s)", "%.2f"),
     CB_COLUMN(llm_bench_row_t, roofline_frac, CB_COL_DOUBLE, "of_roof", "%.3f"),
@@ -443,7 +445,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             int np_ = pass == 0 ? pp[ti] : 0, ng = pass == 0 ? 0 : tg[ti];
             if (np_ + ng == 0)
                 continue;
-            double sec, csec, comm_sum = 0, sec_sum = 0;
+            double sec, csec, comm_sum = 0, sec_sum = 0, xsec = 0, xfer_sum = 0;
             long long calls = 0, calls_sum = 0;
             if (!no_warmup && bench_once(run, comm, prompt, dep, np_, ng, &sec, &csec, &calls) != CB_OK)
                 cb_abort(CB_ERR_MPI);
@@ -454,6 +456,9 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
                     cb_abort(CB_ERR_MPI);
                 ns[r] = sec * 1e9;
                 ts[r] = (double)(np_ + ng) / sec;
+                if (llm_comm_xfer_seconds(comm, &xsec) != CB_OK)
+                    cb_abort(CB_ERR_MPI);
+                xfer_sum = xfer_sum < 0 || xsec < 0 ? -1 : xfer_sum + xsec;
                 comm_sum += csec;
                 calls_sum += calls;
                 sec_sum += sec;
@@ -491,6 +496,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
             row.comm_frac = sec_sum > 0 ? comm_sum / sec_sum : 0;
             row.comm_us_per_tok = comm_sum / reps / (np_ + ng) * 1e6;
             row.comm_calls_per_tok = (double)calls_sum / reps / (np_ + ng);
+            row.xfer_us_per_tok = xfer_sum < 0 ? -1 : xfer_sum / reps / (np_ + ng) * 1e6;
             row.compute_us_per_tok = (sec_sum - comm_sum) / reps / (np_ + ng) * 1e6;
             if (roofline) {
                 /* (the layer split's ranks run one after another: one rank's share of the machine at a time) */

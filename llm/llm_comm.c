@@ -38,6 +38,10 @@ struct llm_comm {
     cb_ucoll_t *ucoll;   /* NULL unless a UCX algorithm was asked for */
     size_t ucoll_max;    /* floats its buffers hold */
     int use_ucx[2];      /* auto: [0] the decode size, [1] larger messages, go over UCX */
+    double clock_off;    /* add to cb_now() for rank 0's clock (estimated at create) */
+    double *ev;          /* (2 cap_ev) each allreduce's entry and exit, rank 0's clock; NULL: not kept */
+    size_t n_ev, cap_ev;
+    int ev_lost;         /* more calls since the reset than could be kept */
     long long calls;     /* allreduces since the reset */
     double bytes;        /* bytes reduced since the reset */
     char desc[640];
@@ -72,6 +76,45 @@ static cb_status_t time_allreduce(llm_comm_t *c, int ucx, int count, double *sec
     return CB_OK;
 }
 
+/* The offset of this rank's clock from rank 0's: rank 0 ping-pongs with
+ * each rank and keeps the round trip of least time (its midpoint against
+ * the peer's reading). Zero between processes of one machine, where every
+ * clock is the same one. Collective. */
+static cb_status_t clock_sync(llm_comm_t *c)
+{
+    enum { PINGS = 8, TAG = 0x11b };
+    cb_status_t st = CB_OK;
+    for (int r = 1; r < c->np && st == CB_OK; r++) {
+        if (c->rank == 0) {
+            double best = 1e30, off = 0;
+            for (int i = 0; i < PINGS && st == CB_OK; i++) {
+                double t0 = cb_now(), tr = 0;
+                st = CB_MPI(MPI_Send(&t0, 1, MPI_DOUBLE, r, TAG, c->comm));
+                if (st == CB_OK)
+                    st = CB_MPI(MPI_Recv(&tr, 1, MPI_DOUBLE, r, TAG, c->comm, MPI_STATUS_IGNORE));
+                double t1 = cb_now();
+                if (t1 - t0 < best) {
+                    best = t1 - t0;
+                    off = 0.5 * (t0 + t1) - tr;
+                }
+            }
+            if (st == CB_OK)
+                st = CB_MPI(MPI_Send(&off, 1, MPI_DOUBLE, r, TAG, c->comm));
+        } else if (c->rank == r) {
+            for (int i = 0; i < PINGS && st == CB_OK; i++) {
+                double t0 = 0, tr;
+                st = CB_MPI(MPI_Recv(&t0, 1, MPI_DOUBLE, 0, TAG, c->comm, MPI_STATUS_IGNORE));
+                tr = cb_now();
+                if (st == CB_OK)
+                    st = CB_MPI(MPI_Send(&tr, 1, MPI_DOUBLE, 0, TAG, c->comm));
+            }
+            if (st == CB_OK)
+                st = CB_MPI(MPI_Recv(&c->clock_off, 1, MPI_DOUBLE, 0, TAG, c->comm, MPI_STATUS_IGNORE));
+        }
+    }
+    return cb_agree(st, c->comm);
+}
+
 /* Open the UCX layer for up to `max_count` floats (again, larger, when a
  * bigger message comes). Collective; agrees. */
 static cb_status_t ucx_open(llm_comm_t *c, size_t max_count)
@@ -94,6 +137,8 @@ cb_status_t llm_comm_create(MPI_Comm comm, int algo, int small_count, int large_
     c->count = small_count;
     MPI_Comm_rank(comm, &c->rank);
     MPI_Comm_size(comm, &c->np);
+    if (c->np > 1 && (st = clock_sync(c)) != CB_OK)
+        goto fail;
     if (algo == LLM_AR_RD && c->np > 1 && (st = cb_agree(cb_rd_create(comm, small_count, &c->rd), comm)) != CB_OK)
         goto fail;
     snprintf(c->desc, sizeof c->desc, "%s", llm_ar_names[algo]);
@@ -132,6 +177,62 @@ fail:
     return st;
 }
 
+/* Keep an allreduce's entry and exit for llm_comm_xfer_seconds. Local. */
+static void keep_event(llm_comm_t *c, double t0, double t1)
+{
+    enum { MAX_EV = 1 << 22 };
+    if (c->n_ev == c->cap_ev) {
+        size_t cap = c->cap_ev ? 2 * c->cap_ev : 4096;
+        double *e = cap <= MAX_EV ? realloc(c->ev, 2 * cap * sizeof *e) : NULL;
+        if (!e) {
+            c->ev_lost = 1;
+            return;
+        }
+        c->ev = e;
+        c->cap_ev = cap;
+    }
+    c->ev[2 * c->n_ev] = t0 + c->clock_off;
+    c->ev[2 * c->n_ev + 1] = t1 + c->clock_off;
+    c->n_ev++;
+}
+
+cb_status_t llm_comm_xfer_seconds(llm_comm_t *c, double *sec_p)
+{
+    /* Every rank made the same allreduces: the counts agree unless one lost some. */
+    long long mine[2] = { (long long)c->n_ev, c->ev_lost }, lo[2], hi[2];
+    cb_status_t st = CB_MPI(MPI_Allreduce(mine, lo, 2, MPI_LONG_LONG, MPI_MIN, c->comm));
+    if (st == CB_OK)
+        st = CB_MPI(MPI_Allreduce(mine, hi, 2, MPI_LONG_LONG, MPI_MAX, c->comm));
+    if (st != CB_OK)
+        return st;
+    if (c->np == 1 || hi[1] || lo[0] != hi[0] || lo[0] == 0) {
+        *sec_p = c->np == 1 || lo[0] == 0 ? 0 : -1;
+        return CB_OK;
+    }
+    size_t n = (size_t)lo[0];
+    double *last = malloc(n * sizeof *last);
+    st = last ? CB_OK : CB_ERR_NOMEM;
+    if (!last)
+        cb_error("cannot allocate %zu arrival times", n);
+    if ((st = cb_agree(st, c->comm)) != CB_OK) {
+        free(last);
+        return st;
+    }
+    for (size_t i = 0; i < n; i++)
+        last[i] = c->ev[2 * i];
+    /* The last rank's arrival at each call, then from it to our exit. */
+    double sum = 0;
+    if ((st = CB_MPI(MPI_Allreduce(MPI_IN_PLACE, last, (int)n, MPI_DOUBLE, MPI_MAX, c->comm))) == CB_OK) {
+        for (size_t i = 0; i < n; i++)
+            sum += c->ev[2 * i + 1] > last[i] ? c->ev[2 * i + 1] - last[i] : 0;
+        st = CB_MPI(MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, c->comm));
+    }
+    free(last);
+    if (st == CB_OK)
+        *sec_p = sum / c->np;
+    return st;
+}
+
 cb_status_t llm_comm_allreduce(llm_comm_t *c, float *buf, int count)
 {
     if (c->np == 1)
@@ -151,7 +252,9 @@ cb_status_t llm_comm_allreduce(llm_comm_t *c, float *buf, int count)
         st = cb_rd_allreduce(c->rd, buf);
     else
         st = CB_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, count, MPI_FLOAT, MPI_SUM, c->comm));
-    c->seconds += cb_now() - t0;
+    double t1 = cb_now();
+    c->seconds += t1 - t0;
+    keep_event(c, t0, t1);
     return st;
 }
 
@@ -196,7 +299,7 @@ cb_status_t llm_comm_recv(llm_comm_t *c, float *buf, int count, int src)
 }
 
 double llm_comm_seconds(const llm_comm_t *c) { return c->seconds; }
-void llm_comm_reset_time(llm_comm_t *c) { c->seconds = 0; c->calls = 0; c->bytes = 0; }
+void llm_comm_reset_time(llm_comm_t *c) { c->seconds = 0; c->calls = 0; c->bytes = 0; c->n_ev = 0; c->ev_lost = 0; }
 long long llm_comm_calls(const llm_comm_t *c) { return c->calls; }
 double llm_comm_bytes(const llm_comm_t *c) { return c->bytes; }
 const char *llm_comm_describe(const llm_comm_t *c) { return c->desc; }
@@ -208,5 +311,6 @@ void llm_comm_free(llm_comm_t *c)
         return;
     cb_ucoll_free(c->ucoll);
     cb_rd_free(c->rd);
+    free(c->ev);
     cb_free(c);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cb.h"
+#include "cb_fsum.h"
 #include "cb_ucoll.h"
 
 /* Rank r's input element j of call k: a float of 24 random bits in [-1, 1). */
@@ -20,6 +21,50 @@ static float input_of(int r, int k, size_t j)
     x *= 0xc4ceb9fe1a85ec53ull;
     x ^= x >> 33;
     return (float)((int64_t)(x >> 40) - (1 << 23)) / (float)(1 << 23);
+}
+
+/* cb_fsum's vector path against the plain C loop, bit for bit: 1 to 6
+ * sources, lengths around every vector width, unaligned starts, out being
+ * the first or the last source, values of every magnitude (denormals,
+ * cancellations); and cb_fcopy_nt against memcpy. Local; 0 if all equal. */
+static int fsum_check(void)
+{
+    enum { N = 1200, S = 6 };
+    static float in[S][N + 16], out[N + 16], ref[N + 16], alias[N + 16];
+    int bad = 0;
+    for (int k = 0; k < S; k++)
+        for (int j = 0; j < N + 16; j++) {
+            float v = input_of(k + 100, j, (size_t)j);
+            int e = (int)((j * 7 + k * 13) % 300) - 150; /* 2^-150..2^149 */
+            in[k][j] = j % 11 == 0 ? -in[k > 0 ? k - 1 : 0][j] : __builtin_ldexpf(v, e);
+        }
+    static const size_t lens[] = { 0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 1000, N };
+    for (int ns = 1; ns <= S; ns++)
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+            for (int off = 0; off < 3; off++) {
+                size_t n = lens[li];
+                const float *src[S];
+                for (int k = 0; k < ns; k++)
+                    src[k] = in[k] + off + k % 2;
+                cb_fsum_ref(ref, src, ns, n);
+                cb_fsum(out + off, src, ns, n);
+                bad |= memcmp(out + off, ref, n * sizeof(float)) != 0;
+                for (int last = 0; last < 2; last++) { /* out = src[0] or src[ns - 1] */
+                    const float *asrc[S];
+                    memcpy(asrc, src, sizeof asrc);
+                    int a = last ? ns - 1 : 0;
+                    memcpy(alias, src[a], n * sizeof(float));
+                    asrc[a] = alias;
+                    cb_fsum(alias, asrc, ns, n);
+                    bad |= memcmp(alias, ref, n * sizeof(float)) != 0;
+                }
+                cb_fcopy_nt(out + off, src[0], n);
+                __atomic_thread_fence(__ATOMIC_SEQ_CST);
+                bad |= memcmp(out + off, src[0], n * sizeof(float)) != 0;
+            }
+    if (bad)
+        cb_error("cb_fsum (%s) differs from the plain C loop", cb_fsum_isa());
+    return bad;
 }
 
 int main(int argc, char **argv)
@@ -50,7 +95,11 @@ int main(int argc, char **argv)
     if ((st = cb_ucoll_create(MPI_COMM_WORLD, tls, max, &c)) != CB_OK)
         return cb_mpi_finalize(st);
     if (rank == 0)
-        printf("# %d ranks over %s\n", np, cb_ucoll_describe(c));
+        printf("# %d ranks over %s\n# sums: cb_fsum %s\n", np, cb_ucoll_describe(c), cb_fsum_isa());
+    if ((st = cb_agree(fsum_check() ? CB_ERR_CHECK : CB_OK, MPI_COMM_WORLD)) != CB_OK) {
+        cb_ucoll_free(c);
+        return cb_mpi_finalize(st);
+    }
     float *buf = cb_alloc(max * sizeof(float), 0, "buffer"), *want = cb_alloc(max * sizeof(float), 0, "reference");
     st = buf && want ? CB_OK : CB_ERR_NOMEM;
     int k = 0, bad = 0;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The UCX collective layer: every algorithm at np = 2, 3, 4, 5 (oversubscribed)
 # over shared memory and tcp, bitwise equal to the rank-order sum on every
-# rank; a flipped bit in one rank's result must fail the check.
+# rank (and cb_fsum's vector sums equal to the plain loop's); a flipped bit in
+# one rank's result must fail the check.
 set -u
 bin=$top_builddir/tests/common/test_ucoll
 tmp=$(mktemp -d) || exit 1
@@ -16,6 +17,16 @@ for tls in posix+cma tcp; do
         [ $rc = 77 ] && exit 77
         echo "== np $np, $tls: exit $rc"; cat "$tmp/out" "$tmp/err"
         [ $rc = 0 ] && grep -q "bitwise equal" "$tmp/out" || { echo "FAIL: np $np over $tls"; fail=1; }
+    done
+done
+# The other paths: streaming stores, prefetching pulls, waits that sleep at
+# once (no spinning: wake-ups and sleeps), auto by thresholds, no wake-ups.
+for env in "CB_UCOLL_NT=1 CB_UCOLL_PREFETCH=1 CB_UCOLL_SPIN_US=0" "CB_UCOLL_CALIBRATE=0 CB_UCOLL_WAKEUP=0"; do
+    for tls in posix+cma tcp; do
+        env $env "$top_srcdir/tests/launch" 3 "$bin" --tls $tls --rounds 1 > "$tmp/out" 2> "$tmp/err"
+        rc=$?
+        echo "== np 3, $tls, $env: exit $rc"; cat "$tmp/out" "$tmp/err"
+        [ $rc = 0 ] && grep -q "bitwise equal" "$tmp/out" || { echo "FAIL: np 3 over $tls with $env"; fail=1; }
     done
 done
 "$top_srcdir/tests/launch" 3 "$bin" --tls posix+cma --rounds 1 --corrupt > "$tmp/out" 2> "$tmp/err"
