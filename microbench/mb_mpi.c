@@ -69,6 +69,7 @@ static cb_status_t mpi_describe(void *inst, char *buf, size_t len)
         snprintf(buf, len, "MPI pml %s", prov->mpi_pml[0] ? prov->mpi_pml : "unknown");
     }
 out:
+    cb_provenance_free(prov); /* the hosts table it gathered */
     free(prov);
     return st;
 }

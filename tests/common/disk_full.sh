@@ -1,7 +1,8 @@
 #!/bin/sh
 # A full disk at every stage, for each program: the results folder on a small
-# tmpfs (1) too full to hold the file at all, (2) filled while the run is
-# writing rows. Each time: one line naming the file and the cause, a non-zero
+# tmpfs (1) too full to hold the file at all, (2) with room for the file and
+# its reserve but not for the provenance, (3) filled while the run is writing
+# rows. Each time: one line naming the file and the cause, a non-zero
 # exit on every rank, no crash, and either no file (refused up front) or a file
 # h5py reads, with status "failed" and the rows written before the fault.
 # Needs root (mount); skips otherwise.
@@ -84,7 +85,22 @@ echo "$progs" | while IFS='|' read -r name cmd; do
     grep -q "$mnt/r.h5" "$tmp/err" || { echo "FAIL: $name: no message naming the file:"; cat "$tmp/err"; fail=1; }
     [ -e "$mnt/r.h5" ] && ! check_file "$mnt/r.h5" "$name (full at start)" && fail=1
     echo "$name, full at start: exit $rc; $(grep -m1 "$mnt" "$tmp/err")"
-    # (2) filled mid-run
+    # (2) room for the file and its 2 MiB reserve but not for the provenance
+    # (attributes, /env, /ranks): the first flush fails, the file is closed
+    # failed (or removed), the run ends before any measurement
+    rm -rf "${mnt:?}"/*
+    fallocate -l 2032k "$mnt/filler" 2> /dev/null || dd if=/dev/zero of="$mnt/filler" bs=1k count=2032 2> /dev/null
+    # shellcheck disable=SC2086
+    timeout -k 5 120 "$launch" 2 "$bin" $args -o "$mnt/r.h5" < /dev/null > "$tmp/out" 2> "$tmp/err"; rc=$?
+    case $rc in 124|137|139|134) echo "FAIL: $name, no room for the provenance: exit $rc"; fail=1 ;; esac
+    if [ $rc = 0 ]; then
+        echo "FAIL: $name, no room for the provenance: exit 0"; fail=1
+    else
+        grep -q "$mnt/r.h5" "$tmp/err" || { echo "FAIL: $name (provenance): no message naming the file:"; cat "$tmp/err"; fail=1; }
+        [ -e "$mnt/r.h5" ] && ! check_file "$mnt/r.h5" "$name (no room for the provenance)" && fail=1
+        echo "$name, no room for the provenance: exit $rc; $(grep -m1 "$mnt" "$tmp/err")"
+    fi
+    # (3) filled mid-run
     rm -rf "${mnt:?}"/*
     # shellcheck disable=SC2086
     timeout -k 5 180 "$launch" 2 "$bin" $args -o "$mnt/r.h5" < /dev/null > "$tmp/out" 2> "$tmp/err" &
