@@ -81,7 +81,7 @@ static const cb_column_t llm_bench_cols[] = {
 
 /* Per rank and test, the load balance of the experts (HDF5 /llm/moe_balance). */
 typedef struct {
-    char test[16];
+    char test[24];
     int32_t rank;
     double evals_per_routing;  /* expert products per token and MoE layer (np = 1: experts used) */
     double moe_us_per_tok;     /* router and experts */
