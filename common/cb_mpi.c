@@ -38,6 +38,9 @@ cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program)
 
 int cb_mpi_finalize(cb_status_t status)
 {
+    /* A stop signal from here on (mpirun ending the job after another rank's
+     * error) changes nothing: no "stopping" line beside the error itself. */
+    cb_signal_finishing();
     cb_progress_done();
     cb_error_flush();
     fflush(stdout);

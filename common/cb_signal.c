@@ -26,6 +26,7 @@ static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
 static volatile sig_atomic_t first_sig = 0;
 static volatile sig_atomic_t first_pid = 0;
+static volatile sig_atomic_t finishing = 0; /* cb_signal_finishing(): the program is ending anyway */
 static int sig_pipe[2] = { -1, -1 };
 static int started = 0;
 static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -33,6 +34,7 @@ static cb_signal_hook_t hook = NULL;
 
 int cb_signal_pending(void) { return first_sig; }
 int cb_signal_sender(void) { return first_pid; }
+void cb_signal_finishing(void) { finishing = 1; }
 
 void cb_signal_set_hook(cb_signal_hook_t h)
 {
@@ -85,7 +87,7 @@ static void *watch(void *arg)
         if (!first.sig) {
             first = m;
             t_first = now_s();
-            if (cb_rank() == 0) {
+            if (cb_rank() == 0 && !finishing) {
                 fprintf(stderr, "%s: SIG%s: stopping after the current step (a second signal ends the run at once)\n",
                         cb_program(), sigabbrev_np(m.sig) ? sigabbrev_np(m.sig) : "?");
                 fflush(stderr);

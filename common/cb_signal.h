@@ -23,6 +23,10 @@ int cb_signal_pending(void);
 /* The pid that sent it (0 from the kernel or a terminal). Local. */
 int cb_signal_sender(void);
 
+/* The program is ending (cb_mpi_finalize): a stop signal from now on is not
+ * announced (it would only add a line after the error that ends the run). */
+void cb_signal_finishing(void);
+
 /* Called from the signal thread, never inside a handler: `final` 0 at the first
  * signal (mark the file, keep running), 1 just before the process ends at once.
  * One hook; NULL removes it. The hook must take its own locks. Local. */
