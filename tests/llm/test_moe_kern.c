@@ -12,8 +12,8 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#include "llm.h"
-#include "llm_moe.h"
+#include "../../llm/llm.h"
+#include "../../llm/llm_moe.h"
 
 static int failures;
 #define CHECK(c) do { if (!(c)) { printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c); failures++; } } while (0)
