@@ -244,7 +244,8 @@ static void gqa_attend(llm_run_t *r, int l, int b, int pos)
         else
             llm_matmul_n(3, m, r->xb, b, y);
     }
-#pragma omp parallel for schedule(static)
+    /* (one token: no fork and join for one thread's work) */
+#pragma omp parallel for schedule(static) if (b > 1)
     for (int i = 0; i < b; i++) {
         float *q = r->q + (size_t)i * qd, *k = r->k + (size_t)i * kvd, *v = r->v + (size_t)i * kvd;
         const float *cs = r->rope_cs + (size_t)i * (hd / 2), *sn = r->rope_sn + (size_t)i * (hd / 2);
