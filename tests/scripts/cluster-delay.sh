@@ -3,7 +3,8 @@
 # kernel has no netem) makes a TCP round trip between two emulated hosts at least 600 us
 # longer, and microbench's MPI latency (half a round trip) at least 300 us higher, than
 # on the plain bridge. Minimums over many round trips, so that a busy machine cannot
-# fake the difference.
+# fake the difference. --cores: each host's ranks run on its own cores, and bad lists
+# are refused.
 . "$(dirname "$0")/lib.sh"
 need_netns
 need_mpirun
@@ -48,4 +49,20 @@ fi
 "$CLUSTER/down" > /dev/null
 relay_left=$(pgrep -f -- "--pid-file $CB_CLUSTER_DIR/relay.pid" || true)
 [ -z "$relay_left" ] || fail "down left the relay running (pid $relay_left)"
+
+# --cores: refused when wrong, before anything is built; else ranks on their host's cores
+for bad in "0:not cores|lists for 2 hosts" "0:99999:not cores" "a:b:'auto' or taskset lists"; do
+    c=${bad%:*}; pat=${bad##*:}
+    if "$CLUSTER/up" 2 --prefix "$P" --cores "$c" > "$tmp/bad.out" 2>&1; then
+        "$CLUSTER/down" > /dev/null 2>&1; fail "up --cores $c succeeded"
+    fi
+    grep -Eq "$pat" "$tmp/bad.out" || { cat "$tmp/bad.out" >&2; fail "up --cores $c: no line matching '$pat'"; }
+done
+first=$(taskset -pc $$ | sed 's/.*: *//; s/[,-].*//')
+"$CLUSTER/up" 2 --prefix "$P" --cores "$first:$first" > "$tmp/up.log" 2>&1 || { cat "$tmp/up.log" >&2; fail "up --cores"; }
+aff=$(timeout -k 5 60 "$CLUSTER/mpirun" -np 2 --map-by node --bind-to none sh -c 'echo $(hostname) $(taskset -pc $$ | sed "s/.*: *//")' \
+    2>"$tmp/err" | sort | tr '\n' ' ') || { cat "$tmp/err" >&2; fail "mpirun on pinned hosts"; }
+[ "$aff" = "${P}0 $first ${P}1 $first " ] || fail "pinned to core $first, the ranks ran on: $aff"
+note "--cores $first:$first: $aff"
+"$CLUSTER/down" > /dev/null
 exit 0
