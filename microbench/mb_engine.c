@@ -221,7 +221,7 @@ static void layout_build(layout_t *l, mb_metric_t metric, int n_blocks, char lab
     /* Iterations of each block: the sets' counts may differ. */
     for (int b = 0; b < n_blocks; b++) {
         char name[96], title[96];
-        snprintf(name, sizeof name, n_blocks > 1 ? "iters_%.40s" : "iters", labels[b]);
+        snprintf(name, sizeof name, n_blocks > 1 ? "%.40s_iters" : "iters", labels[b]);
         snprintf(title, sizeof title, n_blocks > 1 ? "%.40s Iterations" : "Iterations", labels[b]);
         add_col(l, name, title, CB_COL_INT64, NULL);
     }

@@ -1,6 +1,6 @@
 """tests/scripts/units.py README FILE.h5...: every numeric field of every table in the
 files ends with a unit suffix of results/README.md, or is one of the exceptions its
-`<!-- units: ... -->` line lists (a trailing * matches a prefix). String fields are
+`<!-- units: ... -->` line lists (a trailing * matches a prefix, a leading * a suffix). String fields are
 text. Exit 1 naming each field that breaks the rule."""
 import re
 import sys
@@ -20,7 +20,8 @@ def exceptions(readme):
 def allowed(name, exc):
     if name.endswith(SUFFIXES):
         return True
-    return any(name == e or (e.endswith("*") and name.startswith(e[:-1])) for e in exc)
+    return any(name == e or (e.endswith("*") and name.startswith(e[:-1]))
+               or (e.startswith("*") and name.endswith(e[1:])) for e in exc)
 
 
 def main(argv):
