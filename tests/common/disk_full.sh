@@ -19,41 +19,10 @@ trap 'umount "$mnt" 2>/dev/null; rm -rf "$tmp"' EXIT
 mount -t tmpfs -o size=4m tmpfs "$mnt" || { echo "cannot mount a tmpfs"; exit 77; }
 fail=0
 
-# hpl reads the HPL.dat of its working folder: 48 small runs, a row each
-mkdir -p "$tmp/hpl"
-cat > "$tmp/hpl/HPL.dat" <<'DAT'
-HPLinpack benchmark input file
-clusterbench disk-full test
-HPL.out      output file name (if any)
-6            device out (6=stdout,7=stderr,file)
-4            # of problems sizes (N)
-1500 1500 1500 1500  Ns
-2            # of NBs
-32 64        NBs
-0            PMAP process mapping (0=Row-,1=Column-major)
-1            # of process grids (P x Q)
-1            Ps
-2            Qs
-16.0         threshold
-1            # of panel fact
-1            PFACTs (0=left, 1=Crout, 2=Right)
-1            # of recursive stopping criterium
-4            NBMINs (>= 1)
-1            # of panels in recursion
-2            NDIVs
-1            # of recursive panel fact.
-1            RFACTs (0=left, 1=Crout, 2=Right)
-6            # of broadcast
-0 1 2 3 4 5  BCASTs (0=1rg,1=1rM,2=2rg,3=2rM,4=Lng,5=LnM)
-1            # of lookahead depth
-1            DEPTHs (>=0)
-2            SWAP (0=bin-exch,1=long,2=mix)
-64           swapping threshold
-0            L1 in (0=transposed,1=no-transposed) form
-0            U  in (0=transposed,1=no-transposed) form
-1            Equilibration (0=no,1=yes)
-8            memory alignment in double (> 0)
-DAT
+# hpl reads the HPL.dat of its working folder: 48 runs of order 1500, a row each
+# shellcheck source=faults_lib.sh
+. "$top_srcdir/tests/common/faults_lib.sh"
+fault_setup "$tmp/hpl" 1500
 
 # programs: name, then the arguments of a run that writes rows for a few seconds
 progs="microbench|microbench/microbench latency bw -m 1:64K -t 0.05

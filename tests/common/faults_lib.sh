@@ -6,17 +6,18 @@
 py=${PYTHON3:-/usr/bin/python3}
 launch=$top_srcdir/tests/launch
 
-# fault_setup DIR: the HPL.dat of the hpl runs (48 small problems, a row each)
-# in DIR, which becomes the working folder of every run.
+# fault_setup DIR [N]: the HPL.dat of the hpl runs (48 problems of order N,
+# default 800, a row each) in DIR, which becomes the working folder of every run.
 fault_setup() {
     mkdir -p "$1"
-    cat > "$1/HPL.dat" <<'DAT'
+    n=${2:-800}
+    cat > "$1/HPL.dat" <<DAT
 HPLinpack benchmark input file
 clusterbench fault tests
 HPL.out      output file name (if any)
 6            device out (6=stdout,7=stderr,file)
 4            # of problems sizes (N)
-800 800 800 800  Ns
+$n $n $n $n  Ns
 2            # of NBs
 32 64        NBs
 0            PMAP process mapping (0=Row-,1=Column-major)
