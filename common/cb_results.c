@@ -803,9 +803,18 @@ static cb_status_t open_dataset(cb_results_t *r, cb_table_t *t, const char *path
     hid_t ftype = H5I_INVALID_HID, space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID;
     t->mtype = H5Tcreate(H5T_COMPOUND, t->row_size);
     for (int i = 0; i < t->n_columns; i++) {
+        /* A column that cannot be added (a name used twice) would vanish
+         * from the file without a word: refuse the table instead. */
         hid_t ct = column_type(&t->columns[i]);
-        H5Tinsert(t->mtype, t->columns[i].name, t->columns[i].offset, ct);
-        H5Tclose(ct);
+        herr_t added = ct < 0 ? -1 : H5Tinsert(t->mtype, t->columns[i].name, t->columns[i].offset, ct);
+        if (ct >= 0)
+            H5Tclose(ct);
+        if (added < 0) {
+            cb_error("internal: table %s: cannot add column '%s' (a name used twice?)", path, t->columns[i].name);
+            r->broken = 1;
+            reserve_release(r);
+            return CB_ERR_INTERNAL;
+        }
     }
     if (H5Lexists(r->file, path, H5P_DEFAULT) > 0) {
         t->dset = H5Dopen2(r->file, path, H5P_DEFAULT);

@@ -1,6 +1,7 @@
 /* The HDF5 results writer, read back through the HDF5 API: root attributes,
  * /ranks, /env, a table of every column type, status, reopening a table. */
 #include <hdf5.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -170,6 +171,27 @@ int main(int argc, char **argv)
         H5Fclose(f);
     }
     unlink(path);
+
+    /* A column name used twice is refused (HDF5 would drop the second
+     * column from the file without a word), and the file is not complete. */
+    static const cb_column_t twice[] = {
+        CB_COLUMN(row_t, size_B, CB_COL_INT32, "Size(B)", NULL),
+        { "size_B", "Again", CB_COL_INT64, offsetof(row_t, iters), sizeof(int64_t), NULL, 0 },
+    };
+    char path2[256];
+    snprintf(path2, sizeof path2, "test_results-twice-%d.h5", (int)getpid());
+    cb_common_opts_t two = { .output = path2, .format = CB_FORMAT_CSV };
+    CHECK(cb_results_open("test_results", &two, argc, argv, MPI_COMM_WORLD, &res) == CB_OK);
+    if (res) {
+        t = NULL;
+        CHECK(cb_table_create(res, "/unit/twice", twice, 2, sizeof(row_t), 0, &t) == CB_ERR_INTERNAL);
+        cb_results_close(res, CB_ERR_INTERNAL);
+        hid_t f2 = H5Fopen(path2, H5F_ACC_RDONLY, H5P_DEFAULT);
+        CHECK(f2 < 0 || !attr_equals(f2, "status", "complete"));
+        if (f2 >= 0)
+            H5Fclose(f2);
+    }
+    unlink(path2);
 
     /* A results folder that cannot be written is refused up front. */
     cb_common_opts_t bad = { .output = "/proc/no/such/dir/x.h5" };
