@@ -43,6 +43,8 @@ enum {
     MB_TEST_PAIRS = 1 << 0, /* rank i talks to rank i + np/2: needs an even rank count */
     MB_TEST_ALL = 1 << 1,   /* every rank takes part (collectives, message rate) */
     MB_TEST_FIXED = 1 << 2, /* runs at min_size only, whatever the size range */
+    MB_TEST_MEAN = 1 << 3,  /* each iteration's time is the mean over the ranks that measure (OSU's
+                               multi-pair tests), not the slowest rank's */
 };
 
 typedef struct {

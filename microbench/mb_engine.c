@@ -359,18 +359,29 @@ static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
     mb_keep_first(&st, barrier_idle(params, test));
     if ((st = cb_agree(st, params->comm)) != CB_OK)
         goto out;
-    /* Samples are 0 on ranks that do not measure; the slowest rank counts. */
-    st = CB_MPI(MPI_Reduce(samples, reduced, iters, MPI_DOUBLE, MPI_MAX, 0, params->comm));
+    /* Samples are 0 on ranks that do not measure. Each rank's mean time per
+     * iteration, and how many ranks measure. */
+    double mine = 0, rank_sum = 0, rank_max = 0, measuring = 0;
+    for (int i = 0; i < iters; i++)
+        mine += samples[i];
+    mine /= iters;
+    double measures = mine > 0;
+    st = CB_MPI(MPI_Allreduce(&measures, &measuring, 1, MPI_DOUBLE, MPI_SUM, params->comm));
+    /* Each iteration's time: the slowest rank's, or (MB_TEST_MEAN) the mean
+     * over the ranks that measure, as OSU's multi-pair tests average their
+     * senders' times. */
+    int mean = (test->flags & MB_TEST_MEAN) != 0;
+    if (st == CB_OK)
+        st = CB_MPI(MPI_Reduce(samples, reduced, iters, MPI_DOUBLE, mean ? MPI_SUM : MPI_MAX, 0, params->comm));
     if ((st = cb_agree(st, params->comm)) != CB_OK)
         goto out;
-    /* Over every rank: each rank's mean time per call, then their mean (OSU's
-     * Avg Latency) and their maximum (OSU's Max Latency: the slowest rank). */
-    double rank_sum = 0, rank_max = 0;
-    if (over_ranks(test)) {
-        double mine = 0;
+    if (mean && measuring > 0)
         for (int i = 0; i < iters; i++)
-            mine += samples[i];
-        mine /= iters;
+            reduced[i] /= measuring;
+    /* Over every rank that measures: each rank's mean time per call, then
+     * their mean (OSU's Avg Latency) and their maximum (OSU's Max Latency:
+     * the slowest rank). */
+    if (over_ranks(test)) {
         st = CB_MPI(MPI_Reduce(&mine, &rank_sum, 1, MPI_DOUBLE, MPI_SUM, 0, params->comm));
         if (st == CB_OK)
             st = CB_MPI(MPI_Reduce(&mine, &rank_max, 1, MPI_DOUBLE, MPI_MAX, 0, params->comm));
@@ -388,7 +399,7 @@ static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
             slots[LAT_P99].d = s.p99 * 1e6;
             slots[LAT_MAX].d = s.max * 1e6;
             if (over_ranks(test)) {
-                slots[LAT_RANK_MEAN].d = rank_sum / params->n_ranks * 1e6;
+                slots[LAT_RANK_MEAN].d = measuring > 0 ? rank_sum / measuring * 1e6 : 0;
                 slots[LAT_RANK_MAX].d = rank_max * 1e6;
             }
         } else {

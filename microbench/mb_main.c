@@ -20,10 +20,11 @@ typedef struct {
 } mb_cli_values_t;
 
 static const char *const epilog =
-    "Tests (or `all`): latency bw bibw msgrate | allreduce decode bcast allgather alltoall\n"
-    "  reduce_scatter barrier | put_lat get_lat put_bw get_bw fop_lat (acc_lat) | ucx_tag_lat\n"
-    "  ucx_tag_bw ucx_put_lat ucx_get_lat ucx_put_bw ucx_get_bw ucx_atomic_lat\n"
-    "  ucx_am_lat | memcpy. Pair tests use rank i and rank i + np/2.\n"
+    "Tests (or `all`): latency bw bibw mbw_mr (msgrate) multi_lat | allreduce decode\n"
+    "  bcast allgather alltoall reduce_scatter barrier | put_lat get_lat put_bw get_bw\n"
+    "  fop_lat (acc_lat) | ucx_tag_lat ucx_tag_bw ucx_put_lat ucx_get_lat ucx_put_bw\n"
+    "  ucx_get_bw ucx_atomic_lat ucx_am_lat | memcpy. Pair tests use rank i and rank\n"
+    "  i + np/2; mbw_mr and multi_lat run every pair at once.\n"
     "Examples:\n"
     "  mpirun -np 2 microbench latency\n"
     "  mpirun -np 2 microbench --tls tcp,posix+cma -m 8:4M ucx_tag_lat ucx_put_bw\n"

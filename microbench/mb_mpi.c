@@ -108,13 +108,14 @@ cb_status_t mb_mpi_reserve(mb_mpi_t *m, size_t send, size_t recv, int reqs)
 
 /* ================================================================ point to point */
 
-/* Ping-pong between rank 0 and its peer; the peer echoes what it received,
- * so that --validate checks the bytes after both directions. */
-static cb_status_t pingpong(mb_mpi_t *m, const mb_run_t *run, double *samples)
+/* Ping-pong between rank 0 and its peer, or between every pair at once
+ * (`all_pairs`: multi_lat); the peer echoes what it received, so that
+ * --validate checks the bytes after both directions. */
+static cb_status_t pingpong(mb_mpi_t *m, const mb_run_t *run, int all_pairs, double *samples)
 {
     cb_status_t st = CB_OK, bad = CB_OK;
     int n = (int)run->size;
-    if (m->rank != 0 && m->rank != m->n_ranks / 2)
+    if (run->peer < 0 || (!all_pairs && m->rank != 0 && m->rank != m->n_ranks / 2))
         return CB_OK;
     /* One clock read per iteration: each ends where the next begins (the
      * clock restarts after the untimed pattern fill of --validate). */
@@ -148,7 +149,9 @@ static cb_status_t pingpong(mb_mpi_t *m, const mb_run_t *run, double *samples)
 
 /* A window of sends from each initiator to its peer, then a zero-byte ack;
  * `both`: the peer sends a window back at the same time (bibw). Pairs other
- * than pair 0 take part only when `all_pairs` (msgrate). */
+ * than pair 0 take part only when `all_pairs` (mbw_mr), and then, as in
+ * osu_mbw_mr, every window starts after a barrier (not timed), so that the
+ * pairs send at the same time instead of drifting apart. */
 static cb_status_t windowed(mb_mpi_t *m, const mb_run_t *run, int both, int all_pairs, double *samples)
 {
     cb_status_t st = CB_OK, bad = CB_OK;
@@ -162,6 +165,8 @@ static cb_status_t windowed(mb_mpi_t *m, const mb_run_t *run, int both, int all_
         int k = 0;
         if (run->validate && sends)
             mb_pattern_fill(m->sbuf, run->size, seed);
+        if (all_pairs && (st = CB_MPI(MPI_Barrier(m->comm))) != CB_OK)
+            break;
         double t0 = mb_now();
         if (recvs)
             for (int j = 0; j < w && st == CB_OK; j++)
@@ -202,7 +207,7 @@ static cb_status_t mpi_run(void *inst, const mb_test_t *test, const mb_run_t *ru
         if ((st = CB_MPI(MPI_Barrier(m->comm))) != CB_OK)
             return st;
         *msgs_p = 1;
-        return pingpong(m, run, samples);
+        return pingpong(m, run, (test->flags & MB_TEST_ALL) != 0, samples);
     case MB_OP_BW: case MB_OP_BIBW: case MB_OP_MSGRATE: {
         int both = test->op == MB_OP_BIBW, all = test->op == MB_OP_MSGRATE;
         if ((st = mb_mpi_reserve(m, run->size, cb_mul_size(run->size, (size_t)run->slots), 2 * run->window)) != CB_OK)

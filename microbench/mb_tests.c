@@ -14,7 +14,8 @@ const mb_test_t mb_tests[] = {
     { "latency", "MPI ping-pong latency (half round trip), pair 0", MB_LAYER_MPI, MB_OP_PINGPONG, MB_METRIC_LAT, MB_TEST_PAIRS, 0, 0, 1 },
     { "bw", "MPI bandwidth: a window of non-blocking sends, pair 0", MB_LAYER_MPI, MB_OP_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
     { "bibw", "MPI bidirectional bandwidth: windows both ways at once, pair 0", MB_LAYER_MPI, MB_OP_BIBW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
-    { "msgrate", "MPI message rate: every pair sends a window at once (aggregate)", MB_LAYER_MPI, MB_OP_MSGRATE, MB_METRIC_BW, MB_TEST_PAIRS | MB_TEST_ALL, 1, 0, 1 },
+    { "mbw_mr", "MPI multi-pair bandwidth and message rate: after a barrier every pair sends a window at once; all pairs' bytes over the senders' mean time (osu_mbw_mr)", MB_LAYER_MPI, MB_OP_MSGRATE, MB_METRIC_BW, MB_TEST_PAIRS | MB_TEST_ALL | MB_TEST_MEAN, 1, 0, 1 },
+    { "multi_lat", "MPI ping-pong latency (half round trip) of every pair at once, mean over pairs (osu_multi_lat)", MB_LAYER_MPI, MB_OP_PINGPONG, MB_METRIC_LAT, MB_TEST_PAIRS | MB_TEST_ALL | MB_TEST_MEAN, 0, 0, 1 },
     /* MPI collectives over every rank: the slowest rank's time per call */
     { "allreduce", "allreduce of floats (sum) by each --alg (default MPI_Allreduce), slowest rank per call", MB_LAYER_COLL, MB_OP_ALLREDUCE, MB_METRIC_LAT, MB_TEST_ALL, 4, 0, 4 },
     { "decode", "one token's allreduces for a --shape (1 + 2 per layer, of dim floats) by each --alg, back to back: us per token, slowest rank", MB_LAYER_COLL, MB_OP_DECODE, MB_METRIC_LAT, MB_TEST_ALL | MB_TEST_FIXED, 4, 0, 4 },
@@ -49,6 +50,8 @@ const mb_test_t *mb_test_find(const char *name)
 {
     if (strcmp(name, "acc_lat") == 0) /* the old name of fop_lat */
         name = "fop_lat";
+    if (strcmp(name, "msgrate") == 0) /* the old name of mbw_mr */
+        name = "mbw_mr";
     for (int i = 0; i < mb_n_tests; i++)
         if (strcmp(mb_tests[i].name, name) == 0)
             return &mb_tests[i];
