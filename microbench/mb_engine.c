@@ -107,7 +107,7 @@ static void osu_counts_of(const mb_test_t *test, size_t size, int *iters_p, int 
     if (test->metric == MB_METRIC_BW) {
         *iters_p = large ? 20 : 100;
         *warmup_p = large ? 2 : 10;
-    } else if (test->flags & MB_TEST_ALL) {
+    } else if ((test->flags & MB_TEST_ALL) && !(test->flags & MB_TEST_PAIRS)) { /* not multi_lat: a pt2pt test */
         *iters_p = large ? 100 : 1000;
         *warmup_p = large ? 10 : 100;
     } else {
