@@ -37,6 +37,7 @@ typedef enum {
     MB_OP_PUT_LAT, MB_OP_GET_LAT, MB_OP_PUT_BW, MB_OP_GET_BW, MB_OP_ATOMIC_LAT,
     MB_OP_AM_LAT, MB_OP_MEMCPY, MB_OP_PUT_PINGPONG,
     MB_OP_DECODE,      /* one token's allreduces for a model shape, back to back */
+    MB_OP_IALLREDUCE,  /* MPI_Iallreduce + MPI_Wait, alone and around a computation (OSU's overlap) */
 } mb_op_t;
 
 enum {

@@ -179,7 +179,7 @@ static void add_col(layout_t *l, const char *name, const char *title, cb_col_typ
 
 /* Columns: OSU's names for one set; "<set> ..." blocks and ratios for more. */
 static void layout_build(layout_t *l, mb_metric_t metric, int n_blocks, char labels[][MB_NAME_LEN], int decode,
-                         int over_ranks)
+                         int over_ranks, int overlap)
 {
     static const char *lat_field[LAT_N_ALL] = { "lat_avg_us", "lat_min_us", "lat_p50_us", "lat_p99_us", "lat_max_us",
                                                  "rank_mean_us", "slowest_rank_us" };
@@ -218,6 +218,9 @@ static void layout_build(layout_t *l, mb_metric_t metric, int n_blocks, char lab
         snprintf(title, sizeof title, n_blocks > 1 ? "%.40s tok/s ceiling" : "tok/s ceiling", labels[b]);
         add_col(l, name, title, CB_COL_DOUBLE, "%.1f");
     }
+    /* iallreduce: osu_iallreduce's overlap, from the blocks' means over ranks. */
+    if (overlap)
+        add_col(l, "overlap_pct", "Overlap(%)", CB_COL_DOUBLE, "%.1f");
     /* Iterations of each block: the sets' counts may differ. */
     for (int b = 0; b < n_blocks; b++) {
         char name[96], title[96];
@@ -520,6 +523,12 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
         snprintf(labels[n_blocks++], MB_NAME_LEN, "one_core");
         sets[n_blocks] = "all";
         snprintf(labels[n_blocks++], MB_NAME_LEN, "all_%d", params->n_ranks);
+    } else if (test->op == MB_OP_IALLREDUCE) {
+        /* the pure block first: the overlap block computes for its time */
+        sets[n_blocks] = "pure";
+        snprintf(labels[n_blocks++], MB_NAME_LEN, "pure");
+        sets[n_blocks] = "overlap";
+        snprintf(labels[n_blocks++], MB_NAME_LEN, "overlap");
     } else {
         sets[n_blocks] = NULL;
         snprintf(labels[n_blocks++], MB_NAME_LEN, "mpi");
@@ -548,13 +557,17 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
     if ((st = pairs_text(params, test, hosts, sizeof hosts)) != CB_OK)
         goto out_close;
 
-    layout_build(layout, test->metric, n_blocks, labels, test->op == MB_OP_DECODE, over_ranks(test));
+    layout_build(layout, test->metric, n_blocks, labels, test->op == MB_OP_DECODE, over_ranks(test),
+                 test->op == MB_OP_IALLREDUCE);
     snprintf(path, sizeof path, "/microbench/%s", test->name);
     cb_results_comment(results, "%s: %s", test->name, test->description);
     cb_results_comment(results, "transport: %s", transport);
     cb_results_comment(results, "%s: %s", (test->flags & MB_TEST_PAIRS) ? "pairs" : "ranks", hosts);
     if (test->metric == MB_METRIC_BW && test->op != MB_OP_MEMCPY)
         cb_results_comment(results, "window: %d messages; MB/s = 10^6 bytes/s", params->window);
+    if (test->op == MB_OP_IALLREDUCE)
+        cb_results_comment(results, "iallreduce: overlap = 100 - 100 (overlap - compute) / pure, means over ranks "
+                           "(osu_iallreduce); each rank computes for its own mean pure time at the size");
     if (test->op == MB_OP_DECODE)
         cb_results_comment(results, "decode %s: %d allreduces of %d floats (%d B) per token, back to back, as llm issues them "
                            "(1 after the embedding, 2 per layer); latency columns are microseconds per token",
@@ -604,6 +617,14 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
         for (int b = 0; test->op == MB_OP_DECODE && b < n_blocks; b++) {
             double p50 = row[1 + b * layout->per_block + LAT_P50].d;
             row[1 + n_blocks * layout->per_block + n_blocks - 1 + b].d = p50 > 0 ? 1e6 / p50 : 0;
+        }
+        if (test->op == MB_OP_IALLREDUCE) {
+            /* OSU's overlap: 100 - 100 (overall - compute) / pure, with means
+             * over ranks; each rank computed for its own mean pure time, so
+             * the mean compute time is the pure block's mean over ranks. */
+            double pure = row[1 + LAT_RANK_MEAN].d, overall = row[1 + layout->per_block + LAT_RANK_MEAN].d;
+            double pct = pure > 0 ? 100.0 - 100.0 * (overall - pure) / pure : 0;
+            row[layout->n_cols - n_blocks - 1].d = pct > 0 ? pct : 0;
         }
         if ((st = cb_agree(cb_table_append(table, row), params->comm)) != CB_OK)
             goto out_close;

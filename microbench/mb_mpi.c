@@ -27,6 +27,7 @@ static cb_status_t mpi_open(const mb_params_t *params, const char *set, void **i
     m->n_ranks = params->n_ranks;
     m->max_size = params->max_size;
     m->win = MPI_WIN_NULL;
+    m->overlap = set && strcmp(set, "overlap") == 0; /* iallreduce's second block */
     *inst_p = m;
     return CB_OK;
 }
@@ -218,7 +219,7 @@ static cb_status_t mpi_run(void *inst, const mb_test_t *test, const mb_run_t *ru
         return windowed(m, run, both, all, samples);
     }
     case MB_OP_ALLREDUCE: case MB_OP_BCAST: case MB_OP_ALLGATHER: case MB_OP_ALLTOALL:
-    case MB_OP_REDUCE_SCATTER: case MB_OP_BARRIER:
+    case MB_OP_REDUCE_SCATTER: case MB_OP_BARRIER: case MB_OP_IALLREDUCE:
         return mb_mpi_coll_run(m, test, run, samples, msgs_p);
     case MB_OP_PUT_LAT: case MB_OP_GET_LAT: case MB_OP_PUT_BW: case MB_OP_GET_BW: case MB_OP_ATOMIC_LAT:
         return mb_mpi_rma_run(m, test, run, samples, msgs_p);

@@ -15,6 +15,7 @@ typedef struct {
     size_t max_size;         /* largest size of the run (bytes): the window's */
     MPI_Win win;             /* one-sided tests' window, made at their first run */
     uint8_t *win_base;       /* its memory on this rank (max_size bytes on the target) */
+    int overlap;             /* iallreduce: this instance computes between the call and its wait */
 } mb_mpi_t;
 
 /* Grow the buffers to at least `send` and `recv` bytes and the requests to

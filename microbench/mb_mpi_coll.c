@@ -5,7 +5,10 @@
  * the slowest rank per call. --validate checks every byte of every result
  * (reductions sum small integers, exact in float). reduce_scatter's size is
  * the whole vector, as OSU counts it: rank r receives its share (count / np,
- * the first count % np ranks one float more). */
+ * the first count % np ranks one float more). iallreduce runs as two
+ * blocks, as osu_iallreduce: pure (MPI_Iallreduce + MPI_Wait) and overlap
+ * (MPI_Iallreduce, a computation as long as this rank's mean pure time at
+ * this size, MPI_Wait), each call timed whole. */
 #include "mb_mpi.h"
 
 #include <stdio.h>
@@ -35,7 +38,7 @@ static void coll_fill(mb_mpi_t *m, const mb_test_t *test, size_t size, uint32_t 
 {
     int n = m->n_ranks;
     switch (test->op) {
-    case MB_OP_ALLREDUCE: case MB_OP_REDUCE_SCATTER: {
+    case MB_OP_ALLREDUCE: case MB_OP_REDUCE_SCATTER: case MB_OP_IALLREDUCE: {
         size_t count = size / sizeof(float);
         float *f = (float *)m->sbuf;
         for (size_t j = 0; j < count; j++)
@@ -73,7 +76,7 @@ static cb_status_t coll_check(mb_mpi_t *m, const mb_test_t *test, size_t size, u
     cb_status_t st = CB_OK;
     char what[96];
     switch (test->op) {
-    case MB_OP_ALLREDUCE: case MB_OP_REDUCE_SCATTER: {
+    case MB_OP_ALLREDUCE: case MB_OP_REDUCE_SCATTER: case MB_OP_IALLREDUCE: {
         size_t count = size / sizeof(float), first = 0;
         if (test->op == MB_OP_REDUCE_SCATTER)
             share_of(count, n, m->rank, &count, &first);
@@ -106,10 +109,41 @@ static cb_status_t coll_check(mb_mpi_t *m, const mb_test_t *test, size_t size, u
     }
 }
 
+/* This rank's mean pure iallreduce time at the size of the pure block's last
+ * timed run (the engine runs the pure block before the overlap block at each
+ * size): the overlap block computes for that long. */
+static double pure_mean_s;
+static size_t pure_size = SIZE_MAX;
+
+/* Busy work for `seconds` on this core, no MPI call inside (osu_iallreduce's
+ * default: no MPI_Test during the computation). */
+static void compute_for(double seconds)
+{
+    static volatile double sink;
+    double x = sink, t_end = mb_now() + seconds;
+    while (mb_now() < t_end)
+        for (int k = 0; k < 64; k++)
+            x = x * 0.999999 + 1e-9;
+    sink = x;
+}
+
+static cb_status_t iallreduce_call(mb_mpi_t *m, int n)
+{
+    MPI_Request req;
+    cb_status_t st = CB_MPI(MPI_Iallreduce(m->sbuf, m->rbuf, n / (int)sizeof(float), MPI_FLOAT, MPI_SUM, m->comm, &req));
+    if (st != CB_OK)
+        return st;
+    if (m->overlap)
+        compute_for(pure_mean_s);
+    return CB_MPI(MPI_Wait(&req, MPI_STATUS_IGNORE));
+}
+
 static cb_status_t coll_call(mb_mpi_t *m, const mb_test_t *test, size_t size, const int *counts)
 {
     int n = (int)size;
     switch (test->op) {
+    case MB_OP_IALLREDUCE:
+        return iallreduce_call(m, n);
     case MB_OP_ALLREDUCE:
         return CB_MPI(MPI_Allreduce(m->sbuf, m->rbuf, n / (int)sizeof(float), MPI_FLOAT, MPI_SUM, m->comm));
     case MB_OP_REDUCE_SCATTER:
@@ -153,6 +187,12 @@ cb_status_t mb_mpi_coll_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *
     }
     if ((st = mb_mpi_reserve(m, send, recv, 0)) != CB_OK)
         goto out;
+    if (test->op == MB_OP_IALLREDUCE && m->overlap && pure_size != run->size) {
+        cb_error("internal: iallreduce's overlap block ran before its pure block at %zu bytes", run->size);
+        st = CB_ERR_INTERNAL;
+    }
+    if ((st = cb_agree(st, m->comm)) != CB_OK)
+        goto out;
     if ((st = CB_MPI(MPI_Barrier(m->comm))) != CB_OK)
         goto out;
     *msgs_p = 1;
@@ -174,6 +214,14 @@ cb_status_t mb_mpi_coll_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *
             st = CB_MPI(MPI_Barrier(m->comm));
         if (run->validate && st == CB_OK)
             mb_keep_first(&bad, coll_check(m, test, run->size, seed, run->corrupt && i == 0));
+    }
+    if (test->op == MB_OP_IALLREDUCE && !m->overlap && st == CB_OK && run->iters > 0) {
+        /* the latest run is the timed one: the warm-up runs first */
+        double total = 0;
+        for (int i = 0; i < run->iters; i++)
+            total += samples[i];
+        pure_mean_s = total / run->iters;
+        pure_size = run->size;
     }
 out:
     free(counts);

@@ -19,6 +19,7 @@ const mb_test_t mb_tests[] = {
     /* MPI collectives over every rank: the slowest rank's time per call */
     { "allreduce", "allreduce of floats (sum) by each --alg (default MPI_Allreduce), slowest rank per call", MB_LAYER_COLL, MB_OP_ALLREDUCE, MB_METRIC_LAT, MB_TEST_ALL, 4, 0, 4 },
     { "decode", "one token's allreduces for a --shape (1 + 2 per layer, of dim floats) by each --alg, back to back: us per token, slowest rank", MB_LAYER_COLL, MB_OP_DECODE, MB_METRIC_LAT, MB_TEST_ALL | MB_TEST_FIXED, 4, 0, 4 },
+    { "iallreduce", "MPI_Iallreduce of floats (sum) + MPI_Wait, alone (pure) and with a computation as long as this rank's pure time between them (overlap); overlap_pct as osu_iallreduce", MB_LAYER_MPI, MB_OP_IALLREDUCE, MB_METRIC_LAT, MB_TEST_ALL, 4, 0, 4 },
     { "bcast", "MPI_Bcast from rank 0, slowest rank per call", MB_LAYER_MPI, MB_OP_BCAST, MB_METRIC_LAT, MB_TEST_ALL, 1, 0, 1 },
     { "allgather", "MPI_Allgather, size per rank, slowest rank per call", MB_LAYER_MPI, MB_OP_ALLGATHER, MB_METRIC_LAT, MB_TEST_ALL, 1, 0, 1 },
     { "alltoall", "MPI_Alltoall, size per rank pair, slowest rank per call", MB_LAYER_MPI, MB_OP_ALLTOALL, MB_METRIC_LAT, MB_TEST_ALL, 1, 0, 1 },

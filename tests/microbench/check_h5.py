@@ -7,7 +7,7 @@ import sys
 import h5py
 import numpy as np
 
-UNITS = ("_B", "_us", "_MBps", "_per_s")
+UNITS = ("_B", "_us", "_MBps", "_per_s", "_pct")
 
 
 def fail(msg):
@@ -69,6 +69,10 @@ def check_table(f, name, rows):
         if field == "size_B" or field in iters:
             continue
         v = d[field]
+        if field.endswith("_pct"):  # a share (iallreduce's overlap): 0 is a result
+            if not np.all(np.isfinite(v)) or np.any(v < 0) or np.any(v > 100):
+                fail("%s: %s is not a percentage: %s" % (path, field, v))
+            continue
         if not np.all(np.isfinite(v)) or np.any(v <= 0):
             fail("%s: %s has a non-positive or non-finite value: %s" % (path, field, v))
     prefixes = sorted({fld[: -len("lat_avg_us")] for fld in names if fld.endswith("lat_avg_us")})

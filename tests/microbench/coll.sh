@@ -14,6 +14,18 @@ done
 UCX_TLS=tcp mb_ok coll3-ucx 3 --ucx -m 0:4K --iters 4 --warmup 1 --validate -o "$tmp/coll3u.h5" \
     allreduce bcast allgather alltoall reduce_scatter barrier
 check_h5 "$tmp/coll3u.h5" --ranks 3 allreduce=11 bcast=13 allgather=13 alltoall=13 reduce_scatter=11 barrier=1
+# iallreduce: a pure block, then an overlap block that computes for each
+# rank's pure time, so that no overlapped call can be shorter than that
+mb_ok nbc3 3 -m 4:4K --iters 20 --warmup 2 --validate -o "$tmp/nbc3.h5" iallreduce
+check_h5 "$tmp/nbc3.h5" --ranks 3 iallreduce=11
+"$PYTHON3" - "$tmp/nbc3.h5" <<'PY' || fail "iallreduce columns"
+import sys, h5py
+d = h5py.File(sys.argv[1])["/microbench/iallreduce"][...]
+for r in d:
+    assert r["pure_rank_mean_us"] > 0, r
+    assert r["overlap_rank_mean_us"] >= 0.98 * r["pure_rank_mean_us"], r
+    assert 0 <= r["overlap_pct"] <= 100, r
+PY
 # Pairs cross the middle: 0 <-> 2 and 1 <-> 3, both recorded.
 mb_ok pairs4 4 -m 1:1K --iters 4 --warmup 1 --window 4 --validate -o "$tmp/pairs4.h5" mbw_mr multi_lat latency
 grep -q '^# pairs: 0 (.*) <-> 2 (.*), 1 (.*) <-> 3 (.*)' "$tmp/pairs4.out" || fail "mbw_mr pairs not 0<->2, 1<->3"

@@ -7,7 +7,7 @@ import sys
 
 import h5py
 
-SUFFIXES = ("_s", "_ms", "_us", "_ns", "_B", "_MBps", "_GBps", "gflops", "_Gops", "_tps", "_per_s", "_us_per_tok")
+SUFFIXES = ("_s", "_ms", "_us", "_ns", "_B", "_MBps", "_GBps", "gflops", "_Gops", "_tps", "_per_s", "_us_per_tok", "_pct")
 
 
 def exceptions(readme):
