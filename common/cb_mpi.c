@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "cb_mpi.h"
 #include "cb_signal.h"
+#include "cb_stats.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 static int world_rank = 0;
 static int world_size = 1;
 static char hostname[MPI_MAX_PROCESSOR_NAME + 1] = "unknown";
+static double init_seconds = -1;
 
 cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program)
 {
@@ -20,7 +22,9 @@ cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program)
      * that a signal during start-up does not kill a rank inside it (Open MPI
      * 4.1's mpirun then crashed in PMIx_Finalize on a Ctrl-C). */
     cb_signal_init();
+    double t0 = cb_now();
     int rc = MPI_Init(argc, argv);
+    init_seconds = cb_now() - t0;
     if (rc != MPI_SUCCESS) {
         fprintf(stderr, "%s: cannot start MPI (MPI_Init returned %d)\n", program, rc);
         return CB_ERR_MPI;
@@ -35,6 +39,8 @@ cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program)
     cb_log_set_rank(world_rank, world_size);
     return CB_OK;
 }
+
+double cb_mpi_init_seconds(void) { return init_seconds; }
 
 int cb_mpi_finalize(cb_status_t status)
 {

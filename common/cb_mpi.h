@@ -11,6 +11,10 @@
  * On failure prints one line and returns CB_ERR_MPI (MPI may not be usable). */
 cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program);
 
+/* Seconds this rank spent in MPI_Init inside cb_mpi_init (as osu_init
+ * times it), or -1 before it. Local. */
+double cb_mpi_init_seconds(void);
+
 /* End the run: print any held error, finalize MPI and return the process exit
  * code for `status` (see cb_status_exit_code). Collective over
  * MPI_COMM_WORLD: every rank must call it with a status agreed by cb_agree(). */

@@ -38,6 +38,7 @@ typedef enum {
     MB_OP_AM_LAT, MB_OP_MEMCPY, MB_OP_PUT_PINGPONG,
     MB_OP_DECODE,      /* one token's allreduces for a model shape, back to back */
     MB_OP_IALLREDUCE,  /* MPI_Iallreduce + MPI_Wait, alone and around a computation (OSU's overlap) */
+    MB_OP_INIT,        /* the time this rank spent in MPI_Init at start-up (osu_init): one sample */
 } mb_op_t;
 
 enum {

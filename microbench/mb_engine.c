@@ -122,6 +122,11 @@ static void osu_counts_of(const mb_test_t *test, size_t size, int *iters_p, int 
 static void counts_of(const mb_params_t *params, const mb_test_t *test, size_t size,
                       int *iters_p, int *warmup_p)
 {
+    if (test->op == MB_OP_INIT) { /* MPI_Init ran once */
+        *iters_p = 1;
+        *warmup_p = 0;
+        return;
+    }
     if (params->osu_counts) {
         osu_counts_of(test, size, iters_p, warmup_p);
         return;
@@ -326,7 +331,9 @@ static cb_status_t run_size(const mb_params_t *params, const mb_test_t *test,
         .initiator = peer >= 0 && params->rank < params->n_ranks / 2,
     };
 
-    if (params->time_per_size > 0) {
+    if (test->op == MB_OP_INIT) {
+        /* one sample: no estimate, no warm-up */
+    } else if (params->time_per_size > 0) {
         /* As many iterations as fill the time, from the warm-up's median. */
         if ((st = estimate(params, test, backend, inst, &run, warmup, &each)) != CB_OK)
             return st;

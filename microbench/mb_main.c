@@ -21,7 +21,7 @@ typedef struct {
 
 static const char *const epilog =
     "Tests (or `all`): latency bw bibw mbw_mr (msgrate) multi_lat | allreduce decode iallreduce\n"
-    "  bcast allgather alltoall reduce_scatter barrier | put_lat get_lat put_bw get_bw\n"
+    "  bcast allgather alltoall reduce_scatter barrier init | put_lat get_lat put_bw get_bw\n"
     "  fop_lat (acc_lat) | ucx_tag_lat ucx_tag_bw ucx_put_lat ucx_get_lat ucx_put_bw\n"
     "  ucx_get_bw ucx_atomic_lat ucx_am_lat | memcpy. Pair tests use rank i and rank\n"
     "  i + np/2; mbw_mr and multi_lat run every pair at once.\n"

@@ -223,6 +223,11 @@ static cb_status_t mpi_run(void *inst, const mb_test_t *test, const mb_run_t *ru
         return mb_mpi_coll_run(m, test, run, samples, msgs_p);
     case MB_OP_PUT_LAT: case MB_OP_GET_LAT: case MB_OP_PUT_BW: case MB_OP_GET_BW: case MB_OP_ATOMIC_LAT:
         return mb_mpi_rma_run(m, test, run, samples, msgs_p);
+    case MB_OP_INIT:
+        *msgs_p = 0;
+        for (int i = 0; i < run->iters; i++)
+            samples[i] = cb_mpi_init_seconds();
+        return CB_OK;
     default:
         cb_error("test %s: not an MPI operation", test->name);
         return CB_ERR_INTERNAL;

@@ -24,6 +24,7 @@ const mb_test_t mb_tests[] = {
     { "allgather", "MPI_Allgather, size per rank, slowest rank per call", MB_LAYER_MPI, MB_OP_ALLGATHER, MB_METRIC_LAT, MB_TEST_ALL, 1, 0, 1 },
     { "alltoall", "MPI_Alltoall, size per rank pair, slowest rank per call", MB_LAYER_MPI, MB_OP_ALLTOALL, MB_METRIC_LAT, MB_TEST_ALL, 1, 0, 1 },
     { "reduce_scatter", "MPI_Reduce_scatter of floats (sum), size = the whole vector as OSU counts it (each rank receives its 1/np share), slowest rank per call", MB_LAYER_MPI, MB_OP_REDUCE_SCATTER, MB_METRIC_LAT, MB_TEST_ALL, 4, 0, 4 },
+    { "init", "MPI_Init time of this run's start-up, each rank's own (osu_init): one sample per rank; mean over ranks and the slowest", MB_LAYER_MPI, MB_OP_INIT, MB_METRIC_LAT, MB_TEST_ALL | MB_TEST_FIXED, 0, 0, 1 },
     { "barrier", "MPI_Barrier, slowest rank per call", MB_LAYER_MPI, MB_OP_BARRIER, MB_METRIC_LAT, MB_TEST_ALL | MB_TEST_FIXED, 0, 0, 1 },
     /* MPI-3 one-sided, passive target (MPI_Win_lock_all + flush), pair 0 */
     { "put_lat", "MPI_Put + MPI_Win_flush latency, pair 0", MB_LAYER_MPI, MB_OP_PUT_LAT, MB_METRIC_LAT, MB_TEST_PAIRS, 1, 0, 1 },

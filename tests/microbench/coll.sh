@@ -26,6 +26,17 @@ for r in d:
     assert r["overlap_rank_mean_us"] >= 0.98 * r["pure_rank_mean_us"], r
     assert 0 <= r["overlap_pct"] <= 100, r
 PY
+# init: each rank's MPI_Init time, one sample; the slowest rank's is the
+# largest, and starting MPI takes more than 100 us
+mb_ok init3 3 -o "$tmp/init3.h5" init
+check_h5 "$tmp/init3.h5" --ranks 3 init=1
+"$PYTHON3" - "$tmp/init3.h5" <<'PY' || fail "init columns"
+import sys, h5py
+r = h5py.File(sys.argv[1])["/microbench/init"][0]
+assert r["iters"] == 1 and r["size_B"] == 0, r
+assert 100 < r["rank_mean_us"] <= r["slowest_rank_us"] * (1 + 1e-9), r
+assert r["lat_max_us"] == r["slowest_rank_us"], r
+PY
 # Pairs cross the middle: 0 <-> 2 and 1 <-> 3, both recorded.
 mb_ok pairs4 4 -m 1:1K --iters 4 --warmup 1 --window 4 --validate -o "$tmp/pairs4.h5" mbw_mr multi_lat latency
 grep -q '^# pairs: 0 (.*) <-> 2 (.*), 1 (.*) <-> 3 (.*)' "$tmp/pairs4.out" || fail "mbw_mr pairs not 0<->2, 1<->3"
