@@ -253,6 +253,7 @@ static void ucx_close(void *inst)
     /* Both sides finished their operations before closing. */
     mb_ucx_barrier(u);
     cb_error_clear();
+    mb_ucx_mem_release(u, &u->rma); /* keys before the endpoint, memory before the context */
     if (u->ep) {
         ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE };
         mb_ucx_wait(u, ucp_ep_close_nbx(u->ep, &p), "endpoint close");
@@ -461,6 +462,23 @@ void mb_ucx_mem_release(mb_ucx_t *u, mb_ucx_mem_t *mem)
     if (mem->local)
         ucp_mem_unmap(u->context, mem->local);
     memset(mem, 0, sizeof *mem);
+}
+
+cb_status_t mb_ucx_rma_mem(mb_ucx_t *u, size_t len, mb_ucx_mem_t **mem_p)
+{
+    cb_status_t st = CB_OK;
+    /* every rank sees the same lengths: the decision is the same everywhere */
+    if (u->rma_len != len) {
+        mb_ucx_mem_release(u, &u->rma);
+        u->rma_len = 0;
+        if ((st = mb_ucx_mem_exchange(u, len, &u->rma)) != CB_OK)
+            return st;
+        u->rma_len = len;
+    } else if (u->rma.addr) {
+        memset(u->rma.addr, 0, len); /* a fresh start, as a new mapping's */
+    }
+    *mem_p = &u->rma;
+    return CB_OK;
 }
 
 const mb_backend_t mb_backend_ucx = { "ucx", ucx_open, ucx_describe, mb_ucx_run, ucx_close };

@@ -1,5 +1,5 @@
 /* The UCX tests between rank 0 and its pair peer: tag ping-pong and
- * streamed bandwidth, put/get on the peer's registered buffer completed by a
+ * streamed bandwidth, put/get on the peer's registered memory completed by a
  * flush, put ping-pong, atomic fetch-and-add, active-message ping-pong. */
 #include "mb_ucx.h"
 
@@ -189,34 +189,105 @@ static cb_status_t am_pingpong(mb_ucx_t *u, const mb_run_t *run, double *samples
 
 /* ================================================================ RMA and atomics */
 
+/* --validate's handshakes between the pair: one untimed word over MPI (the
+ * sender's status), the worker progressed while waiting (over tcp a put or
+ * get lands only when the target progresses). Local to the pair. */
+enum { TAG_WRITTEN = 7401, TAG_CHECKED, TAG_FILLED, TAG_FETCHED };
+
+static cb_status_t pair_wait(mb_ucx_t *u, MPI_Request *req)
+{
+    int done = 0;
+    cb_status_t st = CB_OK;
+    while (st == CB_OK && !done) {
+        ucp_worker_progress(u->worker);
+        st = CB_MPI(MPI_Test(req, &done, MPI_STATUS_IGNORE));
+    }
+    return st;
+}
+
+static cb_status_t pair_send(mb_ucx_t *u, int tag, cb_status_t word)
+{
+    int w = (int)word;
+    MPI_Request req;
+    cb_status_t st = CB_MPI(MPI_Isend(&w, 1, MPI_INT, u->peer, tag, u->comm, &req));
+    return st == CB_OK ? pair_wait(u, &req) : st;
+}
+
+/* The peer's word into *word_p. */
+static cb_status_t pair_recv(mb_ucx_t *u, int tag, cb_status_t *word_p)
+{
+    int w = 0;
+    MPI_Request req;
+    cb_status_t st = CB_MPI(MPI_Irecv(&w, 1, MPI_INT, u->peer, tag, u->comm, &req));
+    if (st == CB_OK)
+        st = pair_wait(u, &req);
+    *word_p = (cb_status_t)w;
+    return st;
+}
+
+/* The pattern seed of slot j in the iteration of `seed`: every message of a
+ * window differs, and none repeats an earlier iteration's. */
+static inline uint32_t slot_seed(uint32_t seed, int j) { return seed + (uint32_t)j * 104729u; }
+
+/* The target's slots against the iteration's patterns (puts), or the
+ * origin's fetched copies (gets). */
+static cb_status_t check_slots(const uint8_t *buf, size_t size, int slots, uint32_t seed, const char *what)
+{
+    cb_status_t bad = CB_OK;
+    for (int j = 0; j < slots; j++)
+        mb_keep_first(&bad, mb_pattern_check((void *)(buf + (size_t)j * size), size, slot_seed(seed, j), 0, what));
+    return bad;
+}
+
+static void fill_slots(uint8_t *buf, size_t size, int slots, uint32_t seed, int corrupt)
+{
+    for (int j = 0; j < slots; j++)
+        mb_pattern_fill(buf + (size_t)j * size, size, slot_seed(seed, j));
+    if (corrupt)
+        buf[(size_t)slots * size - 1] ^= 0x5a; /* the last byte of the last slot, as it travels */
+}
+
 /* The origin (rank 0) writes, reads or adds into the target's registered
- * buffer; the target only progresses its worker. Collective (keys). */
+ * memory; the target progresses its worker. A window's operations go to
+ * `slots` distinct messages (the window's, or one with --shared-recv, as
+ * the peers'), the source or destination slot j at the same offset on the
+ * origin. The memory is mapped once per size (the warm-up and the timed run
+ * share it). --validate, untimed, every iteration: puts write fresh patterns
+ * and the target checks every slot before the next iteration writes again;
+ * for gets the target writes fresh patterns first and the origin checks
+ * every fetched slot; --inject-corruption changes a byte on its way (the
+ * put's source, or the target's slot a get fetches), so the receiving side
+ * must see it. Collective (the memory's keys). */
 static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, void **reqs, double *samples)
 {
-    cb_status_t st, bad = CB_OK;
+    cb_status_t st, bad = CB_OK, peer_st = CB_OK;
     int atomic = test->op == MB_OP_ATOMIC_LAT, put = test->op == MB_OP_PUT_LAT || test->op == MB_OP_PUT_BW;
-    int w = (test->op == MB_OP_PUT_BW || test->op == MB_OP_GET_BW) ? run->window : 1;
+    int bw = test->op == MB_OP_PUT_BW || test->op == MB_OP_GET_BW;
+    int w = bw ? run->window : 1, slots = bw ? run->slots : 1, v = run->validate && !atomic;
     int origin = u->active && run->initiator, target = u->active && !run->initiator;
     size_t size = atomic ? sizeof(uint64_t) : run->size;
-    mb_ucx_mem_t mem;
+    mb_ucx_mem_t *mem;
 
-    if ((st = mb_ucx_mem_exchange(u, size, &mem)) != CB_OK)
+    if ((st = mb_ucx_rma_mem(u, cb_mul_size(size, (size_t)slots), &mem)) != CB_OK)
         return st;
-    uint8_t *buf = mem.addr; /* put source, get destination, or the target */
-    if (target && !put && !atomic)
-        mb_pattern_fill(buf, size, run->seed); /* what gets must fetch; the counter starts at 0 */
+    uint8_t *buf = mem->addr; /* the origin's sources or destinations, the target's slots */
+    if (target && !put && !atomic && !v)
+        fill_slots(buf, size, slots, run->seed, 0); /* what gets fetch; the counter starts at 0 */
     if ((st = mb_ucx_barrier(u)) != CB_OK)
-        goto out;
+        return st;
     if (origin) {
-        ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_MEMH, .memh = mem.local };
+        ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_MEMH, .memh = mem->local };
         ucp_request_param_t pf = { 0 };
         double t0 = mb_now(); /* one clock read per iteration */
-        for (int i = 0; i < run->iters && st == CB_OK; i++) {
+        for (int i = 0; i < run->iters && st == CB_OK && peer_st == CB_OK; i++) {
             uint32_t seed = run->seed + (uint32_t)i;
+            int corrupt = run->corrupt && i == 0;
             uint64_t one = 1, old = UINT64_MAX;
-            if (run->validate) {
+            if (v) {
                 if (put)
-                    mb_pattern_fill(buf, size, seed);
+                    fill_slots(buf, size, slots, seed, corrupt);
+                else if ((st = pair_recv(u, TAG_FILLED, &peer_st)) != CB_OK || peer_st != CB_OK)
+                    break;
                 t0 = mb_now();
             }
             if (atomic) {
@@ -224,12 +295,14 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
                     .op_attr_mask = UCP_OP_ATTR_FIELD_DATATYPE | UCP_OP_ATTR_FIELD_REPLY_BUFFER,
                     .datatype = ucp_dt_make_contig(sizeof(uint64_t)), .reply_buffer = &old,
                 };
-                st = mb_ucx_wait(u, ucp_atomic_op_nbx(u->ep, UCP_ATOMIC_OP_ADD, &one, 1, mem.remote_addr,
-                                                      mem.rkey, &pa), "atomic fetch-and-add");
+                st = mb_ucx_wait(u, ucp_atomic_op_nbx(u->ep, UCP_ATOMIC_OP_ADD, &one, 1, mem->remote_addr,
+                                                      mem->rkey, &pa), "atomic fetch-and-add");
             } else {
-                for (int j = 0; j < w; j++)
-                    reqs[j] = put ? ucp_put_nbx(u->ep, buf, size, mem.remote_addr, mem.rkey, &p)
-                                  : ucp_get_nbx(u->ep, buf, size, mem.remote_addr, mem.rkey, &p);
+                for (int j = 0; j < w; j++) {
+                    size_t off = (size_t)(j % slots) * size;
+                    reqs[j] = put ? ucp_put_nbx(u->ep, buf + off, size, mem->remote_addr + off, mem->rkey, &p)
+                                  : ucp_get_nbx(u->ep, buf + off, size, mem->remote_addr + off, mem->rkey, &p);
+                }
                 st = mb_ucx_wait(u, ucp_ep_flush_nbx(u->ep, &pf), "flush");
                 for (int j = 0; j < w; j++)
                     mb_keep_first(&st, mb_ucx_wait(u, reqs[j], put ? "put" : "get"));
@@ -237,9 +310,7 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
             double t1 = mb_now();
             samples[i] = t1 - t0;
             t0 = t1;
-            if (!run->validate || st != CB_OK)
-                continue;
-            if (atomic) {
+            if (atomic && run->validate && st == CB_OK) {
                 if (run->corrupt && i == 0)
                     old ^= 0x40;
                 if (old != (uint64_t)i) {
@@ -247,25 +318,40 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
                              test->name, (unsigned long long)old, i + 1, i);
                     mb_keep_first(&bad, CB_ERR_CHECK);
                 }
-            } else if (!put) {
-                mb_keep_first(&bad, mb_pattern_check(buf, size, run->seed, run->corrupt && i == 0, "ucx get: fetched bytes"));
+            } else if (v && put) {
+                /* the flush completed the puts: the target checks, then this side may write again */
+                cb_status_t s2 = pair_send(u, TAG_WRITTEN, st);
+                if (s2 == CB_OK && st == CB_OK)
+                    s2 = pair_recv(u, TAG_CHECKED, &peer_st);
+                mb_keep_first(&st, s2);
+            } else if (v) {
+                mb_keep_first(&st, pair_send(u, TAG_FETCHED, st));
+                if (st == CB_OK)
+                    mb_keep_first(&bad, check_slots(buf, size, slots, seed, "ucx get: fetched bytes"));
+            }
+        }
+    } else if (target && v) {
+        for (int i = 0; i < run->iters && st == CB_OK && peer_st == CB_OK; i++) {
+            uint32_t seed = run->seed + (uint32_t)i;
+            if (put) {
+                if ((st = pair_recv(u, TAG_WRITTEN, &peer_st)) != CB_OK || peer_st != CB_OK)
+                    break;
+                mb_keep_first(&bad, check_slots(buf, size, slots, seed, "ucx put: target slots"));
+                st = pair_send(u, TAG_CHECKED, CB_OK);
+            } else {
+                fill_slots(buf, size, slots, seed, run->corrupt && i == 0);
+                if ((st = pair_send(u, TAG_FILLED, CB_OK)) == CB_OK)
+                    st = pair_recv(u, TAG_FETCHED, &peer_st);
             }
         }
     }
     /* The origin's flushes completed every write before the target looks. */
     mb_keep_first(&st, mb_ucx_barrier(u));
-    if (st == CB_OK && run->validate && target && run->iters > 0) {
-        if (put)
-            mb_keep_first(&bad, mb_pattern_check(buf, size, run->seed + (uint32_t)(run->iters - 1), run->corrupt,
-                                        "ucx put: target buffer"));
-        else if (atomic && *(volatile uint64_t *)buf != (uint64_t)run->iters) {
-            cb_error("validation failed: %s: the counter is %llu after %d adds", test->name,
-                     (unsigned long long)*(volatile uint64_t *)buf, run->iters);
-            mb_keep_first(&bad, CB_ERR_CHECK);
-        }
+    if (st == CB_OK && run->validate && target && atomic && *(volatile uint64_t *)buf != (uint64_t)run->iters) {
+        cb_error("validation failed: %s: the counter is %llu after %d adds", test->name,
+                 (unsigned long long)*(volatile uint64_t *)buf, run->iters);
+        mb_keep_first(&bad, CB_ERR_CHECK);
     }
-out:
-    mb_ucx_mem_release(u, &mem);
     return st != CB_OK ? st : bad;
 }
 
@@ -318,14 +404,14 @@ static cb_status_t put_pingpong(mb_ucx_t *u, const mb_run_t *run, double *sample
     cb_status_t st, bad = CB_OK;
     size_t size = run->size, flag = (size + 7) / 8 * 8, len = (flag + 8 + 63) / 64 * 64;
     int v = run->validate;
-    mb_ucx_mem_t mem;
-    if ((st = mb_ucx_mem_exchange(u, 2 * len, &mem)) != CB_OK)
+    mb_ucx_mem_t *mem;
+    if ((st = mb_ucx_rma_mem(u, 2 * len, &mem)) != CB_OK)
         return st;
-    uint8_t *in = mem.addr, *out = in + len;
+    uint8_t *in = mem->addr, *out = in + len;
     if ((st = mb_ucx_barrier(u)) != CB_OK)
-        goto out;
+        return st;
     if (u->active) {
-        ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_MEMH, .memh = mem.local };
+        ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_MEMH, .memh = mem->local };
         double t0 = mb_now(); /* one clock read per iteration */
         for (int i = 0; i < run->iters && st == CB_OK; i++) {
             uint32_t seed = run->seed + (uint32_t)i;
@@ -338,7 +424,7 @@ static cb_status_t put_pingpong(mb_ucx_t *u, const mb_run_t *run, double *sample
                 } else {
                     out[size - 1] = seq;
                 }
-                st = pp_put(u, &mem, &p, out, size, v, flag, &mark);
+                st = pp_put(u, mem, &p, out, size, v, flag, &mark);
                 if (st == CB_OK)
                     pp_wait(u, in, size, v, flag, mark, seq);
                 double t1 = mb_now();
@@ -356,7 +442,7 @@ static cb_status_t put_pingpong(mb_ucx_t *u, const mb_run_t *run, double *sample
                 } else {
                     out[size - 1] = seq;
                 }
-                st = pp_put(u, &mem, &p, out, size, v, flag, &mark);
+                st = pp_put(u, mem, &p, out, size, v, flag, &mark);
             }
         }
         /* the last put back must have landed before the buffers go */
@@ -364,8 +450,6 @@ static cb_status_t put_pingpong(mb_ucx_t *u, const mb_run_t *run, double *sample
         mb_keep_first(&st, mb_ucx_wait(u, ucp_ep_flush_nbx(u->ep, &pf), "flush"));
     }
     mb_keep_first(&st, mb_ucx_barrier(u));
-out:
-    mb_ucx_mem_release(u, &mem);
     return st != CB_OK ? st : bad;
 }
 

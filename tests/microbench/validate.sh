@@ -26,8 +26,18 @@ expect_caught ucx_tag_bw 2 --tls posix -m 4K:4K ucx_tag_bw
 expect_caught ucx_put_lat 2 --tls tcp -m 64:64 ucx_put_lat
 expect_caught ucx_put_pingpong 2 --tls tcp -m 64K:64K ucx_put_pingpong
 expect_caught ucx_get_lat 2 --tls posix+cma -m 64K:64K ucx_get_lat
+expect_caught ucx_put_bw 2 --tls tcp -m 4K:4K ucx_put_bw
+expect_caught ucx_get_bw 2 --tls posix+cma -m 4K:4K ucx_get_bw
 expect_caught ucx_atomic_lat 2 --tls posix ucx_atomic_lat
 expect_caught ucx_am_lat 2 --tls posix -m 1M:1M ucx_am_lat
 # and without the injection the same runs pass
 mb_ok clean 2 -m 64:64 --iters 3 --validate --no-output latency acc_lat ucx_am_lat
+# UCX puts and gets checked every iteration, every slot of a window, over a
+# transport that emulates them (tcp) and one that maps memory (posix+cma); the
+# warm-up and the timed run share the memory of a size
+for tls in tcp posix+cma; do
+    mb_ok rma-$tls 2 --tls $tls -m 1:64K --iters 4 --warmup 2 --window 3 --validate --no-output \
+        ucx_put_lat ucx_get_lat ucx_put_bw ucx_get_bw ucx_put_pingpong ucx_atomic_lat
+    grep -q '^# validate: every received byte checked' "$tmp/rma-$tls.out" || fail "rma-$tls: no validate line"
+done
 echo PASS
