@@ -40,4 +40,8 @@ for tls in tcp posix+cma; do
         ucx_put_lat ucx_get_lat ucx_put_bw ucx_get_bw ucx_put_pingpong ucx_atomic_lat
     grep -q '^# validate: every received byte checked' "$tmp/rma-$tls.out" || fail "rma-$tls: no validate line"
 done
+# and MPI's one-sided tests the same way, over the default osc and over UCX's
+mb_ok rma-mpi 2 -m 1:64K --iters 4 --warmup 2 --window 3 --validate --no-output put_lat get_lat put_bw get_bw
+UCX_TLS=tcp mb_ok rma-mpi-ucx 2 --ucx -m 1:64K --iters 4 --warmup 2 --window 3 --validate --no-output \
+    put_lat get_lat put_bw get_bw
 echo PASS
