@@ -90,6 +90,8 @@ typedef struct {
     MPI_Comm comm;             /* the ranks of the run */
     int rank, n_ranks;
     int local_size;            /* ranks on this rank's host (for the memory check) */
+    char pml_lanes[1024];      /* the lanes of the MPI PML's own endpoints, seen before microbench
+                                  opens any UCX context of its own (rank 0; "" if none seen) */
 } mb_params_t;
 
 /* One call of a backend's run(): a test at one size, for `iters` iterations. */
@@ -218,10 +220,5 @@ static inline uint8_t mb_pattern_byte(uint32_t seed, size_t offset)
 
 /* ------------------------------------------------------------- UCX helpers */
 
-/* Open a UCP context over the transports UCX picks with this process's own
- * environment (what Open MPI's UCX PML would pick), connect rank 0 to its
- * pair peer and describe the transports the endpoint selected into buf.
- * Collective over comm; on failure buf says why, status CB_OK. */
-cb_status_t mb_ucx_probe(MPI_Comm comm, char *buf, size_t len);
 
 #endif

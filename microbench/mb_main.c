@@ -218,6 +218,23 @@ int main(int argc, char **argv)
     if (st != CB_OK)
         goto out;
     {
+        /* What the PML's endpoints use, before any UCX context of microbench's
+         * own adds its lanes to what UCX logs. */
+        cb_provenance_t *prov = calloc(1, sizeof *prov);
+        st = prov ? CB_OK : CB_ERR_NOMEM;
+        if (!prov)
+            cb_error("cannot allocate provenance");
+        if ((st = cb_agree(st, params.comm)) != CB_OK)
+            goto out;
+        st = cb_agree(cb_provenance_collect(params.comm, prov), params.comm);
+        if (st == CB_OK && strcmp(prov->mpi_pml, "ucx") == 0)
+            snprintf(params.pml_lanes, sizeof params.pml_lanes, "%s", prov->ucx_transports);
+        cb_provenance_free(prov);
+        free(prov);
+        if (st != CB_OK)
+            goto out;
+    }
+    {
         char clock[128];
         mb_clock_init(clock, sizeof clock);
         cb_results_comment(results, "timer: %s", clock);

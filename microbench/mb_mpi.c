@@ -28,6 +28,7 @@ static cb_status_t mpi_open(const mb_params_t *params, const char *set, void **i
     m->max_size = params->max_size;
     m->win = MPI_WIN_NULL;
     m->overlap = set && strcmp(set, "overlap") == 0; /* iallreduce's second block */
+    m->pml_lanes = params->pml_lanes;
     *inst_p = m;
     return CB_OK;
 }
@@ -45,7 +46,9 @@ static void mpi_close(void *inst)
     free(m);
 }
 
-/* "MPI pml ucx: UCX selected ..." or "MPI pml ob1". Collective. */
+/* "MPI pml ucx, UCX selects posix/memory.0 ..." (the lanes of the PML's own
+ * endpoints, from UCX's log of their configurations) or "MPI pml ob1".
+ * Collective. */
 static cb_status_t mpi_describe(void *inst, char *buf, size_t len)
 {
     mb_mpi_t *m = inst;
@@ -62,10 +65,9 @@ static cb_status_t mpi_describe(void *inst, char *buf, size_t len)
     if ((st = cb_agree(CB_MPI(MPI_Bcast(&ucx, 1, MPI_INT, 0, m->comm)), m->comm)) != CB_OK)
         goto out;
     if (ucx) {
-        char sel[384] = "";
-        if ((st = mb_ucx_probe(m->comm, sel, sizeof sel)) != CB_OK)
-            goto out;
-        snprintf(buf, len, "MPI pml ucx, UCX selects %s", sel);
+        const char *lanes = m->pml_lanes && m->pml_lanes[0] ? m->pml_lanes : NULL;
+        snprintf(buf, len, "MPI pml ucx, UCX selects %s",
+                 lanes ? lanes : "unknown (no endpoint configuration of the PML's was logged)");
     } else {
         snprintf(buf, len, "MPI pml %s", prov->mpi_pml[0] ? prov->mpi_pml : "unknown");
     }

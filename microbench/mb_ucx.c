@@ -367,21 +367,6 @@ static cb_status_t ucx_describe(void *inst, char *buf, size_t len)
     return CB_OK;
 }
 
-cb_status_t mb_ucx_probe(MPI_Comm comm, char *buf, size_t len)
-{
-    mb_ucx_t *u = NULL;
-    cb_status_t st = ucx_create(comm, "any", &u);
-    if (st != CB_OK) {
-        /* Not fatal: the MPI test runs anyway; say why it is unknown. */
-        snprintf(buf, len, "unknown (%s)", cb_status_str(st));
-        return CB_OK;
-    }
-    if (u->rank == 0 && u->ep)
-        lanes_of(u, buf, len);
-    ucx_close(u);
-    return CB_OK;
-}
-
 /* ================================================================ registered memory */
 
 cb_status_t mb_ucx_mem_exchange(mb_ucx_t *u, size_t len, mb_ucx_mem_t *mem)
