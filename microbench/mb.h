@@ -211,6 +211,12 @@ void mb_pattern_fill(void *buf, size_t size, uint32_t seed);
  * with an error naming `what` and the first wrong byte. With `corrupt`, one
  * byte is flipped first, so the check must fail (size > 0). Local. */
 cb_status_t mb_pattern_check(void *buf, size_t size, uint32_t seed, int corrupt, const char *what);
+/* A window of `slots` messages of `size` bytes, slot j at j * size, each with
+ * its own pattern in the iteration of `seed` (none repeats an earlier
+ * iteration's): fill them (with `corrupt`, the last byte of the last slot is
+ * changed, as if on its way), or check them all. Local. */
+void mb_slots_fill(uint8_t *buf, size_t size, int slots, uint32_t seed, int corrupt);
+cb_status_t mb_slots_check(const uint8_t *buf, size_t size, int slots, uint32_t seed, const char *what);
 /* The pattern byte at `offset` for `seed`. Local. */
 static inline uint8_t mb_pattern_byte(uint32_t seed, size_t offset)
 {

@@ -13,25 +13,6 @@
 
 enum { TAG_WRITTEN = 7501, TAG_CHECKED, TAG_FILLED, TAG_FETCHED };
 
-/* The pattern seed of slot j in the iteration of `seed`. */
-static inline uint32_t slot_seed(uint32_t seed, int j) { return seed + (uint32_t)j * 104729u; }
-
-static void fill_slots(uint8_t *buf, size_t size, int slots, uint32_t seed, int corrupt)
-{
-    for (int j = 0; j < slots; j++)
-        mb_pattern_fill(buf + (size_t)j * size, size, slot_seed(seed, j));
-    if (corrupt)
-        buf[(size_t)slots * size - 1] ^= 0x5a; /* the last byte of the last slot, as it travels */
-}
-
-static cb_status_t check_slots(const uint8_t *buf, size_t size, int slots, uint32_t seed, const char *what)
-{
-    cb_status_t bad = CB_OK;
-    for (int j = 0; j < slots; j++)
-        mb_keep_first(&bad, mb_pattern_check((void *)(buf + (size_t)j * size), size, slot_seed(seed, j), 0, what));
-    return bad;
-}
-
 /* An untimed word between origin and target: the sender's status. */
 static cb_status_t say(mb_mpi_t *m, int to, int tag, cb_status_t word)
 {
@@ -62,9 +43,9 @@ static cb_status_t target_side(mb_mpi_t *m, const mb_run_t *run, int put, int sl
         if (st == CB_OK)
             st = CB_MPI(MPI_Win_sync(m->win));
         if (st == CB_OK && put)
-            mb_keep_first(bad, check_slots(m->win_base, run->size, slots, seed, "put: target slots"));
+            mb_keep_first(bad, mb_slots_check(m->win_base, run->size, slots, seed, "put: target slots"));
         else if (st == CB_OK)
-            fill_slots(m->win_base, run->size, slots, seed, run->corrupt && i == 0);
+            mb_slots_fill(m->win_base, run->size, slots, seed, run->corrupt && i == 0);
         if (st == CB_OK)
             st = CB_MPI(MPI_Win_sync(m->win));
         mb_keep_first(&st, CB_MPI(MPI_Win_unlock_all(m->win)));
@@ -108,7 +89,7 @@ cb_status_t mb_mpi_rma_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *r
         if (atomic)
             *(int64_t *)m->win_base = 0;
         else
-            fill_slots(m->win_base, run->size, slots, run->seed, 0);
+            mb_slots_fill(m->win_base, run->size, slots, run->seed, 0);
         mb_keep_first(&st, CB_MPI(MPI_Win_unlock(target, win)));
     }
     *msgs_p = w;
@@ -127,7 +108,7 @@ cb_status_t mb_mpi_rma_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *r
         uint32_t seed = run->seed + (uint32_t)i;
         int64_t one = 1, old = -1;
         if (v && put)
-            fill_slots(src, run->size, slots, seed, run->corrupt && i == 0);
+            mb_slots_fill(src, run->size, slots, seed, run->corrupt && i == 0);
         else if (v && ((st = hear(m, target, TAG_FILLED, &peer_st)) != CB_OK || peer_st != CB_OK))
             break;
         double t0 = mb_now();
@@ -160,7 +141,7 @@ cb_status_t mb_mpi_rma_run(mb_mpi_t *m, const mb_test_t *test, const mb_run_t *r
         } else if (v) {
             mb_keep_first(&st, say(m, target, TAG_FETCHED, st));
             if (st == CB_OK)
-                mb_keep_first(&bad, check_slots(dst, run->size, slots, seed, "get: fetched bytes"));
+                mb_keep_first(&bad, mb_slots_check(dst, run->size, slots, seed, "get: fetched bytes"));
         }
     }
     mb_keep_first(&st, CB_MPI(MPI_Win_unlock_all(win)));

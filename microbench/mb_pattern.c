@@ -24,3 +24,21 @@ cb_status_t mb_pattern_check(void *buf, size_t size, uint32_t seed, int corrupt,
     }
     return CB_OK;
 }
+
+static inline uint32_t slot_seed(uint32_t seed, int j) { return seed + (uint32_t)j * 104729u; }
+
+void mb_slots_fill(uint8_t *buf, size_t size, int slots, uint32_t seed, int corrupt)
+{
+    for (int j = 0; j < slots; j++)
+        mb_pattern_fill(buf + (size_t)j * size, size, slot_seed(seed, j));
+    if (corrupt && slots > 0 && size > 0)
+        buf[(size_t)slots * size - 1] ^= 0x5a;
+}
+
+cb_status_t mb_slots_check(const uint8_t *buf, size_t size, int slots, uint32_t seed, const char *what)
+{
+    cb_status_t bad = CB_OK;
+    for (int j = 0; j < slots; j++)
+        mb_keep_first(&bad, mb_pattern_check((void *)(buf + (size_t)j * size), size, slot_seed(seed, j), 0, what));
+    return bad;
+}

@@ -225,28 +225,6 @@ static cb_status_t pair_recv(mb_ucx_t *u, int tag, cb_status_t *word_p)
     return st;
 }
 
-/* The pattern seed of slot j in the iteration of `seed`: every message of a
- * window differs, and none repeats an earlier iteration's. */
-static inline uint32_t slot_seed(uint32_t seed, int j) { return seed + (uint32_t)j * 104729u; }
-
-/* The target's slots against the iteration's patterns (puts), or the
- * origin's fetched copies (gets). */
-static cb_status_t check_slots(const uint8_t *buf, size_t size, int slots, uint32_t seed, const char *what)
-{
-    cb_status_t bad = CB_OK;
-    for (int j = 0; j < slots; j++)
-        mb_keep_first(&bad, mb_pattern_check((void *)(buf + (size_t)j * size), size, slot_seed(seed, j), 0, what));
-    return bad;
-}
-
-static void fill_slots(uint8_t *buf, size_t size, int slots, uint32_t seed, int corrupt)
-{
-    for (int j = 0; j < slots; j++)
-        mb_pattern_fill(buf + (size_t)j * size, size, slot_seed(seed, j));
-    if (corrupt)
-        buf[(size_t)slots * size - 1] ^= 0x5a; /* the last byte of the last slot, as it travels */
-}
-
 /* The origin (rank 0) writes, reads or adds into the target's registered
  * memory; the target progresses its worker. A window's operations go to
  * `slots` distinct messages (the window's, or one with --shared-recv, as
@@ -272,7 +250,7 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
         return st;
     uint8_t *buf = mem->addr; /* the origin's sources or destinations, the target's slots */
     if (target && !put && !atomic && !v)
-        fill_slots(buf, size, slots, run->seed, 0); /* what gets fetch; the counter starts at 0 */
+        mb_slots_fill(buf, size, slots, run->seed, 0); /* what gets fetch; the counter starts at 0 */
     if ((st = mb_ucx_barrier(u)) != CB_OK)
         return st;
     if (origin) {
@@ -285,7 +263,7 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
             uint64_t one = 1, old = UINT64_MAX;
             if (v) {
                 if (put)
-                    fill_slots(buf, size, slots, seed, corrupt);
+                    mb_slots_fill(buf, size, slots, seed, corrupt);
                 else if ((st = pair_recv(u, TAG_FILLED, &peer_st)) != CB_OK || peer_st != CB_OK)
                     break;
                 t0 = mb_now();
@@ -327,7 +305,7 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
             } else if (v) {
                 mb_keep_first(&st, pair_send(u, TAG_FETCHED, st));
                 if (st == CB_OK)
-                    mb_keep_first(&bad, check_slots(buf, size, slots, seed, "ucx get: fetched bytes"));
+                    mb_keep_first(&bad, mb_slots_check(buf, size, slots, seed, "ucx get: fetched bytes"));
             }
         }
     } else if (target && v) {
@@ -336,10 +314,10 @@ static cb_status_t rma(mb_ucx_t *u, const mb_test_t *test, const mb_run_t *run, 
             if (put) {
                 if ((st = pair_recv(u, TAG_WRITTEN, &peer_st)) != CB_OK || peer_st != CB_OK)
                     break;
-                mb_keep_first(&bad, check_slots(buf, size, slots, seed, "ucx put: target slots"));
+                mb_keep_first(&bad, mb_slots_check(buf, size, slots, seed, "ucx put: target slots"));
                 st = pair_send(u, TAG_CHECKED, CB_OK);
             } else {
-                fill_slots(buf, size, slots, seed, run->corrupt && i == 0);
+                mb_slots_fill(buf, size, slots, seed, run->corrupt && i == 0);
                 if ((st = pair_send(u, TAG_FILLED, CB_OK)) == CB_OK)
                     st = pair_recv(u, TAG_FETCHED, &peer_st);
             }
