@@ -133,27 +133,32 @@ static double now_s(void)
  * and then, so that an oversubscribed host runs the rank we wait for), then
  * leave the core to ranks that compute: block on the worker's wake-up
  * descriptor where what we wait for comes through the worker (`via_worker`;
- * tcp wakes us as data arrives), otherwise sleep 10 us a poll. */
+ * tcp wakes us as data arrives), otherwise sleep 10 us a poll. 1 if it left
+ * the core. */
 typedef struct {
     unsigned polls;
     double t0;
 } waiter_t;
 
-static void waiter_idle(const cb_ucoll_t *c, waiter_t *w, int via_worker)
+static int waiter_idle(const cb_ucoll_t *c, waiter_t *w, int via_worker)
 {
-    if ((++w->polls & 255) != 0) {
-        /* Every 64th poll of an oversubscribed host yields to the rank we wait for. */
-        if (c->oversub && (w->polls & 63) == 0)
-            sched_yield();
-        else
-            __builtin_ia32_pause();
-        return;
+    double spin = via_worker ? c->spin_s : c->spin_mem_s;
+    ++w->polls;
+    if (spin > 0) { /* no spin period: leave the core at the first idle poll */
+        if ((w->polls & 255) != 0) {
+            /* Every 64th poll of an oversubscribed host yields to the rank we wait for. */
+            if (c->oversub && (w->polls & 63) == 0)
+                sched_yield();
+            else
+                __builtin_ia32_pause();
+            return 0;
+        }
+        double t = now_s();
+        if (w->polls == 256)
+            w->t0 = t;
+        if (t - w->t0 < spin)
+            return 0;
     }
-    double t = now_s();
-    if (w->polls == 256)
-        w->t0 = t;
-    if (t - w->t0 < (via_worker ? c->spin_s : c->spin_mem_s))
-        return;
     if (via_worker && c->efd >= 0) {
         /* Armed: no event is pending, the descriptor fires on the next one
          * (the timeout only bounds a missed one). */
@@ -161,10 +166,11 @@ static void waiter_idle(const cb_ucoll_t *c, waiter_t *w, int via_worker)
             struct pollfd pfd = { .fd = c->efd, .events = POLLIN };
             poll(&pfd, 1, 2);
         }
-        return;
+        return 1;
     }
     struct timespec ts = { 0, 10000 };
     nanosleep(&ts, NULL);
+    return 1;
 }
 
 /* Progress until every tracked request is complete. Local. */
@@ -190,14 +196,17 @@ static cb_status_t wait_all(cb_ucoll_t *c)
 static cb_status_t wait_value(cb_ucoll_t *c, const volatile uint64_t *f, uint64_t seq, int progress)
 {
     waiter_t w = { 0, 0 };
+    int slept = 0;
     while (__atomic_load_n(f, __ATOMIC_ACQUIRE) != seq) {
-        if ((progress || (w.polls & 63) == 63) && ucp_worker_progress(c->worker) != 0)
+        /* After a sleep the worker is progressed at once: what we wait for
+         * may come through it (active messages to a mapped peer). */
+        if ((progress || slept || (w.polls & 63) == 63) && ucp_worker_progress(c->worker) != 0)
             continue;
         if (c->am_bad) {
             cb_error("ucx collectives: a malformed active message arrived");
             return CB_ERR_UCX;
         }
-        waiter_idle(c, &w, progress);
+        slept = waiter_idle(c, &w, progress);
     }
     return CB_OK; /* the acquire load orders the data after the flag */
 }
@@ -796,30 +805,56 @@ static cb_status_t settle(cb_ucoll_t *c)
         return st;
     c->rma_native = all[0];
     c->all_mapped = all[1];
-    snprintf(c->desc, sizeof c->desc, "%s; rma %s%s", first[0] ? first : "self", all[0] ? "native" : "emulated (active messages)",
-             all[1] ? "; peers mapped" : "");
+    snprintf(c->desc, sizeof c->desc, "%s; rma %s%s%s", first[0] ? first : "self", all[0] ? "native" : "emulated (active messages)",
+             all[1] ? "; peers mapped" : "", c->oversub ? "; ranks outnumber cores" : "");
     return cb_agree(CB_MPI(MPI_Bcast(c->desc, (int)sizeof c->desc, MPI_CHAR, 0, c->comm)), c->comm);
 }
 
-/* Whether any host runs more ranks of comm than this rank may use cores
- * (MPI's shared-memory split; an emulated host in its own namespace counts
- * as a host). Collective; the same on every rank. */
+/* Whether any machine runs more ranks of comm than the cores they may use:
+ * ranks share a machine when they share a kernel (its boot id), so that the
+ * hosts of an emulated cluster (network namespaces of one machine) count as
+ * the one machine whose cores they share; its cores are the union of those
+ * ranks' affinity sets. Collective; the same on every rank. */
 static cb_status_t oversub_check(cb_ucoll_t *c)
 {
-    MPI_Comm node;
-    int local = 1, mine, any = 0;
-    cb_status_t st = CB_MPI(MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-    if (st == CB_OK) {
-        MPI_Comm_size(node, &local);
-        MPI_Comm_free(&node);
+    typedef struct {
+        char boot[48];
+        cpu_set_t cpus;
+    } where_t;
+    where_t mine;
+    memset(&mine, 0, sizeof mine);
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f || !fgets(mine.boot, sizeof mine.boot, f)) /* unknown: a machine of its own */
+        snprintf(mine.boot, sizeof mine.boot, "rank %d", c->rank);
+    if (f)
+        fclose(f);
+    if (sched_getaffinity(0, sizeof mine.cpus, &mine.cpus) != 0) {
+        CPU_ZERO(&mine.cpus);
+        CPU_SET(0, &mine.cpus);
     }
-    cpu_set_t set;
-    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-    mine = local > cpus;
+    where_t *all = calloc((size_t)c->np, sizeof *all);
+    cb_status_t st = all ? CB_OK : CB_ERR_NOMEM;
+    if (!all)
+        cb_error("cannot allocate the ranks' places");
     if ((st = cb_agree(st, c->comm)) != CB_OK)
         return st;
-    st = cb_agree(CB_MPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, c->comm)), c->comm);
-    c->oversub = any;
+    st = cb_agree(CB_MPI(MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, c->comm)), c->comm);
+    if (st == CB_OK) {
+        int local = 0;
+        cpu_set_t cores;
+        CPU_ZERO(&cores);
+        for (int r = 0; r < c->np; r++)
+            if (strcmp(all[r].boot, mine.boot) == 0) {
+                local++;
+                CPU_OR(&cores, &cores, &all[r].cpus);
+            }
+        /* Every rank sees every machine, so every rank finds the same answer
+         * for its own; any machine oversubscribed is agreed below. */
+        int over = local > CPU_COUNT(&cores), any = 0;
+        st = cb_agree(CB_MPI(MPI_Allreduce(&over, &any, 1, MPI_INT, MPI_MAX, c->comm)), c->comm);
+        c->oversub = any;
+    }
+    free(all);
     return st;
 }
 
@@ -901,17 +936,21 @@ cb_status_t cb_ucoll_create(MPI_Comm comm, const char *tls, size_t max_count, cb
     c->max_count = max_count;
     const char *e = getenv("CB_UCOLL_SPIN_US");
     /* Network waits block soon (the wake-up costs little beside a network
-     * latency); waits for stores spin on unless ranks share cores. */
-    c->spin_s = (e && *e ? atof(e) : 20.0) * 1e-6;
-    c->spin_mem_s = e && *e ? c->spin_s : -1;
+     * latency), at once where ranks share cores (a spinning rank takes the
+     * core from the rank, or the emulated cluster's relay, it waits for);
+     * waits for stores spin on unless ranks share cores. */
+    c->spin_s = e && *e ? atof(e) * 1e-6 : -1;
+    c->spin_mem_s = c->spin_s;
     c->copy_nt = (e = getenv("CB_UCOLL_NT")) && atoi(e) > 0;
     c->prefetch = (e = getenv("CB_UCOLL_PREFETCH")) && atoi(e) > 0;
     MPI_Comm_rank(comm, &c->rank);
     MPI_Comm_size(comm, &c->np);
     if ((st = oversub_check(c)) != CB_OK)
         goto fail;
-    if (c->spin_mem_s < 0)
+    if (c->spin_s < 0) {
+        c->spin_s = c->oversub ? 0 : 20e-6;
         c->spin_mem_s = c->oversub ? 50e-6 : 5e-3;
+    }
     if ((st = cb_agree(local_open(c, tls), comm)) != CB_OK)
         goto fail;
     if ((st = connect_all(c)) != CB_OK)

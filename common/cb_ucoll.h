@@ -18,7 +18,8 @@
  * leaves the core: it blocks on the worker's wake-up descriptor when it
  * waits for the network, sleeps when it waits for a peer's stores.
  * Environment: CB_UCOLL_SPIN_US (how long a wait spins; default 20 for the
- * network, 5000 for shared memory or 50 where ranks outnumber the cores),
+ * network and 5000 for shared memory, or 0 and 50 where the ranks on one
+ * machine, emulated cluster hosts included, outnumber its cores),
  * CB_UCOLL_CALIBRATE=0 (auto by the fixed thresholds below instead of the
  * algorithms timed at start-up), CB_UCOLL_WAKEUP=0 (no wake-up descriptor:
  * waits sleep), CB_UCOLL_NT=1 (streaming stores into mapped peers),

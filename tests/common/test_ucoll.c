@@ -2,7 +2,11 @@
  * multiples of nothing, consecutive calls of different sizes and algorithms;
  * every rank's result must equal, bit for bit, the rank-order sum of every
  * rank's (non-integer, regenerated) input. `--corrupt` flips one bit of one
- * rank's result before the comparison, so the check must fail. */
+ * rank's result before the comparison, so the check must fail. `--finalized
+ * DIR`: every rank creates DIR/finalized.RANK once MPI_Finalize has returned,
+ * so that tests/common/ucoll.sh can tell for itself that every rank finalized
+ * (mpirun's own check misfires on a loaded machine: see ucoll.sh). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,12 +76,13 @@ int main(int argc, char **argv)
     cb_status_t st = cb_mpi_init(&argc, &argv, "test_ucoll");
     if (st != CB_OK)
         return 1;
-    const char *tls = NULL;
+    const char *tls = NULL, *finalized = NULL;
     int corrupt = 0, rounds = 2;
     const cb_opt_t opts[] = {
         { "tls", 0, CB_OPT_STRING, &tls, "LIST", "UCX transports (default: UCX_TLS)", 0, -1, NULL },
         { "corrupt", 0, CB_OPT_FLAG, &corrupt, NULL, "flip a bit of the last rank's result (must fail)", 1, 0, NULL },
         { "rounds", 0, CB_OPT_INT, &rounds, "N", "passes over the sizes", 1, 100, NULL },
+        { "finalized", 0, CB_OPT_STRING, &finalized, "DIR", "create DIR/finalized.RANK after MPI_Finalize", 0, -1, NULL },
         { 0 },
     };
     const cb_cli_t cli = { "test_ucoll", "[options]", "Check the UCX allreduce algorithms bit for bit.", opts, NULL };
@@ -138,5 +143,15 @@ int main(int argc, char **argv)
     cb_free(want);
     cb_free(buf);
     cb_ucoll_free(c);
-    return cb_mpi_finalize(st);
+    int rc = cb_mpi_finalize(st);
+    if (finalized) { /* after MPI: a local file, the rank as MPI_Init gave it */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/finalized.%d", finalized, rank);
+        FILE *f = fopen(path, "w");
+        if (!f || fclose(f) != 0) {
+            fprintf(stderr, "test_ucoll: rank %d: cannot create %s: %s\n", rank, path, strerror(errno));
+            return rc ? rc : 1;
+        }
+    }
+    return rc;
 }
