@@ -39,6 +39,15 @@ typedef struct {
     int nr;          /* rows per call the kernel is made for (<= LLM_ROWS_MAX) */
 } llm_rows_entry_t;
 
+/* How far ahead of the block being read (bytes) the several-row kernels
+ * prefetch the weight rows into L1 (0: not at all). One decode thread reading
+ * its rows in order left the hardware prefetcher well short of the memory's
+ * bandwidth on this machine: a Q4_K matvec of 460 MB streamed at 10.4 GB/s
+ * with 2 threads without, 13 to 17 GB/s with 4 KiB ahead (a loaded machine;
+ * 1 KiB to 16 KiB all helped). Set from LLM_DOTROWS_PF by the selection. */
+#define LLM_ROWS_PREFETCH 4096
+extern int llm_rows_prefetch;
+
 #ifdef LLM_X86
 extern const llm_rows_entry_t llm_dotrows_avx512[]; /* Q8_0, Q4_0 (llm_dotrows.c) */
 extern const llm_rows_entry_t llm_kquant_rows_avx512[]; /* the K-quants (llm_kquant.c) */

@@ -464,6 +464,14 @@ LLM_AVX512 static inline __attribute__((always_inline)) void rows_kq_avx512(int 
         const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
         for (int r = 0; r < R; r++) {
             const void *blk = w + (size_t)r * rb + (size_t)i * bb;
+            if (llm_rows_prefetch) { /* every line of the block (144 to 210 bytes) */
+                const char *ahead = (const char *)blk + llm_rows_prefetch;
+                _mm_prefetch(ahead, _MM_HINT_T0);
+                _mm_prefetch(ahead + 64, _MM_HINT_T0);
+                _mm_prefetch(ahead + 128, _MM_HINT_T0);
+                if (bb > 192)
+                    _mm_prefetch(ahead + 192, _MM_HINT_T0);
+            }
             __m256i sc16, mn16;
             __m512i u[4];
             int off;
