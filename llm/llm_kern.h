@@ -27,7 +27,7 @@ extern const llm_dot_entry_t llm_kquant_avx2[];
 extern const llm_dot_entry_t llm_kquant_avx512[];
 #endif
 
-/* Dots of nr <= LLM_ROWS_MAX consecutive weight rows (row_bytes apart, n
+/* Dots of nr consecutive weight rows (nr <= LLM_ROWS_MAX unless the entry's nr is 0) (row_bytes apart, n
  * elements each) with xq, into y[0..nr): the decode matvec's kernel where a
  * type has one. A row's float is the same whatever nr it is computed in. */
 #define LLM_ROWS_MAX 4
@@ -36,7 +36,7 @@ typedef void (*llm_rows_fn)(const void *rows, size_t row_bytes, int nr, const ll
 typedef struct {
     int type;        /* ggml type id; -1 ends a table */
     llm_rows_fn rows;
-    int nr;          /* rows per call the kernel is made for (<= LLM_ROWS_MAX) */
+    int nr;          /* rows per call the kernel is made for (<= LLM_ROWS_MAX; 0: any number, a thread's all) */
 } llm_rows_entry_t;
 
 /* How far ahead of the block being read (bytes) the several-row kernels

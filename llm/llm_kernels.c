@@ -640,9 +640,9 @@ static void matvec_group(int n, const llm_mat_t *const *w, const float *x, llm_b
                 const int cols = w[m]->cols;
                 float *ym = y[m];
                 int r = lo - base;
-                if (rows)
-                    for (; r < r1 - base; r += rows->nr) {
-                        int nr = r1 - base - r < rows->nr ? r1 - base - r : rows->nr;
+                if (rows) /* nr 0: the kernel takes any number of rows a call, so all of them */
+                    for (int step = rows->nr > 0 ? rows->nr : r1 - base - r; r < r1 - base; r += step) {
+                        int nr = r1 - base - r < step ? r1 - base - r : step;
                         rows->rows(data + (size_t)r * rb, rb, nr, xq, cols, ym + r);
                     }
                 for (; r < r1 - base; r++)
