@@ -51,6 +51,10 @@ LLM_AVX512 LLM_INLINE void rows_q8_0(const char *w, size_t rb, const int R, cons
         const __m512 dx = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(xq[i].d), _mm512_set1_ps(xq[i + 1].d));
         for (int r = 0; r < R; r++) {
             const llm_block_q8_0_t *b = (const llm_block_q8_0_t *)(const void *)(w + (size_t)r * rb) + i;
+            if (llm_rows_prefetch) { /* the two lines of the 68 bytes */
+                _mm_prefetch((const char *)b + llm_rows_prefetch, _MM_HINT_T0);
+                _mm_prefetch((const char *)b + llm_rows_prefetch + 64, _MM_HINT_T0);
+            }
             const __m512i q = load2x256(b[0].qs, b[1].qs);
             const __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, xu, q), _mm512_dpbusd_epi32(zero, flip, q));
             acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dx, f16x2(b[0].d, b[1].d)), _mm512_cvtepi32_ps(p), acc[r]);
@@ -95,6 +99,10 @@ LLM_AVX512 LLM_INLINE void rows_q4_0(const char *w, size_t rb, const int R, cons
         const __m512 dx = _mm512_permutexvar_ps(iq, _mm512_castps128_ps512(_mm_set_ps(xq[i + 3].d, xq[i + 2].d, xq[i + 1].d, xq[i].d)));
         for (int r = 0; r < R; r++) {
             const llm_block_q4_0_t *b = (const llm_block_q4_0_t *)(const void *)(w + (size_t)r * rb) + i;
+            if (llm_rows_prefetch) { /* the two lines of the 72 bytes */
+                _mm_prefetch((const char *)b + llm_rows_prefetch, _MM_HINT_T0);
+                _mm_prefetch((const char *)b + llm_rows_prefetch + 64, _MM_HINT_T0);
+            }
             __m512i q = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)b[0].qs));
             q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)b[1].qs), 1);
             q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)b[2].qs), 2);

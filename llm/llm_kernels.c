@@ -464,12 +464,17 @@ static llm_isa_t llm_isa_selected = LLM_ISA_C;
 static llm_dot_fn llm_dots[LLM_TYPE_IDS]; /* by type id: the selected set's row, f32 for the rest */
 static llm_rows_entry_t llm_rows[LLM_TYPE_IDS]; /* by type id: the selected set's several-row kernel, or none */
 
+int llm_rows_prefetch = LLM_ROWS_PREFETCH;
+
 /* The several-row kernels of a table, unless the environment names the type
  * in LLM_NO_DOTROWS (comma-separated, or "all": to compare with the one-row
- * dots); LLM_DOTROWS_NR=1..4 sets the rows per call (to compare, and test). */
+ * dots); LLM_DOTROWS_NR=1..4 sets the rows per call (to compare, and test);
+ * LLM_DOTROWS_PF=bytes their prefetch distance (0: none, to compare). */
 static void llm_rows_fill(const llm_rows_entry_t *t)
 {
     const char *off = getenv("LLM_NO_DOTROWS"), *nr = getenv("LLM_DOTROWS_NR");
+    const char *pf = getenv("LLM_DOTROWS_PF");
+    llm_rows_prefetch = pf ? atoi(pf) : LLM_ROWS_PREFETCH;
     const int want = nr ? atoi(nr) : 0;
     for (; t->type >= 0; t++) {
         const char *name = llm_type_name(t->type);
@@ -635,9 +640,9 @@ static void matvec_group(int n, const llm_mat_t *const *w, const float *x, llm_b
                 const int cols = w[m]->cols;
                 float *ym = y[m];
                 int r = lo - base;
-                if (rows)
-                    for (; r < r1 - base; r += rows->nr) {
-                        int nr = r1 - base - r < rows->nr ? r1 - base - r : rows->nr;
+                if (rows) /* nr 0: the kernel takes any number of rows a call, so all of them */
+                    for (int step = rows->nr > 0 ? rows->nr : r1 - base - r; r < r1 - base; r += step) {
+                        int nr = r1 - base - r < step ? r1 - base - r : step;
                         rows->rows(data + (size_t)r * rb, rb, nr, xq, cols, ym + r);
                     }
                 for (; r < r1 - base; r++)

@@ -464,6 +464,14 @@ LLM_AVX512 static inline __attribute__((always_inline)) void rows_kq_avx512(int 
         const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
         for (int r = 0; r < R; r++) {
             const void *blk = w + (size_t)r * rb + (size_t)i * bb;
+            if (llm_rows_prefetch) { /* every line of the block (144 to 210 bytes) */
+                const char *ahead = (const char *)blk + llm_rows_prefetch;
+                _mm_prefetch(ahead, _MM_HINT_T0);
+                _mm_prefetch(ahead + 64, _MM_HINT_T0);
+                _mm_prefetch(ahead + 128, _MM_HINT_T0);
+                if (bb > 192)
+                    _mm_prefetch(ahead + 192, _MM_HINT_T0);
+            }
             __m256i sc16, mn16;
             __m512i u[4];
             int off;
@@ -498,14 +506,91 @@ LLM_AVX512 static inline __attribute__((always_inline)) void rows_kq_avx512(int 
     }
 KROWS(Q2_K)
 KROWS(Q3_K)
-KROWS(Q4_K)
 KROWS(Q5_K)
 KROWS(Q6_K)
+
+/* Q4_K rows one after the other, any number a call: the activations are
+ * rearranged once per call (a thread's whole share of the matvec) to the
+ * order of the weights' bytes, so that a super-block's levels are two 64-byte
+ * loads, two shifts and four masks, with no lane inserts: register L0 holds
+ * the low nibbles of bytes 0-63 (sub-blocks 0 and 2), H0 their high nibbles
+ * (1 and 3), L1 and H1 those of bytes 64-127 (4, 6 and 5, 7). The integer
+ * sums per super-block are those of dot_kq_avx512 (exact, in other lanes);
+ * a row's float does not depend on the rows beside it or on nr. */
+#define Q4K_ROWS_MAX_COLS 65536
+LLM_AVX512 static void rows_q4_K_avx512(const void *rows, size_t rb, int nr, const llm_block_q8x_t *xq, int64_t n, float *out)
+{
+    static __thread int8_t yr[Q4K_ROWS_MAX_COLS] __attribute__((aligned(64)));
+    if (n > Q4K_ROWS_MAX_COLS) {
+        for (int r = 0; r < nr; r++)
+            rows_kq_avx512(LLM_Q4_K, (const char *)rows + (size_t)r * rb, rb, 1, xq, n, out + r);
+        return;
+    }
+    const llm_block_q8_K_t *y = (const void *)xq;
+    const int64_t nb = n / LLM_QK_K;
+    /* per super-block: elements of sub-blocks 0,2 | 1,3 | 4,6 | 5,7 (32 each) */
+    for (int64_t i = 0; i < nb; i++) {
+        const int8_t *src = y[i].qs;
+        int8_t *dst = yr + 256 * i;
+        static const int order[8] = { 0, 2, 1, 3, 4, 6, 5, 7 };
+        for (int k = 0; k < 8; k++)
+            _mm256_store_si256((__m256i *)(dst + 32 * k), _mm256_loadu_si256((const __m256i *)(src + 32 * order[k])));
+    }
+    /* int16 lane i of register p takes sc16 entry (sub-block j's scale is at 2j and 2j + 1) */
+    static const int16_t k_idx[4][32] = {
+        { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4 },
+        { 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6 },
+        { 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12 },
+        { 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14 },
+    };
+    __m512i idx[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++)
+        idx[p] = _mm512_loadu_si512((const void *)k_idx[p]);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (int r = 0; r < nr; r++) {
+        const char *w = (const char *)rows + (size_t)r * rb;
+        __m512 acc = _mm512_setzero_ps();
+        __m256 accm = _mm256_setzero_ps();
+        for (int64_t i = 0; i < nb; i++) {
+            const llm_block_q4_K_t *b = (const llm_block_q4_K_t *)(const void *)w + i;
+            if (llm_rows_prefetch) {
+                const char *ahead = (const char *)b + llm_rows_prefetch;
+                _mm_prefetch(ahead, _MM_HINT_T0);
+                _mm_prefetch(ahead + 64, _MM_HINT_T0);
+                _mm_prefetch(ahead + 128, _MM_HINT_T0);
+            }
+            __m256i sc16, mn16;
+            int off;
+            float d, dmin;
+            k_params_avx2(LLM_Q4_K, b, &sc16, &mn16, &off, &d, &dmin);
+            const __m512i q0 = _mm512_loadu_si512((const void *)b->qs), q1 = _mm512_loadu_si512((const void *)(b->qs + 64));
+            __m512i u[4];
+            u[0] = _mm512_and_si512(q0, m4);
+            u[1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
+            u[2] = _mm512_and_si512(q1, m4);
+            u[3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+            const __m512i sc = _mm512_castsi256_si512(sc16);
+            const int8_t *yi = yr + 256 * i;
+            __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; p++)
+                isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(u[p], _mm512_load_si512((const void *)(yi + 64 * p))),
+                                           _mm512_permutexvar_epi16(idx[p], sc));
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(d * y[i].d), _mm512_cvtepi32_ps(isum), acc);
+            if (dmin != 0) {
+                const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+                accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin * y[i].d), _mm256_cvtepi32_ps(_mm256_madd_epi16(mn16, bs)), accm);
+            }
+        }
+        out[r] = _mm512_reduce_add_ps(acc) - hsum_ps(accm);
+    }
+}
 
 /* Made for 4 rows a call, but dispatched one (see llm_dotrows.c): several
  * interleaved rows decoded slower. Kept for the A/B (LLM_DOTROWS_NR), and checked. */
 const llm_rows_entry_t llm_kquant_rows_avx512[] = {
-    { LLM_Q2_K, rows_Q2_K_avx512, 1 }, { LLM_Q3_K, rows_Q3_K_avx512, 1 }, { LLM_Q4_K, rows_Q4_K_avx512, 1 },
+    { LLM_Q2_K, rows_Q2_K_avx512, 1 }, { LLM_Q3_K, rows_Q3_K_avx512, 1 }, { LLM_Q4_K, rows_q4_K_avx512, 0 },
     { LLM_Q5_K, rows_Q5_K_avx512, 1 }, { LLM_Q6_K, rows_Q6_K_avx512, 1 }, { -1, NULL, 0 },
 };
 
