@@ -54,6 +54,7 @@ struct cb_results {
     cb_table_t *tables[MAX_TABLES];
     int n_tables;
     char reserve[4096 + 16];  /* "<path>.reserve": disk space held back for closing, "" if none */
+    int reserve_fd;           /* the reserve, open and already unlinked; -1 if none */
     int broken;               /* a write failed (disk full): no more rows, the reserve released */
     int lock_fd;              /* rank 0: holds the writer lock on the file (see writer_lock); -1 if none */
     struct cb_peer *peers;    /* (n_ranks): every rank's pid, host and boot id, for the watchdog */
@@ -78,7 +79,7 @@ struct cb_peer {
  * HDF5 1.10 cannot close a file whose final metadata write fails (a full
  * disk): the close fails, the file stays half-open, and the library crashes at
  * MPI_Finalize. So rank 0 holds RESERVE_BYTES of the disk in a file beside the
- * results; the first failed write releases it, and the file is then closed
+ * results (unlinked at once, held open); the first failed write releases it, and the file is then closed
  * readable with every row written before the fault and status "failed". A
  * disk without room for the reserve is refused up front. */
 #define RESERVE_BYTES (2u << 20)
@@ -98,19 +99,24 @@ static int reserve_take(cb_results_t *r)
             if (write(fd, zero, sizeof zero) != (ssize_t)sizeof zero)
                 err = errno ? errno : ENOSPC;
     }
-    if (close(fd) != 0 && !err)
-        err = errno;
+    /* Held by the open descriptor alone: no name is left behind, even by a
+     * writer killed with SIGKILL (the kernel frees the space at its exit). */
+    unlink(r->reserve);
     if (err) {
-        unlink(r->reserve);
+        close(fd);
         r->reserve[0] = '\0';
+        return err;
     }
-    return err;
+    r->reserve_fd = fd;
+    return 0;
 }
 
 static void reserve_release(cb_results_t *r)
 {
     if (r->reserve[0]) {
-        unlink(r->reserve);
+        if (r->reserve_fd >= 0)
+            close(r->reserve_fd);
+        r->reserve_fd = -1;
         r->reserve[0] = '\0';
     }
 }
@@ -617,6 +623,7 @@ cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
         r->rank = rank;
         r->file = H5I_INVALID_HID;
         r->lock_fd = -1;
+        r->reserve_fd = -1;
         r->dead_rank = -1;
         r->comm = comm;
         r->format = (cb_format_t)common->format;

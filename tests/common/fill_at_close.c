@@ -9,8 +9,8 @@
  * close's few KiB usually land in blocks the file already has. With
  * CB_TEST_FILL_AT_CLOSE_WRITES=1 the shim also fails every write to a *.h5
  * file in DIR with ENOSPC from then on, as the disk would if the close needed
- * room, until a *.reserve file is removed (the space the program held back for
- * its close is free again). Built by the test itself (cc -shared), not by make. */
+ * room, until the program closes its *.reserve file (the space it held back
+ * for its close is free again). Built by the test itself (cc -shared), not by make. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -112,12 +112,21 @@ ssize_t write(int fd, const void *buf, size_t count)
     return real(fd, buf, count);
 }
 
-int unlink(const char *path)
+int close(int fd)
 {
-    static int (*real)(const char *);
+    static int (*real)(int);
     if (!real)
-        real = (int (*)(const char *))dlsym(RTLD_NEXT, "unlink");
-    if (failing && ends_with(path, ".reserve"))
-        failing = 0; /* the space held back for the close is free */
-    return real(path);
+        real = (int (*)(int))dlsym(RTLD_NEXT, "close");
+    if (failing) {
+        /* the reserve, unlinked when it was taken and held open until now */
+        char link[64], path[4096];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, path, sizeof path - 1);
+        if (n > 0) {
+            path[n] = '\0';
+            if (ends_with(path, ".reserve (deleted)") || ends_with(path, ".reserve"))
+                failing = 0; /* the space held back for the close is free */
+        }
+    }
+    return real(fd);
 }
