@@ -54,11 +54,13 @@ struct cb_results {
     cb_table_t *tables[MAX_TABLES];
     int n_tables;
     char reserve[4096 + 16];  /* "<path>.reserve": disk space held back for closing, "" if none */
+    int reserve_fd;           /* the reserve, open and already unlinked; -1 if none */
     int broken;               /* a write failed (disk full): no more rows, the reserve released */
     int lock_fd;              /* rank 0: holds the writer lock on the file (see writer_lock); -1 if none */
     struct cb_peer *peers;    /* (n_ranks): every rank's pid, host and boot id, for the watchdog */
     int n_peers;
     int dead_rank;            /* the first peer found dead, -1 while none */
+    MPI_Comm comm;            /* the ranks of the run (cb_results_open's) */
     pthread_t watchdog;
     int watchdog_running;
     volatile int watchdog_stop;
@@ -77,7 +79,7 @@ struct cb_peer {
  * HDF5 1.10 cannot close a file whose final metadata write fails (a full
  * disk): the close fails, the file stays half-open, and the library crashes at
  * MPI_Finalize. So rank 0 holds RESERVE_BYTES of the disk in a file beside the
- * results; the first failed write releases it, and the file is then closed
+ * results (unlinked at once, held open); the first failed write releases it, and the file is then closed
  * readable with every row written before the fault and status "failed". A
  * disk without room for the reserve is refused up front. */
 #define RESERVE_BYTES (2u << 20)
@@ -97,19 +99,24 @@ static int reserve_take(cb_results_t *r)
             if (write(fd, zero, sizeof zero) != (ssize_t)sizeof zero)
                 err = errno ? errno : ENOSPC;
     }
-    if (close(fd) != 0 && !err)
-        err = errno;
+    /* Held by the open descriptor alone: no name is left behind, even by a
+     * writer killed with SIGKILL (the kernel frees the space at its exit). */
+    unlink(r->reserve);
     if (err) {
-        unlink(r->reserve);
+        close(fd);
         r->reserve[0] = '\0';
+        return err;
     }
-    return err;
+    r->reserve_fd = fd;
+    return 0;
 }
 
 static void reserve_release(cb_results_t *r)
 {
     if (r->reserve[0]) {
-        unlink(r->reserve);
+        if (r->reserve_fd >= 0)
+            close(r->reserve_fd);
+        r->reserve_fd = -1;
         r->reserve[0] = '\0';
     }
 }
@@ -172,11 +179,15 @@ static herr_t write_attr_num(hid_t obj, const char *name, hid_t type, const void
     return rc;
 }
 
-/* Mark and close the file; called with h5_lock held. */
-static void finish_file(cb_results_t *r, const char *status)
+/* Mark and close the file; called with h5_lock held. Returns 0, or -1 when a
+ * write of the close itself failed (the disk filled at the very end): then the
+ * one-line error is printed and the file, closed with the space held back for
+ * it, keeps every row and says "failed" (or "interrupted") with the cause. */
+static int finish_file(cb_results_t *r, const char *status)
 {
     if (r->file < 0)
-        return;
+        return 0;
+    int failed = 0;
     char now[32];
     utc_now(now, sizeof now, 0);
     write_attr_str(r->file, "finished_utc", now);
@@ -196,17 +207,33 @@ static void finish_file(cb_results_t *r, const char *status)
             t->mtype = H5I_INVALID_HID;
         }
     }
+    errno = 0;
     if (H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0 && r->reserve[0]) {
-        /* The disk filled at the very end: free the reserve and flush again. */
+        /* The disk filled at the very end: free the reserve, say so in the file
+         * (every row is in it: nothing before the close failed) and flush again. */
+        int err = errno;
         reserve_release(r);
-        H5Fflush(r->file, H5F_SCOPE_GLOBAL);
+        failed = 1;
+        if (!r->broken) {
+            cb_error("cannot close %s: %s (disk full?); closed with the space held back for it, every row is kept",
+                     r->path, err ? strerror(err) : "HDF5 could not write it");
+            write_attr_str(r->file, "status", strcmp(status, "interrupted") == 0 ? "interrupted" : "failed");
+            write_attr_str(r->file, "error", "the disk filled while the file was closed (disk full?): every row is kept");
+        }
+        if (H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
+            cb_error("cannot close %s: the space held back for it was not enough; the file may not be readable",
+                     r->path);
     }
-    H5Fclose(r->file);
+    if (H5Fclose(r->file) < 0 && !failed) {
+        cb_error("cannot close %s: HDF5 could not write it (disk full?)", r->path);
+        failed = 1;
+    }
     r->file = H5I_INVALID_HID;
     if (r->lock_fd >= 0)
         close(r->lock_fd); /* the writer lock (writer_lock) */
     r->lock_fd = -1;
     reserve_release(r);
+    return failed ? -1 : 0;
 }
 
 static int find_dead_peer(const cb_results_t *r);
@@ -424,7 +451,9 @@ static cb_status_t create_file(cb_results_t *r, const char *program, const char 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0)
         H5Pset_file_locking(fapl, 0, 1);
+    int existed;
     if (output) {
+        existed = access(r->path, F_OK) == 0;
         r->file = H5Fcreate(r->path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     } else {
         /* Never overwrite another run's file: add -2, -3... in the same second. */
@@ -435,12 +464,19 @@ static cb_status_t create_file(cb_results_t *r, const char *program, const char 
                 break;
             snprintf(r->path, sizeof r->path, "%s-%d.h5", base, i);
         }
+        existed = access(r->path, F_OK) == 0;
         r->file = H5Fcreate(r->path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
     }
     if (fapl >= 0)
         H5Pclose(fapl);
     if (r->file < 0) {
         int err = errno;
+        /* HDF5 opens (creates or truncates) the file before its first write: a
+         * full disk leaves an empty file that no reader can open. Remove it,
+         * unless it was someone's file we could not open at all. */
+        struct stat sb;
+        if (stat(r->path, &sb) == 0 && S_ISREG(sb.st_mode) && (!existed || sb.st_size == 0))
+            unlink(r->path);
         cb_error("cannot create results file %s: %s", r->path,
                  err ? strerror(err) : "HDF5 could not create it");
         return CB_ERR_IO;
@@ -587,7 +623,9 @@ cb_status_t cb_results_open(const char *program, const cb_common_opts_t *common,
         r->rank = rank;
         r->file = H5I_INVALID_HID;
         r->lock_fd = -1;
+        r->reserve_fd = -1;
         r->dead_rank = -1;
+        r->comm = comm;
         r->format = (cb_format_t)common->format;
     }
     if (cb_agree(st, comm) != CB_OK)
@@ -750,11 +788,13 @@ void cb_results_comment(const cb_results_t *r, const char *fmt, ...)
     fflush(stdout);
 }
 
-void cb_results_close(cb_results_t *r, cb_status_t status)
+cb_status_t cb_results_close(cb_results_t *r, cb_status_t status)
 {
     if (!r)
-        return;
+        return status;
     watchdog_stop(r);
+    int close_failed = 0;
+    int ended_well = status == CB_OK || status == CB_DONE; /* the same on every rank: agreed before */
     if (r->file >= 0) {
         /* A stop asked for after the last loop point still makes the run interrupted. */
         if ((status == CB_OK || status == CB_DONE) && cb_signal_pending())
@@ -764,19 +804,30 @@ void cb_results_close(cb_results_t *r, cb_status_t status)
                                                                : "failed";
         cb_signal_set_hook(NULL);
         pthread_mutex_lock(&h5_lock);
-        finish_file(r, s);
+        close_failed = finish_file(r, s) != 0;
         active = NULL;
         pthread_mutex_unlock(&h5_lock);
         if (r->format == CB_FORMAT_TABLE)
             printf("# results: %s\n", r->path);
         fflush(stdout);
     }
+    /* A run that ended well on every rank learns whether rank 0 could close its
+     * file, so that every rank exits non-zero when it could not (the error is
+     * rank 0's line above). After any other end the ranks may not all be here. */
+    if (ended_well && r->n_peers > 1) {
+        int failed = close_failed;
+        if (MPI_Bcast(&failed, 1, MPI_INT, 0, r->comm) == MPI_SUCCESS && failed)
+            status = CB_ERR_IO;
+    }
+    if (close_failed && ended_well)
+        status = CB_ERR_IO; /* (an interrupted or failed run keeps its own status) */
     for (int i = 0; i < r->n_tables; i++) {
         free(r->tables[i]->columns);
         free(r->tables[i]);
     }
     free(r->peers);
     free(r);
+    return status;
 }
 
 /* ------------------------------------------------------------ tables */

@@ -45,9 +45,13 @@ void cb_results_comment(const cb_results_t *results, const char *fmt, ...)
 
 /* Close the file: set finished_utc and status (complete for CB_OK/CB_DONE,
  * interrupted for CB_ERR_INTERRUPTED, failed otherwise), close every table,
- * print "# results: PATH" in table format. Frees `results`. Local (rank 0
- * writes). NULL is accepted. */
-void cb_results_close(cb_results_t *results, cb_status_t status);
+ * print "# results: PATH" in table format. Frees `results`. Returns `status`,
+ * or CB_ERR_IO on every rank when a run that ended well could not close its
+ * file (the disk filled at the close: rank 0 prints the error, the file keeps
+ * every row and says failed). Collective when `status` is CB_OK or CB_DONE
+ * (then it is so on every rank), local otherwise (rank 0 writes). NULL is
+ * accepted. */
+cb_status_t cb_results_close(cb_results_t *results, cb_status_t status);
 
 /* ----------------------------------------------------------- tables */
 

@@ -661,7 +661,7 @@ int main(int argc, char **argv)
     }
 out:
     if (out && out != stdout && out != stderr) fclose(out);
-    cb_results_close(res, st);
+    st = cb_results_close(res, st);
     if (host != MPI_COMM_NULL) MPI_Comm_free(&host);
     cb_free(tests);
     return cb_mpi_finalize(st);

@@ -522,7 +522,7 @@ cleanup:
     free(ns);
     free(ts);
     free(prompt);
-    cb_results_close(res, st);
+    st = cb_results_close(res, st);
     llm_run_free(run);
     llm_comm_free(comm);
     llm_weights_free(w);

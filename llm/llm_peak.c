@@ -37,7 +37,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static int64_t peak_avx51
 #undef DECL
 #undef STEP
 #undef SUM
-    return _mm512_reduce_add_epi32(s);
+    /* The lanes wrap, as the vector adds do; summed in 64 bits (GCC's
+     * _mm512_reduce_add_epi32 adds them as int, and UBSan saw that overflow). */
+    int32_t v[16];
+    _mm512_storeu_si512((void *)v, s);
+    int64_t t = 0;
+    for (int k = 0; k < 16; k++)
+        t += v[k];
+    return t;
 }
 
 __attribute__((target("avx2"))) static int64_t peak_avx2(long iters)
@@ -69,10 +76,12 @@ __attribute__((target("avx2"))) static int64_t peak_avx2(long iters)
 
 static int64_t peak_c(long iters)
 {
-    int32_t acc[PEAK_CHAINS], x[PEAK_CHAINS], y = -2;
+    /* unsigned, so that the sums wrap as the vector paths' do (a signed
+     * overflow would be undefined) */
+    uint32_t acc[PEAK_CHAINS], x[PEAK_CHAINS], y = (uint32_t)-2;
     for (int k = 0; k < PEAK_CHAINS; k++) {
-        acc[k] = k;
-        x[k] = 3 + k;
+        acc[k] = (uint32_t)k;
+        x[k] = (uint32_t)(3 + k);
     }
     for (long i = 0; i < iters; i++) {
 #if defined(__GNUC__)
@@ -83,7 +92,7 @@ static int64_t peak_c(long iters)
     }
     int64_t s = 0;
     for (int k = 0; k < PEAK_CHAINS; k++)
-        s += acc[k];
+        s += (int32_t)acc[k];
     return s;
 }
 

@@ -246,6 +246,6 @@ int main(int argc, char **argv)
         st = mb_engine_run(&params, tests[t], results);
 
 out:
-    cb_results_close(results, st);
+    st = cb_results_close(results, st);
     return cb_mpi_finalize(st);
 }

@@ -43,7 +43,7 @@ dist_noinst_DATA += tests/scripts/lib.sh tests/scripts/slurm-jobs.sh tests/scrip
 SCRIPTS_TESTS = tests/scripts/bad-input.sh tests/scripts/run-suite.sh tests/scripts/compare.sh \
   tests/scripts/summary-plot.sh tests/scripts/results-format.sh tests/scripts/slurm-sbatch.sh \
   tests/scripts/install.sh \
-  tests/scripts/cluster-mpirun.sh tests/scripts/cluster-delay.sh tests/scripts/cluster-ucoll.sh \
+  tests/scripts/cluster-mpirun.sh tests/scripts/cluster-delay.sh tests/scripts/cluster-ucoll.sh tests/scripts/cluster-killed.sh \
   tests/scripts/slurm-1host.sh tests/scripts/slurm-4hosts.sh
 TESTS += $(SCRIPTS_TESTS)
 dist_noinst_SCRIPTS += $(SCRIPTS_TESTS)

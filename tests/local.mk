@@ -39,7 +39,7 @@ EXTRA_DIST += tests/common/ucoll.sh
 
 # A full disk at start and mid-run, for each program (root: a tmpfs)
 TESTS += tests/common/disk_full.sh
-EXTRA_DIST += tests/common/disk_full.sh
+EXTRA_DIST += tests/common/disk_full.sh tests/common/fill_at_close.c
 
 # Faults at any moment: signals at random moments, a rank killed with SIGKILL
 TESTS += tests/common/signals.sh tests/common/rank_killed.sh

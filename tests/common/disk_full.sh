@@ -2,9 +2,14 @@
 # A full disk at every stage, for each program: the results folder on a small
 # tmpfs (1) too full to hold the file at all, (2) with room for the file and
 # its reserve but not for the provenance, (3) filled while the run is writing
-# rows. Each time: one line naming the file and the cause, a non-zero
-# exit on every rank, no crash, and either no file (refused up front) or a file
-# h5py reads, with status "failed" and the rows written before the fault.
+# rows, (4) filled at the close, after every row (tests/common/fill_at_close.c,
+# preloaded: it fills the disk when the close begins; then again with the
+# close's writes failing too, as they would if they needed room). Each time:
+# one line naming the file and the cause, a non-zero exit on every rank, no
+# crash, and either no file (refused up front) or a file h5py reads, with
+# status "failed" and the rows written before the fault; never the reserve
+# file left. (4) without failing writes: where the close fits in the blocks
+# the file has, the run is complete, exit 0, every row in the file.
 # Needs root (mount); skips otherwise.
 set -u
 [ "$(id -u)" = 0 ] || { echo "needs root to mount a tmpfs"; exit 77; }
@@ -28,6 +33,18 @@ fault_setup "$tmp/hpl" 1500
 progs="microbench|microbench/microbench latency bw -m 1:64K -t 0.05
 hpl|hpl/hpl
 llm|llm/llm bench --shape qwen3:dim=512,ffn=1536,layers=4,heads=8,kv=2,head_dim=64,vocab=4096 --type q8_0 -p 128 -n 64 -r 20"
+
+# the close's shim, and a wrapper that records every rank's exit code
+shim=""
+if command -v "${CC_FOR_TESTS:-cc}" > /dev/null &&
+    "${CC_FOR_TESTS:-cc}" -shared -fPIC -o "$tmp/fill_at_close.so" "$top_srcdir/tests/common/fill_at_close.c" -ldl 2> "$tmp/cc.err"; then
+    shim=$tmp/fill_at_close.so
+else
+    echo "no C compiler for tests/common/fill_at_close.c: the close is not tested"; cat "$tmp/cc.err" 2> /dev/null
+fi
+printf '%s\n' '#!/bin/sh' '"$@"; rc=$?' 'echo "rank ${OMPI_COMM_WORLD_RANK:-?} exit $rc" >> "$CB_RANKRC_LOG"' 'exit $rc' > "$tmp/rankrc"
+chmod +x "$tmp/rankrc"
+fault_setup "$tmp/hpl4" 400
 
 check_file() { # FILE LABEL: readable, status failed
     "$py" - "$1" <<'PY' || { echo "FAIL: $2: the results file is not readable with status failed"; return 1; }
@@ -90,6 +107,45 @@ echo "$progs" | while IFS='|' read -r name cmd; do
         check_file "$mnt/r.h5" "$name (filled mid-run)" || fail=1
         echo "$name, filled mid-run: exit $rc; $(grep -m1 "$mnt" "$tmp/err")"
     fi
+    # (4) filled at the close, after every row: a short run to its end
+    [ -n "$shim" ] || continue
+    case $name in
+        microbench) args4="latency -m 1:64 -t 0.05"; cd "$tmp/hpl" ;;
+        hpl) args4=""; cd "$tmp/hpl4" ;;
+        llm) args4=${args%-r *}"-r 2"; cd "$tmp/hpl" ;;
+    esac
+    for writes in 0 1; do
+        rm -rf "${mnt:?}"/* "$tmp/rc.log"
+        # ASan (scripts/test --sanitize) wants its runtime first: the shim is first here.
+        # mpirun waits for every rank's own exit (not ending the others at the first
+        # non-zero one), so that each rank's exit code is seen
+        # shellcheck disable=SC2086
+        LD_PRELOAD=$shim CB_TEST_FILL_AT_CLOSE=$mnt CB_TEST_FILL_AT_CLOSE_WRITES=$writes CB_RANKRC_LOG=$tmp/rc.log \
+            ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+            timeout -k 5 300 "$launch" 2 --mca orte_abort_on_non_zero_status 0 "$tmp/rankrc" "$bin" $args4 -o "$mnt/r.h5" --format csv < /dev/null > "$tmp/out" 2> "$tmp/err"
+        rc=$?
+        label="$name, full at the close$([ $writes = 1 ] && echo ", its writes failing")"
+        grep -q "fill_at_close: $mnt filled" "$tmp/err" || { echo "FAIL: $label: the shim never filled the disk"; cat "$tmp/err"; fail=1; continue; }
+        case $rc in 124|137|139|134) echo "FAIL: $label: exit $rc"; cat "$tmp/err"; fail=1; continue ;; esac
+        [ -e "$mnt/r.h5.reserve" ] && { echo "FAIL: $label: the reserve file is left"; fail=1; }
+        # mpirun's own exit is 0 when it does not abort on a non-zero exit: the ranks' codes
+        nonzero=$(grep -c 'exit [1-9]' "$tmp/rc.log" 2> /dev/null)
+        zero=$(grep -c 'exit 0$' "$tmp/rc.log" 2> /dev/null)
+        [ $((nonzero + zero)) = 2 ] || { echo "FAIL: $label: not 2 ranks' exit codes:"; cat "$tmp/rc.log" "$tmp/err"; fail=1; continue; }
+        rc=$(sed -n 's/^rank 0 exit //p' "$tmp/rc.log")
+        if [ $writes = 0 ] && [ "$zero" = 2 ]; then
+            # the close fitted in the blocks the file has: a complete run, every row
+            got=$(fault_check "$mnt/r.h5" "$tmp/out" complete) || { echo "FAIL: $label, exit 0: $got"; fail=1; continue; }
+            echo "$label: exit 0, file: $got (the close needed no new blocks)"
+            continue
+        fi
+        [ "$nonzero" = 2 ] || { echo "FAIL: $label: not every rank exited non-zero:"; cat "$tmp/rc.log"; fail=1; }
+        n=$(grep -v fill_at_close "$tmp/err" | grep -c "$mnt/r.h5")
+        [ "$n" = 1 ] || { echo "FAIL: $label: $n lines naming the file, not one:"; cat "$tmp/err"; fail=1; }
+        got=$(fault_check "$mnt/r.h5" "$tmp/out" failed) || { echo "FAIL: $label: $got"; fail=1; continue; }
+        [ "$got" != absent ] || { echo "FAIL: $label: no file (every row was written before the close)"; fail=1; continue; }
+        echo "$label: exit $rc on every rank; file: $got; $(grep -v fill_at_close "$tmp/err" | grep -m1 "$mnt")"
+    done
     [ $fail = 0 ] || exit 1
 done || fail=1
 exit $fail

@@ -13,6 +13,8 @@ out=$tmp/run.h5
 # OUT is marked interrupted and holds every printed row.
 interrupt() {
     who=$1 out=$2
+    # the file exists before the loop below reads it (the launch creates it in the background)
+    : > "$tmp/stdout"
     "$top_srcdir/tests/launch" 2 "$bin" -o "$out" --format csv > "$tmp/stdout" 2> "$tmp/stderr" &
     pid=$!
     # Wait for at least 4 printed rows (header + 4), at most 60 s.

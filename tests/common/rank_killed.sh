@@ -78,6 +78,8 @@ while IFS='|' read -r name cmd; do
         [ $rc = 0 ] && { echo "FAIL: $name, rank $victim killed ($moment): exit 0"; fail=1; }
         for _ in 1 2 3 4 5 6 7 8 9 10; do [ -z "$(fault_rank_pids "$out" "${bin##*/}")" ] && break; sleep 0.5; done
         [ -z "$(fault_rank_pids "$out" "${bin##*/}")" ] || { echo "FAIL: $name: ranks left running"; fail=1; }
+        # the 2 MiB held back for the close is never left as a file, even by a killed writer
+        [ -e "$out.reserve" ] && { echo "FAIL: $name, rank $victim killed ($moment): $out.reserve left behind"; fail=1; }
         grep -q "rank $victim.*$host\|$host.*rank $victim\|rank $victim with PID.*on node $host" "$tmp/err" ||
             { echo "FAIL: $name ($moment): no message naming rank $victim and host $host:"; cat "$tmp/err"; fail=1; }
         if [ $victim = 0 ]; then want=running,failed; else want=failed; fi
