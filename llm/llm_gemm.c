@@ -11,6 +11,7 @@
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
+#include <stdlib.h>
 #include <string.h>
 #include <math.h>
 #ifdef _OPENMP
@@ -354,6 +355,258 @@ LLM_AVX2 static void mk_avx2(const unsigned char *p, int nkb, int sub16, int hr,
 }
 #endif /* LLM_X86 */
 
+/* ================================================================ AMX */
+
+/* Sapphire Rapids' tile unit: TDPBSUD multiplies a tile of 16 tokens x 32
+ * signed activation bytes (one block) by a tile of 8 x 64 unsigned weight
+ * bytes (the panel's block as it is: 16 rows x 4 elements per 64 bytes,
+ * the layout dpbusd reads) into 16 x 16 int32, one block's integer sums of
+ * 16 tokens by 16 rows; the vector unit then turns them into floats with
+ * the block's scales, as the VNNI kernel does. Activations for it are laid
+ * out as rows of int8 (tokens padded to a multiple of 16 with zeros) and,
+ * per 16 tokens and block, their d, ds, ds0, ds1 side by side. */
+#ifdef LLM_X86
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cpuid.h>
+#define LLM_AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define GA 16 /* tokens per AMX tile */
+#define GP 4  /* 16-row panels a thread builds and works through together */
+
+static int g_amx = -1;     /* -1 unknown, 0 unavailable, 1 usable */
+static int g_amx_off = -1; /* LLM_GEMM_AMX=0 in the environment, or llm_gemm_set_amx(0) */
+
+/* CPUID leaf 7 EDX bits 24 (AMX-TILE) and 25 (AMX-INT8), then Linux's
+ * permission for the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM). */
+static int amx_probe(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 24) & 1) || !((d >> 25) & 1))
+        return 0;
+#ifdef SYS_arch_prctl
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+#else
+    return 0;
+#endif
+}
+
+int llm_gemm_amx(void)
+{
+    if (g_amx < 0)
+        g_amx = amx_probe();
+    if (g_amx_off < 0) {
+        const char *e = getenv("LLM_GEMM_AMX");
+        g_amx_off = e && strcmp(e, "0") == 0;
+    }
+    return g_amx && !g_amx_off && llm_kernels_isa() == LLM_ISA_AVX512;
+}
+
+int llm_gemm_set_amx(int on)
+{
+    (void)llm_gemm_amx();
+    g_amx_off = !on;
+    return llm_gemm_amx();
+}
+
+typedef struct {
+    uint8_t palette, start;
+    uint8_t res[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_cfg_t;
+
+/* tmm0: A, 16 tokens x 32 bytes; tmm1: A, 16 x 16 (a half block); tmm2: B,
+ * 8 x 64 (a block of 16 rows); tmm3: B, 4 x 64 (a half); tmm4..7: C, 16 x 16 int32. */
+static amx_cfg_t g_amx_cfg __attribute__((aligned(64)));
+
+/* (Filled in memory the tile instruction reads: GCC 12 does not see
+ * ldtilecfg's read of a local and drops the stores.) */
+static void amx_config_fill(void)
+{
+    amx_cfg_t *cfg = &g_amx_cfg;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->palette = 1;
+    cfg->rows[0] = GA; cfg->colsb[0] = LLM_QK;
+    cfg->rows[1] = GA; cfg->colsb[1] = LLM_QK / 2;
+    cfg->rows[2] = LLM_QK / 4; cfg->colsb[2] = 64;
+    cfg->rows[3] = LLM_QK / 8; cfg->colsb[3] = 64;
+    for (int t = 4; t < 8; t++) {
+        cfg->rows[t] = GA;
+        cfg->colsb[t] = 64;
+    }
+}
+
+LLM_AMX static void amx_config(void) { _tile_loadconfig(&g_amx_cfg); }
+
+LLM_AMX static void amx_release(void) { _tile_release(); }
+
+/* Tokens [t0, t0 + GA) of x (b rows, zeros past b) into AMX form: qs rows
+ * of cols bytes at q + t0 * cols, scales (kb, 4, GA) at sc. */
+static void act_quantize_amx(const float *x, int b, int t0, int cols, int8_t *q, float *sc)
+{
+    const int nkb = cols / LLM_QK;
+    llm_block_q8x_t blk;
+    for (int t = 0; t < GA; t++) {
+        int8_t *qt = q + (size_t)(t0 + t) * cols;
+        for (int k = 0; k < nkb; k++) {
+            float *s = sc + (size_t)k * 4 * GA + t;
+            if (t0 + t >= b) {
+                memset(qt + (size_t)k * LLM_QK, 0, LLM_QK);
+                s[0] = s[GA] = s[2 * GA] = s[3 * GA] = 0;
+                continue;
+            }
+            llm_quantize_row_q8x(x + (size_t)(t0 + t) * cols + (size_t)k * LLM_QK, &blk, LLM_QK);
+            memcpy(qt + (size_t)k * LLM_QK, blk.qs, LLM_QK);
+            s[0] = blk.d;
+            s[GA] = blk.d * (float)(blk.s[0] + blk.s[1]);
+            s[2 * GA] = blk.d * (float)blk.s[0];
+            s[3 * GA] = blk.d * (float)blk.s[1];
+        }
+    }
+}
+
+/* f[t] += C[t] (ws d[t]) + wc ds[t] for the 16 tokens of one block (or half). */
+#define AMX_SCALE(cb, sv, cv, dv, sv2)                                                         \
+    do {                                                                                       \
+        _Pragma("GCC unroll 16") for (int t = 0; t < GA; t++)                                  \
+        {                                                                                      \
+            __m512 ci = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)((cb) + 16 * t))); \
+            f[t] = _mm512_fmadd_ps(ci, _mm512_mul_ps(sv, _mm512_set1_ps((dv)[t])), f[t]);      \
+            f[t] = _mm512_fmadd_ps(cv, _mm512_set1_ps((sv2)[t]), f[t]);                        \
+        }                                                                                      \
+    } while (0)
+
+/* The panel p (16 rows) times 16 tokens: q their int8 rows (stride cols),
+ * sc their scales; y[t] the token's output row (NULL: a padding token). */
+LLM_AMX static void mk_amx(const unsigned char *p, int nkb, int sub16, const int8_t *q, int cols, const float *sc,
+                           float *const *y, int nr)
+{
+    const float *ws = (const float *)(const void *)(p + (size_t)nkb * GR * LLM_QK), *wc = ws + (size_t)nkb * 2 * GR;
+    int32_t cb[2][GA * 16] __attribute__((aligned(64)));
+    __m512 f[GA];
+#pragma GCC unroll 16
+    for (int t = 0; t < GA; t++)
+        f[t] = _mm512_setzero_ps();
+    if (!sub16) {
+        int kb = 0;
+        for (; kb + 2 <= nkb; kb += 2) {
+            _tile_loadd(0, q + (size_t)kb * LLM_QK, cols);
+            _tile_loadd(2, p + (size_t)kb * GR * LLM_QK, 64);
+            _tile_zero(4);
+            _tile_dpbsud(4, 0, 2);
+            _tile_loadd(0, q + (size_t)(kb + 1) * LLM_QK, cols);
+            _tile_loadd(2, p + (size_t)(kb + 1) * GR * LLM_QK, 64);
+            _tile_zero(5);
+            _tile_dpbsud(5, 0, 2);
+            _tile_stored(4, cb[0], 64);
+            _tile_stored(5, cb[1], 64);
+            for (int k = 0; k < 2; k++) {
+                const float *s = sc + (size_t)(kb + k) * 4 * GA;
+                __m512 sv = _mm512_loadu_ps(ws + (size_t)(kb + k) * 2 * GR), cv = _mm512_loadu_ps(wc + (size_t)(kb + k) * 2 * GR);
+                AMX_SCALE(cb[k], sv, cv, s, s + GA);
+            }
+        }
+        for (; kb < nkb; kb++) {
+            _tile_loadd(0, q + (size_t)kb * LLM_QK, cols);
+            _tile_loadd(2, p + (size_t)kb * GR * LLM_QK, 64);
+            _tile_zero(4);
+            _tile_dpbsud(4, 0, 2);
+            _tile_stored(4, cb[0], 64);
+            const float *s = sc + (size_t)kb * 4 * GA;
+            __m512 sv = _mm512_loadu_ps(ws + (size_t)kb * 2 * GR), cv = _mm512_loadu_ps(wc + (size_t)kb * 2 * GR);
+            AMX_SCALE(cb[0], sv, cv, s, s + GA);
+        }
+    } else {
+        for (int kb = 0; kb < nkb; kb++) {
+            const unsigned char *u = p + (size_t)kb * GR * LLM_QK;
+            _tile_loadd(1, q + (size_t)kb * LLM_QK, cols);
+            _tile_loadd(3, u, 64);
+            _tile_zero(4);
+            _tile_dpbsud(4, 1, 3);
+            _tile_loadd(1, q + (size_t)kb * LLM_QK + LLM_QK / 2, cols);
+            _tile_loadd(3, u + 4 * 64, 64);
+            _tile_zero(5);
+            _tile_dpbsud(5, 1, 3);
+            _tile_stored(4, cb[0], 64);
+            _tile_stored(5, cb[1], 64);
+            const float *s = sc + (size_t)kb * 4 * GA;
+            for (int h = 0; h < 2; h++) {
+                __m512 sv = _mm512_loadu_ps(ws + ((size_t)kb * 2 + h) * GR), cv = _mm512_loadu_ps(wc + ((size_t)kb * 2 + h) * GR);
+                AMX_SCALE(cb[h], sv, cv, s, s + (2 + h) * GA);
+            }
+        }
+    }
+    const __mmask16 m = (__mmask16)((1u << nr) - 1);
+#pragma GCC unroll 16
+    for (int t = 0; t < GA; t++)
+        if (y[t])
+            _mm512_mask_storeu_ps(y[t], m, f[t]);
+}
+
+/* llm_gemm_q_n on the tile unit: X quantized once into AMX form, then
+ * threads take GP panels (64 rows) at a time, build them, and run every
+ * 16-token tile over them, so that a tile's activations are read from L2
+ * GP times. */
+static int gemm_q_n_amx(int n, const llm_mat_t *const *w, const float *x, int b, float *const *y, const int *ldy)
+{
+    const int cols = w[0]->cols, nkb = cols / LLM_QK, bp = (b + GA - 1) / GA * GA, ntt = bp / GA;
+    const size_t qbytes = (size_t)bp * cols, scbytes = sizeof(float) * (size_t)ntt * nkb * 4 * GA;
+    int n_chunks = 0, start[17];
+    for (int m = 0; m < n; m++) {
+        start[m] = n_chunks;
+        n_chunks += (w[m]->rows + GR * GP - 1) / (GR * GP);
+    }
+    start[n] = n_chunks;
+    if (gemm_reserve(qbytes + scbytes + 64, GP * panel_bytes(cols, 0)) != 0)
+        return -1;
+    amx_config_fill();
+    int8_t *q = g_act;
+    float *sc = (float *)(void *)((char *)g_act + (qbytes + 63) / 64 * 64);
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int tt = 0; tt < ntt; tt++)
+            act_quantize_amx(x, b, tt * GA, cols, q, sc + (size_t)tt * nkb * 4 * GA);
+        int th = 0;
+#ifdef _OPENMP
+        th = omp_get_thread_num();
+#endif
+        unsigned char *pb = g_panel[th];
+        const size_t pbytes = panel_bytes(cols, 0);
+        amx_config();
+#pragma omp for schedule(dynamic, 1)
+        for (int ci = 0; ci < n_chunks; ci++) {
+            int m = 0;
+            while (ci >= start[m + 1])
+                m++;
+            const llm_mat_t *wm = w[m];
+            const int rows = wm->rows, sub16 = llm_type_subblock(wm->type) == 16;
+            const int c0 = (ci - start[m]) * GR * GP;
+            int np = 0, nrs[GP];
+            for (int j = 0; j < GP && c0 + j * GR < rows; j++, np++) {
+                const int r0 = c0 + j * GR;
+                nrs[j] = rows - r0 < GR ? rows - r0 : GR;
+                panel_build(wm, r0, nrs[j], 0, pb + (size_t)j * pbytes);
+            }
+            for (int tt = 0; tt < ntt; tt++) {
+                for (int j = 0; j < np; j++) {
+                    float *yt[GA];
+                    for (int t = 0; t < GA; t++)
+                        yt[t] = tt * GA + t < b ? y[m] + (size_t)(tt * GA + t) * ldy[m] + c0 + j * GR : NULL;
+                    mk_amx(pb + (size_t)j * pbytes, nkb, sub16, q + (size_t)tt * GA * cols, cols,
+                           sc + (size_t)tt * nkb * 4 * GA, yt, nrs[j]);
+                }
+            }
+        }
+        amx_release();
+    }
+    return 0;
+}
+#else
+int llm_gemm_amx(void) { return 0; }
+int llm_gemm_set_amx(int on) { (void)on; return 0; }
+#endif /* LLM_X86 */
+
 /* ================================================================ the product */
 
 /* n matrices of the same cols on the same X: X quantized once, the panels
@@ -374,6 +627,10 @@ void llm_gemm_q_n(int n, const llm_mat_t *const *w, const float *x, int b, float
     start[n] = n_panels;
     if (n_panels == 0)
         return;
+#ifdef LLM_X86
+    if (isa == LLM_ISA_AVX512 && llm_gemm_amx() && gemm_q_n_amx(n, w, x, b, y, ldy) == 0)
+        return;
+#endif
     if (gemm_reserve(act_b * (size_t)b * (size_t)nkb, panel_bytes(cols, wide)) != 0) {
         /* out of memory for scratch: the dot products, row by row */
         llm_block_q8x_t *xq = cb_alloc(sizeof(llm_block_q8x_t) * (size_t)nkb, 0, "activation");
