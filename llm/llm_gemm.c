@@ -415,48 +415,25 @@ typedef struct {
     uint8_t rows[16];
 } amx_cfg_t;
 
-/* tmm0: A, 16 tokens x 32 bytes; tmm1: A, 16 x 16 (a half block); tmm2: B,
- * 8 x 64 (a block of 16 rows); tmm3: B, 4 x 64 (a half); tmm4..7: C, 16 x 16 int32. */
-static amx_cfg_t g_amx_cfg __attribute__((aligned(64)));
-
-/* (Filled in memory the tile instruction reads: GCC 12 does not see
- * ldtilecfg's read of a local and drops the stores.) */
-static void amx_config_fill(void)
-{
-    amx_cfg_t *cfg = &g_amx_cfg;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->palette = 1;
-    cfg->rows[0] = GA; cfg->colsb[0] = LLM_QK;
-    cfg->rows[1] = GA; cfg->colsb[1] = LLM_QK / 2;
-    cfg->rows[2] = LLM_QK / 4; cfg->colsb[2] = 64;
-    cfg->rows[3] = LLM_QK / 8; cfg->colsb[3] = 64;
-    for (int t = 4; t < 8; t++) {
-        cfg->rows[t] = GA;
-        cfg->colsb[t] = 64;
-    }
-}
-
-LLM_AMX static void amx_config(void) { _tile_loadconfig(&g_amx_cfg); }
-
-LLM_AMX static void amx_release(void) { _tile_release(); }
-
-/* Tokens [t0, t0 + GA) of x (b rows, zeros past b) into AMX form: qs rows
- * of cols bytes at q + t0 * cols, scales (kb, 4, GA) at sc. */
+/* Tokens [t0, t0 + GA) of x (b rows, zeros past b) into AMX form, each
+ * block of the 16 tokens one A tile: q[kb][t][32] int8 (512 contiguous
+ * bytes, which a tile load streams, where rows of tokens a whole width
+ * apart missed L1 line by line), scales sc[kb][4][t]: d, ds, ds0, ds1. */
 static void act_quantize_amx(const float *x, int b, int t0, int cols, int8_t *q, float *sc)
 {
     const int nkb = cols / LLM_QK;
     llm_block_q8x_t blk;
     for (int t = 0; t < GA; t++) {
-        int8_t *qt = q + (size_t)(t0 + t) * cols;
+        int8_t *qt = q + (size_t)t0 * cols + (size_t)t * LLM_QK;
         for (int k = 0; k < nkb; k++) {
             float *s = sc + (size_t)k * 4 * GA + t;
             if (t0 + t >= b) {
-                memset(qt + (size_t)k * LLM_QK, 0, LLM_QK);
+                memset(qt + (size_t)k * GA * LLM_QK, 0, LLM_QK);
                 s[0] = s[GA] = s[2 * GA] = s[3 * GA] = 0;
                 continue;
             }
             llm_quantize_row_q8x(x + (size_t)(t0 + t) * cols + (size_t)k * LLM_QK, &blk, LLM_QK);
-            memcpy(qt + (size_t)k * LLM_QK, blk.qs, LLM_QK);
+            memcpy(qt + (size_t)k * GA * LLM_QK, blk.qs, LLM_QK);
             s[0] = blk.d;
             s[GA] = blk.d * (float)(blk.s[0] + blk.s[1]);
             s[2 * GA] = blk.d * (float)blk.s[0];
@@ -465,77 +442,131 @@ static void act_quantize_amx(const float *x, int b, int t0, int cols, int8_t *q,
     }
 }
 
-/* f[t] += C[t] (ws d[t]) + wc ds[t] for the 16 tokens of one block (or half). */
-#define AMX_SCALE(cb, sv, cv, dv, sv2)                                                         \
-    do {                                                                                       \
-        _Pragma("GCC unroll 16") for (int t = 0; t < GA; t++)                                  \
-        {                                                                                      \
-            __m512 ci = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)((cb) + 16 * t))); \
-            f[t] = _mm512_fmadd_ps(ci, _mm512_mul_ps(sv, _mm512_set1_ps((dv)[t])), f[t]);      \
-            f[t] = _mm512_fmadd_ps(cv, _mm512_set1_ps((sv2)[t]), f[t]);                        \
-        }                                                                                      \
-    } while (0)
+/* GCC 12's tile intrinsics tell the compiler of no memory they read or
+ * write: a barrier orders the plain loads and stores around them. */
+#define AMX_BARRIER() __asm__ volatile("" ::: "memory")
 
-/* The panel p (16 rows) times 16 tokens: q their int8 rows (stride cols),
- * sc their scales; y[t] the token's output row (NULL: a padding token). */
-LLM_AMX static void mk_amx(const unsigned char *p, int nkb, int sub16, const int8_t *q, int cols, const float *sc,
+/* The two tile configurations: units of a whole block (32 bytes of a
+ * token, 8 x 64 bytes of the panel) or of half a block (16, 4 x 64), for
+ * the types with scales per 16. tmm0, tmm1: A, 16 tokens; tmm2, tmm3: B;
+ * tmm4..7: C, 16 tokens x 16 rows of int32. */
+static amx_cfg_t g_amx_cfgs[2] __attribute__((aligned(64)));
+static __thread int g_amx_cur = -1; /* this thread's loaded configuration */
+
+static void amx_config_fill(void)
+{
+    for (int h = 0; h < 2; h++) {
+        amx_cfg_t *cfg = &g_amx_cfgs[h];
+        const int k = h ? LLM_QK / 2 : LLM_QK;
+        memset(cfg, 0, sizeof *cfg);
+        cfg->palette = 1;
+        for (int t = 0; t < 2; t++) {
+            cfg->rows[t] = GA;
+            cfg->colsb[t] = (uint16_t)k;
+            cfg->rows[2 + t] = (uint8_t)(k / 4);
+            cfg->colsb[2 + t] = 64;
+        }
+        for (int t = 4; t < 8; t++) {
+            cfg->rows[t] = GA;
+            cfg->colsb[t] = 64;
+        }
+    }
+}
+
+LLM_AMX static void amx_config(int half)
+{
+    if (g_amx_cur != half) {
+        AMX_BARRIER();
+        _tile_loadconfig(&g_amx_cfgs[half]);
+        g_amx_cur = half;
+    }
+}
+
+LLM_AMX static void amx_release(void)
+{
+    _tile_release();
+    g_amx_cur = -1;
+}
+
+/* The panel p (16 rows) times 16 tokens: q their A tiles (act_quantize_amx),
+ * sc their scales; y[t] the token's output row (NULL: a padding token).
+ * A unit is a block (sub16 = 0) or half a block: its int32 sums of 16
+ * tokens x 16 rows, times ws d[t] plus wc ds[t], are added to f[t]. Four
+ * units go to the tile unit at a time (C in tmm4..7), and the vector unit
+ * scales the previous four meanwhile (double-buffered through cb). */
+LLM_AMX static void mk_amx(const unsigned char *p, int nkb, int sub16, const int8_t *q, const float *sc,
                            float *const *y, int nr)
 {
     const float *ws = (const float *)(const void *)(p + (size_t)nkb * GR * LLM_QK), *wc = ws + (size_t)nkb * 2 * GR;
-    int32_t cb[2][GA * 16] __attribute__((aligned(64)));
+    const int nu = sub16 ? 2 * nkb : nkb, ng = nu / 4;
+    int32_t cb[2][4][GA * 16] __attribute__((aligned(64)));
     __m512 f[GA];
 #pragma GCC unroll 16
     for (int t = 0; t < GA; t++)
         f[t] = _mm512_setzero_ps();
-    if (!sub16) {
-        int kb = 0;
-        for (; kb + 2 <= nkb; kb += 2) {
-            _tile_loadd(0, q + (size_t)kb * LLM_QK, cols);
-            _tile_loadd(2, p + (size_t)kb * GR * LLM_QK, 64);
-            _tile_zero(4);
-            _tile_dpbsud(4, 0, 2);
-            _tile_loadd(0, q + (size_t)(kb + 1) * LLM_QK, cols);
-            _tile_loadd(2, p + (size_t)(kb + 1) * GR * LLM_QK, 64);
-            _tile_zero(5);
-            _tile_dpbsud(5, 0, 2);
-            _tile_stored(4, cb[0], 64);
-            _tile_stored(5, cb[1], 64);
-            for (int k = 0; k < 2; k++) {
-                const float *s = sc + (size_t)(kb + k) * 4 * GA;
-                __m512 sv = _mm512_loadu_ps(ws + (size_t)(kb + k) * 2 * GR), cv = _mm512_loadu_ps(wc + (size_t)(kb + k) * 2 * GR);
-                AMX_SCALE(cb[k], sv, cv, s, s + GA);
-            }
+    amx_config(sub16);
+    AMX_BARRIER();
+/* unit u: its A and B tiles, weight scales, activation d and sums */
+#define UA(u) (q + (sub16 ? (size_t)((u) >> 1) * GA * LLM_QK + (size_t)((u) & 1) * (LLM_QK / 2) : (size_t)(u) * GA * LLM_QK))
+#define UB(u) (p + (sub16 ? (size_t)((u) >> 1) * GR * LLM_QK + (size_t)((u) & 1) * (GR * LLM_QK / 2) : (size_t)(u) * GR * LLM_QK))
+#define UW(u) ((size_t)(u) * (sub16 ? GR : 2 * GR))
+#define UD(u) (sc + (size_t)(sub16 ? (u) >> 1 : (u)) * 4 * GA)
+#define US(u) (sub16 ? UD(u) + (2 + ((u) & 1)) * GA : UD(u) + GA)
+#define TDP(u, ta, tb, tc)                    \
+    do {                                      \
+        _tile_loadd(ta, UA(u), LLM_QK);       \
+        _tile_loadd(tb, UB(u), 64);           \
+        _tile_zero(tc);                       \
+        _tile_dpbsud(tc, ta, tb);             \
+    } while (0)
+#define SCALE(u, c)                                                                                  \
+    do {                                                                                             \
+        const __m512 sv = _mm512_loadu_ps(ws + UW(u)), cv = _mm512_loadu_ps(wc + UW(u));             \
+        const float *dv = UD(u), *sv2 = US(u);                                                       \
+        _Pragma("GCC unroll 16") for (int t = 0; t < GA; t++)                                        \
+        {                                                                                            \
+            __m512 ci = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)((c) + 16 * t)));         \
+            f[t] = _mm512_fmadd_ps(ci, _mm512_mul_ps(sv, _mm512_set1_ps(dv[t])), f[t]);              \
+            f[t] = _mm512_fmadd_ps(cv, _mm512_set1_ps(sv2[t]), f[t]);                                \
+        }                                                                                            \
+    } while (0)
+    for (int g = 0; g < ng; g++) {
+        const int u = 4 * g;
+        TDP(u, 0, 2, 4);
+        TDP(u + 1, 1, 3, 5);
+        TDP(u + 2, 0, 2, 6);
+        TDP(u + 3, 1, 3, 7);
+        if (g > 0) {
+            int32_t(*c)[GA * 16] = cb[(g - 1) & 1];
+            for (int k = 0; k < 4; k++)
+                SCALE(u - 4 + k, c[k]);
         }
-        for (; kb < nkb; kb++) {
-            _tile_loadd(0, q + (size_t)kb * LLM_QK, cols);
-            _tile_loadd(2, p + (size_t)kb * GR * LLM_QK, 64);
-            _tile_zero(4);
-            _tile_dpbsud(4, 0, 2);
-            _tile_stored(4, cb[0], 64);
-            const float *s = sc + (size_t)kb * 4 * GA;
-            __m512 sv = _mm512_loadu_ps(ws + (size_t)kb * 2 * GR), cv = _mm512_loadu_ps(wc + (size_t)kb * 2 * GR);
-            AMX_SCALE(cb[0], sv, cv, s, s + GA);
-        }
-    } else {
-        for (int kb = 0; kb < nkb; kb++) {
-            const unsigned char *u = p + (size_t)kb * GR * LLM_QK;
-            _tile_loadd(1, q + (size_t)kb * LLM_QK, cols);
-            _tile_loadd(3, u, 64);
-            _tile_zero(4);
-            _tile_dpbsud(4, 1, 3);
-            _tile_loadd(1, q + (size_t)kb * LLM_QK + LLM_QK / 2, cols);
-            _tile_loadd(3, u + 4 * 64, 64);
-            _tile_zero(5);
-            _tile_dpbsud(5, 1, 3);
-            _tile_stored(4, cb[0], 64);
-            _tile_stored(5, cb[1], 64);
-            const float *s = sc + (size_t)kb * 4 * GA;
-            for (int h = 0; h < 2; h++) {
-                __m512 sv = _mm512_loadu_ps(ws + ((size_t)kb * 2 + h) * GR), cv = _mm512_loadu_ps(wc + ((size_t)kb * 2 + h) * GR);
-                AMX_SCALE(cb[h], sv, cv, s, s + (2 + h) * GA);
-            }
-        }
+        AMX_BARRIER();
+        int32_t(*c)[GA * 16] = cb[g & 1];
+        _tile_stored(4, c[0], 64);
+        _tile_stored(5, c[1], 64);
+        _tile_stored(6, c[2], 64);
+        _tile_stored(7, c[3], 64);
+        AMX_BARRIER();
     }
+    if (ng > 0) {
+        int32_t(*c)[GA * 16] = cb[(ng - 1) & 1];
+        for (int k = 0; k < 4; k++)
+            SCALE(4 * (ng - 1) + k, c[k]);
+    }
+    for (int u = 4 * ng; u < nu; u++) {
+        TDP(u, 0, 2, 4);
+        _tile_stored(4, cb[0][0], 64);
+        AMX_BARRIER();
+        SCALE(u, cb[0][0]);
+    }
+#undef UA
+#undef UB
+#undef UW
+#undef UD
+#undef US
+#undef TDP
+#undef SCALE
     const __mmask16 m = (__mmask16)((1u << nr) - 1);
 #pragma GCC unroll 16
     for (int t = 0; t < GA; t++)
@@ -573,7 +604,6 @@ static int gemm_q_n_amx(int n, const llm_mat_t *const *w, const float *x, int b,
 #endif
         unsigned char *pb = g_panel[th];
         const size_t pbytes = panel_bytes(cols, 0);
-        amx_config();
 #pragma omp for schedule(dynamic, 1)
         for (int ci = 0; ci < n_chunks; ci++) {
             int m = 0;
@@ -593,7 +623,7 @@ static int gemm_q_n_amx(int n, const llm_mat_t *const *w, const float *x, int b,
                     float *yt[GA];
                     for (int t = 0; t < GA; t++)
                         yt[t] = tt * GA + t < b ? y[m] + (size_t)(tt * GA + t) * ldy[m] + c0 + j * GR : NULL;
-                    mk_amx(pb + (size_t)j * pbytes, nkb, sub16, q + (size_t)tt * GA * cols, cols,
+                    mk_amx(pb + (size_t)j * pbytes, nkb, sub16, q + (size_t)tt * GA * cols,
                            sc + (size_t)tt * nkb * 4 * GA, yt, nrs[j]);
                 }
             }
