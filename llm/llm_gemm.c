@@ -11,6 +11,7 @@
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
+#include <stdlib.h>
 #include <string.h>
 #include <math.h>
 #ifdef _OPENMP
@@ -354,6 +355,288 @@ LLM_AVX2 static void mk_avx2(const unsigned char *p, int nkb, int sub16, int hr,
 }
 #endif /* LLM_X86 */
 
+/* ================================================================ AMX */
+
+/* Sapphire Rapids' tile unit: TDPBSUD multiplies a tile of 16 tokens x 32
+ * signed activation bytes (one block) by a tile of 8 x 64 unsigned weight
+ * bytes (the panel's block as it is: 16 rows x 4 elements per 64 bytes,
+ * the layout dpbusd reads) into 16 x 16 int32, one block's integer sums of
+ * 16 tokens by 16 rows; the vector unit then turns them into floats with
+ * the block's scales, as the VNNI kernel does. Activations for it are laid
+ * out as rows of int8 (tokens padded to a multiple of 16 with zeros) and,
+ * per 16 tokens and block, their d, ds, ds0, ds1 side by side. */
+#ifdef LLM_X86
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cpuid.h>
+#define LLM_AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define GA 16 /* tokens per AMX tile */
+#define GP 4  /* 16-row panels a thread builds and works through together */
+
+static int g_amx = -1;     /* -1 unknown, 0 unavailable, 1 usable */
+static int g_amx_off = -1; /* LLM_GEMM_AMX=0 in the environment, or llm_gemm_set_amx(0) */
+
+/* CPUID leaf 7 EDX bits 24 (AMX-TILE) and 25 (AMX-INT8), then Linux's
+ * permission for the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM). */
+static int amx_probe(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 24) & 1) || !((d >> 25) & 1))
+        return 0;
+#ifdef SYS_arch_prctl
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+#else
+    return 0;
+#endif
+}
+
+int llm_gemm_amx(void)
+{
+    if (g_amx < 0)
+        g_amx = amx_probe();
+    if (g_amx_off < 0) {
+        const char *e = getenv("LLM_GEMM_AMX");
+        g_amx_off = e && strcmp(e, "0") == 0;
+    }
+    return g_amx && !g_amx_off && llm_kernels_isa() == LLM_ISA_AVX512;
+}
+
+int llm_gemm_set_amx(int on)
+{
+    (void)llm_gemm_amx();
+    g_amx_off = !on;
+    return llm_gemm_amx();
+}
+
+typedef struct {
+    uint8_t palette, start;
+    uint8_t res[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_cfg_t;
+
+/* Tokens [t0, t0 + GA) of x (b rows, zeros past b) into AMX form, each
+ * block of the 16 tokens one A tile: q[kb][t][32] int8 (512 contiguous
+ * bytes, which a tile load streams, where rows of tokens a whole width
+ * apart missed L1 line by line), scales sc[kb][4][t]: d, ds, ds0, ds1. */
+static void act_quantize_amx(const float *x, int b, int t0, int cols, int8_t *q, float *sc)
+{
+    const int nkb = cols / LLM_QK;
+    llm_block_q8x_t blk;
+    for (int t = 0; t < GA; t++) {
+        int8_t *qt = q + (size_t)t0 * cols + (size_t)t * LLM_QK;
+        for (int k = 0; k < nkb; k++) {
+            float *s = sc + (size_t)k * 4 * GA + t;
+            if (t0 + t >= b) {
+                memset(qt + (size_t)k * GA * LLM_QK, 0, LLM_QK);
+                s[0] = s[GA] = s[2 * GA] = s[3 * GA] = 0;
+                continue;
+            }
+            llm_quantize_row_q8x(x + (size_t)(t0 + t) * cols + (size_t)k * LLM_QK, &blk, LLM_QK);
+            memcpy(qt + (size_t)k * GA * LLM_QK, blk.qs, LLM_QK);
+            s[0] = blk.d;
+            s[GA] = blk.d * (float)(blk.s[0] + blk.s[1]);
+            s[2 * GA] = blk.d * (float)blk.s[0];
+            s[3 * GA] = blk.d * (float)blk.s[1];
+        }
+    }
+}
+
+/* GCC 12's tile intrinsics tell the compiler of no memory they read or
+ * write: a barrier orders the plain loads and stores around them. */
+#define AMX_BARRIER() __asm__ volatile("" ::: "memory")
+
+/* The two tile configurations: units of a whole block (32 bytes of a
+ * token, 8 x 64 bytes of the panel) or of half a block (16, 4 x 64), for
+ * the types with scales per 16. tmm0, tmm1: A, 16 tokens; tmm2, tmm3: B;
+ * tmm4..7: C, 16 tokens x 16 rows of int32. */
+static amx_cfg_t g_amx_cfgs[2] __attribute__((aligned(64)));
+static __thread int g_amx_cur = -1; /* this thread's loaded configuration */
+
+static void amx_config_fill(void)
+{
+    for (int h = 0; h < 2; h++) {
+        amx_cfg_t *cfg = &g_amx_cfgs[h];
+        const int k = h ? LLM_QK / 2 : LLM_QK;
+        memset(cfg, 0, sizeof *cfg);
+        cfg->palette = 1;
+        for (int t = 0; t < 2; t++) {
+            cfg->rows[t] = GA;
+            cfg->colsb[t] = (uint16_t)k;
+            cfg->rows[2 + t] = (uint8_t)(k / 4);
+            cfg->colsb[2 + t] = 64;
+        }
+        for (int t = 4; t < 8; t++) {
+            cfg->rows[t] = GA;
+            cfg->colsb[t] = 64;
+        }
+    }
+}
+
+LLM_AMX static void amx_config(int half)
+{
+    if (g_amx_cur != half) {
+        AMX_BARRIER();
+        _tile_loadconfig(&g_amx_cfgs[half]);
+        g_amx_cur = half;
+    }
+}
+
+LLM_AMX static void amx_release(void)
+{
+    _tile_release();
+    g_amx_cur = -1;
+}
+
+/* The panel p (16 rows) times 16 tokens: q their A tiles (act_quantize_amx),
+ * sc their scales; y[t] the token's output row (NULL: a padding token).
+ * A unit is a block (sub16 = 0) or half a block: its int32 sums of 16
+ * tokens x 16 rows, times ws d[t] plus wc ds[t], are added to f[t]. Four
+ * units go to the tile unit at a time (C in tmm4..7), and the vector unit
+ * scales the previous four meanwhile (double-buffered through cb). */
+LLM_AMX static void mk_amx(const unsigned char *p, int nkb, int sub16, const int8_t *q, const float *sc,
+                           float *const *y, int nr)
+{
+    const float *ws = (const float *)(const void *)(p + (size_t)nkb * GR * LLM_QK), *wc = ws + (size_t)nkb * 2 * GR;
+    const int nu = sub16 ? 2 * nkb : nkb, ng = nu / 4;
+    int32_t cb[2][4][GA * 16] __attribute__((aligned(64)));
+    __m512 f[GA];
+#pragma GCC unroll 16
+    for (int t = 0; t < GA; t++)
+        f[t] = _mm512_setzero_ps();
+    amx_config(sub16);
+    AMX_BARRIER();
+/* unit u: its A and B tiles, weight scales, activation d and sums */
+#define UA(u) (q + (sub16 ? (size_t)((u) >> 1) * GA * LLM_QK + (size_t)((u) & 1) * (LLM_QK / 2) : (size_t)(u) * GA * LLM_QK))
+#define UB(u) (p + (sub16 ? (size_t)((u) >> 1) * GR * LLM_QK + (size_t)((u) & 1) * (GR * LLM_QK / 2) : (size_t)(u) * GR * LLM_QK))
+#define UW(u) ((size_t)(u) * (sub16 ? GR : 2 * GR))
+#define UD(u) (sc + (size_t)(sub16 ? (u) >> 1 : (u)) * 4 * GA)
+#define US(u) (sub16 ? UD(u) + (2 + ((u) & 1)) * GA : UD(u) + GA)
+#define TDP(u, ta, tb, tc)                    \
+    do {                                      \
+        _tile_loadd(ta, UA(u), LLM_QK);       \
+        _tile_loadd(tb, UB(u), 64);           \
+        _tile_zero(tc);                       \
+        _tile_dpbsud(tc, ta, tb);             \
+    } while (0)
+#define SCALE(u, c)                                                                                  \
+    do {                                                                                             \
+        const __m512 sv = _mm512_loadu_ps(ws + UW(u)), cv = _mm512_loadu_ps(wc + UW(u));             \
+        const float *dv = UD(u), *sv2 = US(u);                                                       \
+        _Pragma("GCC unroll 16") for (int t = 0; t < GA; t++)                                        \
+        {                                                                                            \
+            __m512 ci = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)((c) + 16 * t)));         \
+            f[t] = _mm512_fmadd_ps(ci, _mm512_mul_ps(sv, _mm512_set1_ps(dv[t])), f[t]);              \
+            f[t] = _mm512_fmadd_ps(cv, _mm512_set1_ps(sv2[t]), f[t]);                                \
+        }                                                                                            \
+    } while (0)
+    for (int g = 0; g < ng; g++) {
+        const int u = 4 * g;
+        TDP(u, 0, 2, 4);
+        TDP(u + 1, 1, 3, 5);
+        TDP(u + 2, 0, 2, 6);
+        TDP(u + 3, 1, 3, 7);
+        if (g > 0) {
+            int32_t(*c)[GA * 16] = cb[(g - 1) & 1];
+            for (int k = 0; k < 4; k++)
+                SCALE(u - 4 + k, c[k]);
+        }
+        AMX_BARRIER();
+        int32_t(*c)[GA * 16] = cb[g & 1];
+        _tile_stored(4, c[0], 64);
+        _tile_stored(5, c[1], 64);
+        _tile_stored(6, c[2], 64);
+        _tile_stored(7, c[3], 64);
+        AMX_BARRIER();
+    }
+    if (ng > 0) {
+        int32_t(*c)[GA * 16] = cb[(ng - 1) & 1];
+        for (int k = 0; k < 4; k++)
+            SCALE(4 * (ng - 1) + k, c[k]);
+    }
+    for (int u = 4 * ng; u < nu; u++) {
+        TDP(u, 0, 2, 4);
+        _tile_stored(4, cb[0][0], 64);
+        AMX_BARRIER();
+        SCALE(u, cb[0][0]);
+    }
+#undef UA
+#undef UB
+#undef UW
+#undef UD
+#undef US
+#undef TDP
+#undef SCALE
+    const __mmask16 m = (__mmask16)((1u << nr) - 1);
+#pragma GCC unroll 16
+    for (int t = 0; t < GA; t++)
+        if (y[t])
+            _mm512_mask_storeu_ps(y[t], m, f[t]);
+}
+
+/* llm_gemm_q_n on the tile unit: X quantized once into AMX form, then
+ * threads take GP panels (64 rows) at a time, build them, and run every
+ * 16-token tile over them, so that a tile's activations are read from L2
+ * GP times. */
+static int gemm_q_n_amx(int n, const llm_mat_t *const *w, const float *x, int b, float *const *y, const int *ldy)
+{
+    const int cols = w[0]->cols, nkb = cols / LLM_QK, bp = (b + GA - 1) / GA * GA, ntt = bp / GA;
+    const size_t qbytes = (size_t)bp * cols, scbytes = sizeof(float) * (size_t)ntt * nkb * 4 * GA;
+    int n_chunks = 0, start[17];
+    for (int m = 0; m < n; m++) {
+        start[m] = n_chunks;
+        n_chunks += (w[m]->rows + GR * GP - 1) / (GR * GP);
+    }
+    start[n] = n_chunks;
+    if (gemm_reserve(qbytes + scbytes + 64, GP * panel_bytes(cols, 0)) != 0)
+        return -1;
+    amx_config_fill();
+    int8_t *q = g_act;
+    float *sc = (float *)(void *)((char *)g_act + (qbytes + 63) / 64 * 64);
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int tt = 0; tt < ntt; tt++)
+            act_quantize_amx(x, b, tt * GA, cols, q, sc + (size_t)tt * nkb * 4 * GA);
+        int th = 0;
+#ifdef _OPENMP
+        th = omp_get_thread_num();
+#endif
+        unsigned char *pb = g_panel[th];
+        const size_t pbytes = panel_bytes(cols, 0);
+#pragma omp for schedule(dynamic, 1)
+        for (int ci = 0; ci < n_chunks; ci++) {
+            int m = 0;
+            while (ci >= start[m + 1])
+                m++;
+            const llm_mat_t *wm = w[m];
+            const int rows = wm->rows, sub16 = llm_type_subblock(wm->type) == 16;
+            const int c0 = (ci - start[m]) * GR * GP;
+            int np = 0, nrs[GP];
+            for (int j = 0; j < GP && c0 + j * GR < rows; j++, np++) {
+                const int r0 = c0 + j * GR;
+                nrs[j] = rows - r0 < GR ? rows - r0 : GR;
+                panel_build(wm, r0, nrs[j], 0, pb + (size_t)j * pbytes);
+            }
+            for (int tt = 0; tt < ntt; tt++) {
+                for (int j = 0; j < np; j++) {
+                    float *yt[GA];
+                    for (int t = 0; t < GA; t++)
+                        yt[t] = tt * GA + t < b ? y[m] + (size_t)(tt * GA + t) * ldy[m] + c0 + j * GR : NULL;
+                    mk_amx(pb + (size_t)j * pbytes, nkb, sub16, q + (size_t)tt * GA * cols,
+                           sc + (size_t)tt * nkb * 4 * GA, yt, nrs[j]);
+                }
+            }
+        }
+        amx_release();
+    }
+    return 0;
+}
+#else
+int llm_gemm_amx(void) { return 0; }
+int llm_gemm_set_amx(int on) { (void)on; return 0; }
+#endif /* LLM_X86 */
+
 /* ================================================================ the product */
 
 /* n matrices of the same cols on the same X: X quantized once, the panels
@@ -374,6 +657,10 @@ void llm_gemm_q_n(int n, const llm_mat_t *const *w, const float *x, int b, float
     start[n] = n_panels;
     if (n_panels == 0)
         return;
+#ifdef LLM_X86
+    if (isa == LLM_ISA_AVX512 && llm_gemm_amx() && gemm_q_n_amx(n, w, x, b, y, ldy) == 0)
+        return;
+#endif
     if (gemm_reserve(act_b * (size_t)b * (size_t)nkb, panel_bytes(cols, wide)) != 0) {
         /* out of memory for scratch: the dot products, row by row */
         llm_block_q8x_t *xq = cb_alloc(sizeof(llm_block_q8x_t) * (size_t)nkb, 0, "activation");

@@ -72,5 +72,10 @@ void llm_gemm_q(const llm_mat_t *w, const float *x, int b, float *y, int ldy);
 /* The same for n <= 16 matrices of the same cols (y[m] with leading dimension ldy[m]). */
 void llm_gemm_q_n(int n, const llm_mat_t *const *w, const float *x, int b, float *const *y, const int *ldy);
 void llm_gemm_free(void);
+/* 1 if the GEMM runs on the AMX tile unit (AVX-512 selected, the CPU and
+ * kernel allow it, LLM_GEMM_AMX=0 not set); llm_gemm_set_amx(0) turns it
+ * off and (1) back on where available (for tests), returning llm_gemm_amx(). */
+int llm_gemm_amx(void);
+int llm_gemm_set_amx(int on);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <stdint.h>
 #include "../../llm/llm.h"
+#include "../../llm/llm_kern.h"
 #include "../cb_check.h"
 
 static uint64_t rng = 88172645463325252ull;
@@ -96,9 +97,9 @@ static void random_blocks(int type, unsigned char *q, int64_t n)
 static const int kernel_types[] = { LLM_F32, LLM_F16, LLM_BF16, LLM_Q8_0, LLM_Q4_0, LLM_Q4_1, LLM_Q5_0, LLM_Q5_1,
                                     LLM_Q2_K, LLM_Q3_K, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K };
 #define N_KTYPES ((int)(sizeof kernel_types / sizeof kernel_types[0]))
-enum { N_LENS = 6, ROWS = 70, B = 13 };
+enum { N_LENS = 6, ROWS = 70, B = 37 };
 static float c_dots[N_KTYPES][N_LENS][2][ROWS]; /* the portable path's dots: [type][len][random bytes?][row] */
-static float c_mm[N_KTYPES][N_LENS][B * ROWS];  /* and its matrix products of 13 tokens */
+static float c_mm[N_KTYPES][N_LENS][B * ROWS];  /* and its matrix products of 37 tokens */
 
 static void test_kernels(llm_isa_t isa)
 {
@@ -202,13 +203,15 @@ static void test_kernels(llm_isa_t isa)
                 continue;
             /* Matrix-matrix: the quantized types' GEMM sees each token
              * quantized per block of 32 (whatever the weight type), the float
-             * types' sgemm the floats. Batches of 1, 5 (one partial tile) and
-             * 13 tokens (a tile and a partial one), 70 rows (four panels of
-             * 16 and a partial one). Tolerance against float64: 1e-5 of the
+             * types' sgemm the floats. Batches of 1, 5 (one partial tile),
+             * 13 (a tile of 8 and a partial one; a partial AMX tile of 16) and
+             * 37 tokens (tiles of 4, 8 and 16 and a partial one of each), 70
+             * rows (four panels of 16 and a partial one; an AMX chunk of 64
+             * rows and a partial one). Tolerance against float64: 1e-5 of the
              * magnitude; the offset form (ws u + wc, u = q + 128 for the
              * signed types) sums terms up to 2^8 times the products. */
-            for (int bi = 0; bi < 3; bi++) {
-                static const int batches[3] = { 1, 5, 13 };
+            for (int bi = 0; bi < 4; bi++) {
+                static const int batches[4] = { 1, 5, 13, B };
                 const int nbt = batches[bi];
                 llm_matmul(&m, x, nbt, y, ROWS);
                 for (int b = 0; b < nbt; b++) {
@@ -232,9 +235,9 @@ static void test_kernels(llm_isa_t isa)
                         if (fabs(got - ref) > tol && bad++ < 5)
                             fprintf(stderr, "FAIL matmul %s %s n=%d b=%d (%d, %d): %g reference %g\n", llm_isa_names[isa],
                                     llm_type_name(type), n, nbt, b, r, got, ref);
-                        if (bi == 2 && isa == LLM_ISA_C)
+                        if (bi == 3 && isa == LLM_ISA_C)
                             c_mm[ti][li][b * ROWS + r] = got;
-                        else if (bi == 2 && fabs(got - c_mm[ti][li][b * ROWS + r]) > tol && bad++ < 5)
+                        else if (bi == 3 && fabs(got - c_mm[ti][li][b * ROWS + r]) > tol && bad++ < 5)
                             fprintf(stderr, "FAIL matmul %s %s n=%d (%d, %d): %g, portable C %g\n", llm_isa_names[isa],
                                     llm_type_name(type), n, b, r, got, c_mm[ti][li][b * ROWS + r]);
                     }
@@ -295,7 +298,8 @@ static void test_kernels(llm_isa_t isa)
     if (words && llm_read_sum(words, 32 * 40) != want && bad++ < 5)
         fprintf(stderr, "FAIL read_sum %s\n", llm_isa_names[isa]);
     cb_free(words);
-    printf("kernels %s: dot, matvec, matvec_n and matmul of every type, axpy, read_sum %s\n", llm_isa_names[isa], bad ? "DIFFER" : "agree");
+    printf("kernels %s%s: dot, matvec, matvec_n and matmul of every type, axpy, read_sum %s\n", llm_isa_names[isa],
+           llm_gemm_amx() ? " (GEMM on AMX tiles)" : "", bad ? "DIFFER" : "agree");
     CHECK(bad == 0);
     llm_kernels_free_scratch();
     free(xq); free(q); free(y); free(xd); free(wd); free(w); free(x);
@@ -357,6 +361,12 @@ int main(int argc, char **argv)
     test_kernels(LLM_ISA_C);
     test_kernels(LLM_ISA_AVX2);
     test_kernels(LLM_ISA_AVX512);
+    /* Where the GEMM ran on AMX tiles: again on AVX-512 VNNI alone. */
+    if (llm_gemm_amx()) {
+        llm_gemm_set_amx(0);
+        test_kernels(LLM_ISA_AVX512);
+        llm_gemm_set_amx(1);
+    }
     /* The AVX-512 one-row dots in the matvec too, in place of the several-row kernels. */
     setenv("LLM_NO_DOTROWS", "all", 1);
     test_kernels(LLM_ISA_AVX512);
