@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -289,7 +291,8 @@ static void writer_lock(cb_results_t *r)
 /* ------------------------------------------------------------ dead-rank watchdog
  *
  * A rank killed with SIGKILL (or lost with its node) leaves the others waiting
- * in MPI. Each rank checks, 5 times a second, the peers it can see in /proc
+ * in MPI. Each rank watches the peers it can see (pidfds, woken at a death;
+ * else 5 looks a second in /proc)
  * (same boot id); the first dead one found makes rank 0 mark the file "failed",
  * naming the rank and host, and flush it. The launcher then normally ends the
  * job; if it has not within DEAD_GRACE_S, the watchdog closes the file and ends
@@ -345,29 +348,66 @@ static void mark_dead(cb_results_t *r, int dead)
     if (r->dead_rank >= 0)
         return;
     r->dead_rank = dead;
+    if (r->file >= 0 && !r->broken) { /* the file first: the launcher may end us any moment */
+        char what[256];
+        snprintf(what, sizeof what, "rank %d (host %s, pid %lld) died during the run", dead, r->peers[dead].host,
+                 (long long)r->peers[dead].pid);
+        if (write_attr_str(r->file, "status", "failed") < 0 || write_attr_str(r->file, "error", what) < 0 ||
+            H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
+            results_broken(r, "the failed status");
+    }
     if (r->rank == 0 || (dead == 0 && r->rank == 1))
         fprintf(stderr, "%s: rank %d (host %s, pid %lld) died: the run cannot go on%s%s\n", cb_program(), dead,
                 r->peers[dead].host, (long long)r->peers[dead].pid, r->file >= 0 ? "; finished rows kept in " : "",
                 r->file >= 0 ? r->path : "");
-    if (r->file < 0 || r->broken)
-        return;
-    char what[256];
-    snprintf(what, sizeof what, "rank %d (host %s, pid %lld) died during the run", dead, r->peers[dead].host,
-             (long long)r->peers[dead].pid);
-    if (write_attr_str(r->file, "status", "failed") < 0 || write_attr_str(r->file, "error", what) < 0 ||
-        H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
-        results_broken(r, "the failed status");
+}
+
+/* pidfds of the peers on this kernel (pidfd_open: Linux 5.3), so that a death
+ * wakes the watchdog at once instead of at its next look in /proc: the
+ * launcher ends the survivors within a second of noticing, and the file must
+ * say "failed" before that. idx[k] is the rank of fds[k]. Returns how many. */
+static int open_peer_fds(const cb_results_t *r, struct pollfd *fds, int *idx)
+{
+    int n = 0;
+#ifdef SYS_pidfd_open
+    char mine[40];
+    boot_id(mine, sizeof mine);
+    for (int i = 0; mine[0] && i < r->n_peers; i++) {
+        if (i == r->rank || strcmp(r->peers[i].boot_id, mine) != 0)
+            continue;
+        int fd = (int)syscall(SYS_pidfd_open, (pid_t)r->peers[i].pid, 0);
+        if (fd < 0)
+            continue; /* already gone (the next look in /proc finds it) or no pidfds */
+        fds[n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+        idx[n++] = i;
+    }
+#else
+    (void)r, (void)fds, (void)idx;
+#endif
+    return n;
 }
 
 static void *watch_peers(void *arg)
 {
     cb_results_t *r = arg;
+    struct pollfd *fds = calloc((size_t)r->n_peers, sizeof *fds);
+    int *idx = calloc((size_t)r->n_peers, sizeof *idx);
+    int n_fds = fds && idx ? open_peer_fds(r, fds, idx) : 0;
+    struct timespec ts = { 0, 200 * 1000 * 1000 };
     while (!r->watchdog_stop) {
-        struct timespec ts = { 0, 200 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        int woke = 0;
+        if (n_fds > 0 && !cb_signal_pending())
+            woke = poll(fds, (nfds_t)n_fds, 200) > 0; /* readable: that peer has ended */
+        else
+            nanosleep(&ts, NULL);
         if (r->watchdog_stop || cb_signal_pending())
-            continue;
-        int dead = find_dead_peer(r);
+            continue; /* a death after a stop signal: the hook (on_stop_signal) looks */
+        int dead = -1;
+        for (int k = 0; woke && k < n_fds && dead < 0; k++)
+            if (fds[k].revents & (POLLIN | POLLHUP | POLLERR))
+                dead = idx[k];
+        if (dead < 0)
+            dead = find_dead_peer(r);
         if (dead < 0)
             continue;
         pthread_mutex_lock(&h5_lock);
@@ -386,6 +426,10 @@ static void *watch_peers(void *arg)
         fprintf(stderr, "%s: rank %d: ending, the launcher did not (rank %d died)\n", cb_program(), r->rank, dead);
         _exit(1);
     }
+    for (int k = 0; k < n_fds; k++)
+        close(fds[k].fd);
+    free(fds);
+    free(idx);
     return NULL;
 }
 

@@ -3,7 +3,7 @@
 # kernel has no netem) makes a TCP round trip between two emulated hosts at least 600 us
 # longer, and microbench's MPI latency (half a round trip) at least 300 us higher, than
 # on the plain bridge. Minimums over many round trips, so that a busy machine cannot
-# fake the difference. --cores: each host's ranks run on its own cores, and bad lists
+# fake the difference (microbench: the least of 3 runs each). --cores: each host's ranks run on its own cores, and bad lists
 # are refused.
 . "$(dirname "$0")/lib.sh"
 need_netns
@@ -21,9 +21,14 @@ measure() {
     lat=""
     if [ -x "$top_builddir/microbench/microbench" ]; then
         need_python_h5py
-        timeout -k 5 120 "$CLUSTER/mpirun" -np 2 --map-by node --bind-to none "$top_builddir/microbench/microbench" \
-            -m 8:8 --iters 200 -o "$tmp/mb-$1.h5" latency > "$tmp/mb-$1.out" 2>&1 || { cat "$tmp/mb-$1.out" >&2; fail "microbench latency ($1)"; }
-        lat=$(h5check "$tmp/mb-$1.h5" --hosts 2 --latency-us) || fail "microbench results ($1)"
+        # the least of 3 runs: the latency of a loaded machine (other tests beside
+        # this one) is the scheduler's, not the link's
+        for k in 1 2 3; do
+            timeout -k 5 120 "$CLUSTER/mpirun" -np 2 --map-by node --bind-to none "$top_builddir/microbench/microbench" \
+                -m 8:8 --iters 200 -o "$tmp/mb-$1-$k.h5" latency > "$tmp/mb-$1.out" 2>&1 || { cat "$tmp/mb-$1.out" >&2; fail "microbench latency ($1)"; }
+            l=$(h5check "$tmp/mb-$1-$k.h5" --hosts 2 --latency-us) || fail "microbench results ($1)"
+            lat=$(awk -v a="$lat" -v b="$l" 'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }')
+        done
     fi
 }
 
