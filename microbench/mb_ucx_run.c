@@ -48,11 +48,14 @@ static cb_status_t tag_pingpong(mb_ucx_t *u, const mb_run_t *run, double *sample
 /* A stream of sends keeping `window` in flight, as ucx_perftest's tag_bw:
  * a send is posted as soon as the oldest one completes, receives are
  * reposted as soon as one completes, and only the end of the run waits for
- * the receiver's acknowledgement. Iteration i is window i's `window` sends:
- * samples[i] runs from the completion of window i-1's last send to that of
- * window i's (the last one: to the acknowledgement), so that the samples add
- * up to the whole run. The buffers never change meanwhile: --validate takes
- * tag_bw_windows instead. */
+ * the receiver's acknowledgement. The samples are timed windows of delivery,
+ * on the receiver: samples[i] runs from the delivery of window i-1's last
+ * message (for window 0: the receiver leaving the barrier, with its receives
+ * posted) to that of window i's, so that they add up to the time the stream
+ * took to arrive. A sender's local completions would say when a buffer could
+ * be reused, not when its data had arrived (an eager send completes at once).
+ * The sender measures nothing; the engine takes each iteration's slowest rank.
+ * The buffers never change meanwhile: --validate takes tag_bw_windows. */
 static cb_status_t tag_bw_stream(mb_ucx_t *u, const mb_run_t *run, void **reqs, double *samples)
 {
     cb_status_t st = CB_OK;
@@ -60,26 +63,27 @@ static cb_status_t tag_bw_stream(mb_ucx_t *u, const mb_run_t *run, void **reqs, 
     long w = run->window, total = (long)run->iters * w, posted = 0, done = 0;
     if (run->initiator) {
         void *ack = ucp_tag_recv_nbx(u->worker, NULL, 0, MB_UCX_TAG_ACK, (ucp_tag_t)-1, &p);
-        double t0 = mb_now();
         while (done < total) {
             for (; posted < total && posted - done < w; posted++)
                 reqs[posted % w] = ucp_tag_send_nbx(u->ep, u->sbuf, run->size, MB_UCX_TAG_DATA, &p);
-            mb_keep_first(&st, mb_ucx_wait(u, reqs[done % w], "tag send"));
-            if (++done % w == 0 && done < total) {
+            mb_keep_first(&st, mb_ucx_wait(u, reqs[done++ % w], "tag send"));
+        }
+        mb_keep_first(&st, mb_ucx_wait(u, ack, "acknowledgement receive"));
+    } else {
+        for (; posted < total && posted < w; posted++)
+            reqs[posted % w] = ucp_tag_recv_nbx(u->worker, u->rbuf + (size_t)(posted % run->slots) * run->size,
+                                                run->size, MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
+        double t0 = mb_now();
+        while (done < total) {
+            mb_keep_first(&st, mb_ucx_wait(u, reqs[done % w], "tag receive"));
+            if (++done % w == 0) {
                 double t1 = mb_now();
                 samples[done / w - 1] = t1 - t0;
                 t0 = t1;
             }
-        }
-        mb_keep_first(&st, mb_ucx_wait(u, ack, "acknowledgement receive"));
-        if (run->iters > 0)
-            samples[run->iters - 1] = mb_now() - t0;
-    } else {
-        while (done < total) {
             for (; posted < total && posted - done < w; posted++)
                 reqs[posted % w] = ucp_tag_recv_nbx(u->worker, u->rbuf + (size_t)(posted % run->slots) * run->size,
                                                     run->size, MB_UCX_TAG_DATA, (ucp_tag_t)-1, &p);
-            mb_keep_first(&st, mb_ucx_wait(u, reqs[done++ % w], "tag receive"));
         }
         mb_keep_first(&st, mb_ucx_wait(u, ucp_tag_send_nbx(u->ep, NULL, 0, MB_UCX_TAG_ACK, &p),
                                        "acknowledgement send"));
