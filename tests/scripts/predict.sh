@@ -100,6 +100,24 @@ grep -q 'mem_ms.*comm_ms.*tg_t/s' "$tmp/toy.txt" || fail "the table does not sho
 "$P" --shape $SHAPE --mem-bw-GBps 1 --nodes 2 --strategy tensor > "$tmp/unk.txt" || fail "unknown link failed"
 grep -q 'tensor .* 2 .*unknown *unknown *unknown$' "$tmp/unk.txt" || { cat "$tmp/unk.txt"; fail "an unknown allreduce latency gave a figure"; }
 
+# Bytes per weight by hand: MLX 4-bit in groups of 32 with a 16-bit scale and bias is 5 bits;
+# Q4_K_M's FFN (gate, up Q4_K; down half Q6_K, half Q4_K) is (2 x 4.5 + (4.5 + 6.5625) / 2) / 3 bits.
+# A 2-node allreduce takes ar_alpha_2n_us, 4 nodes ar_alpha_us: tiny (2 layers), exo: 4 allreduces.
+"$P" --shape $SHAPE --quant mlx4g32 --mem-bw-GBps 1 --ar-alpha-us 100 --ar-alpha-2n-us 10 --nodes 2,4 \
+    --strategy tensor --impl exo --format json > "$tmp/q.json" || fail "mlx4g32 / ar-alpha-2n failed"
+"$P" --shape $SHAPE --quant q4_k_m --mem-bw-GBps 1 --nodes 1 --strategy layers --format json > "$tmp/qkm.json" ||
+    fail "q4_k_m failed"
+"$PYTHON3" - "$tmp/q.json" "$tmp/qkm.json" <<'PY' || fail "the new quantizations or the 2-node allreduce latency"
+import json, sys
+d = json.load(open(sys.argv[1]))["decode"]
+two, four = [r for r in d if r["nodes"] == 2][0], [r for r in d if r["nodes"] == 4][0]
+assert two["n_comm_per_tok"] == four["n_comm_per_tok"] == 4, d
+assert abs(two["comm_ms"] - 4 * 10e-3) < 1e-12 and abs(four["comm_ms"] - 4 * 100e-3) < 1e-12, d
+# The toy's 114752 matrix weights (above) and 1280 bytes of f32 norms.
+assert abs(two["bytes_per_tok_GB"] * 1e9 - (114752 * 5 / 8 + 1280)) < 1e-6, two
+k = json.load(open(sys.argv[2]))["decode"][0]
+assert abs(k["bytes_per_tok_GB"] * 1e9 - (114752 * (2 * 4.5 + (4.5 + 6.5625) / 2) / 3 / 8 + 1280)) < 1e-6, k
+PY
 # The published machine: one comparison row per published tokens/s row, each with its error.
 "$P" --node m3-ultra --format json > "$tmp/m3.json" || fail "--node m3-ultra failed"
 rows=$(grep -c '^llm_tg,M3 Ultra,[0-9],.*tg_tps,[0-9]' "$top_srcdir/results/published.csv")
@@ -111,7 +129,19 @@ assert len(pub) == int(sys.argv[2]) > 0, (len(pub), sys.argv[2])
 for r in pub:
     assert r["tg_tps"] > 0 and abs(r["error_pct"] - (r["tg_tps"] / r["published_tps"] - 1) * 100) < 1e-9, r
 assert any("ASSUMPTION" in a for a in d["assumptions"]), d["assumptions"]
+for r in pub:
+    # A miss beyond 25% carries its explanation; a row within it none. The memory bound is
+    # 1 / mem_ms, and a row published above it is said to be so.
+    assert (r["why_miss"] is not None) == (abs(r["error_pct"]) > 25), r
+    assert abs(r["mem_bound_tps"] - 1e3 / r["mem_ms"]) < 1e-9, r
+    if r["why_miss"] and r["published_tps"] > r["mem_bound_tps"]:
+        assert "above the memory term alone" in r["why_miss"][0], r
+    # The checkpoint's size at the bytes per weight taken, where it is published.
+    c = r["checkpoint"]
+    if c["published_GB"]:
+        assert abs(c["model_GB"] / c["published_GB"] - 1) < 0.01, (r["shape"], r["quant"], c)
 PY
+"$P" --node m3-ultra | grep -q 'within 25%' || fail "no count of the rows within 25%"
 "$P" --node m3-ultra | grep -q 'Exo (RDMA; tensor parallel) *4 ' || fail "no Exo 4-node row in the table"
 
 # Node figures from results files.
