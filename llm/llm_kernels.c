@@ -603,6 +603,21 @@ float llm_dot_row(int type, const void *row, const float *x, const llm_block_q8x
 
 /* ================================================================ products */
 
+/* The first stacked row of n matrices that starts at or after byte `at`. */
+static int matvec_row_at(int n, const llm_mat_t *const *w, size_t at)
+{
+    int base = 0;
+    for (int m = 0; m < n; m++) {
+        const int rows = w[m]->rows > 0 ? w[m]->rows : 0;
+        const size_t bytes = (size_t)rows * w[m]->row_bytes;
+        if (at < bytes)
+            return base + (int)((at + w[m]->row_bytes - 1) / w[m]->row_bytes);
+        at -= bytes;
+        base += rows;
+    }
+    return base;
+}
+
 /* One parallel region over the rows of n matrices whose dots take the same
  * activation form, as if stacked: one fork/join and one quantization of x. */
 static void matvec_group(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y)
@@ -626,8 +641,17 @@ static void matvec_group(int n, const llm_mat_t *const *w, const float *x, llm_b
         nt = omp_get_num_threads();
         t = omp_get_thread_num();
 #endif
-        /* Thread t takes stacked rows [lo, hi): as even as a static schedule. */
+        /* Thread t takes stacked rows [lo, hi), as even in bytes as whole
+         * rows allow (a Q4_K_M's Q6_K attn_v rows are longer than the Q4_K
+         * attn_q and attn_k rows beside them); in rows when they are alike. */
         int lo = (int)((int64_t)total * t / nt), hi = (int)((int64_t)total * (t + 1) / nt), base = 0;
+        if (n > 1) {
+            size_t bytes = 0;
+            for (int m = 0; m < n; m++)
+                bytes += w[m]->rows > 0 ? (size_t)w[m]->rows * w[m]->row_bytes : 0;
+            lo = matvec_row_at(n, w, bytes / (size_t)nt * (size_t)t + bytes % (size_t)nt * (size_t)t / (size_t)nt);
+            hi = t + 1 == nt ? total : matvec_row_at(n, w, bytes / (size_t)nt * (size_t)(t + 1) + bytes % (size_t)nt * (size_t)(t + 1) / (size_t)nt);
+        }
         for (int m = 0; m < n && lo < hi; m++) {
             const int rows = w[m]->rows > 0 ? w[m]->rows : 0;
             if (lo < base + rows) {
