@@ -14,8 +14,14 @@ static int world_rank = 0;
 static int world_size = 1;
 static char hostname[MPI_MAX_PROCESSOR_NAME + 1] = "unknown";
 static double init_seconds = -1;
+static int thread_level = MPI_THREAD_SINGLE;
 
 cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program)
+{
+    return cb_mpi_init_thread(argc, argv, program, MPI_THREAD_SINGLE);
+}
+
+cb_status_t cb_mpi_init_thread(int *argc, char ***argv, const char *program, int required)
 {
     cb_set_program(program);
     /* SIGINT/SIGTERM/SIGHUP: stop at the next cb_agree(). Before MPI_Init, so
@@ -23,8 +29,10 @@ cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program)
      * 4.1's mpirun then crashed in PMIx_Finalize on a Ctrl-C). */
     cb_signal_init();
     double t0 = cb_now();
-    int rc = MPI_Init(argc, argv);
+    int provided = MPI_THREAD_SINGLE;
+    int rc = required == MPI_THREAD_SINGLE ? MPI_Init(argc, argv) : MPI_Init_thread(argc, argv, required, &provided);
     init_seconds = cb_now() - t0;
+    thread_level = provided;
     if (rc != MPI_SUCCESS) {
         fprintf(stderr, "%s: cannot start MPI (MPI_Init returned %d)\n", program, rc);
         return CB_ERR_MPI;
@@ -41,6 +49,19 @@ cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program)
 }
 
 double cb_mpi_init_seconds(void) { return init_seconds; }
+
+int cb_mpi_thread_level(void) { return thread_level; }
+
+const char *cb_mpi_thread_level_name(int level)
+{
+    switch (level) {
+    case MPI_THREAD_SINGLE: return "MPI_THREAD_SINGLE";
+    case MPI_THREAD_FUNNELED: return "MPI_THREAD_FUNNELED";
+    case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
+    case MPI_THREAD_MULTIPLE: return "MPI_THREAD_MULTIPLE";
+    default: return "unknown";
+    }
+}
 
 int cb_mpi_finalize(cb_status_t status)
 {

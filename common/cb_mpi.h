@@ -10,6 +10,12 @@
  * messages and record rank and size for them. Collective over MPI_COMM_WORLD.
  * On failure prints one line and returns CB_ERR_MPI (MPI may not be usable). */
 cb_status_t cb_mpi_init(int *argc, char ***argv, const char *program);
+/* The same with MPI_Init_thread at thread level `required` (MPI_THREAD_SINGLE:
+ * plain MPI_Init). What MPI provided is cb_mpi_thread_level(); it may be less. */
+cb_status_t cb_mpi_init_thread(int *argc, char ***argv, const char *program, int required);
+/* The thread level MPI provided at start-up, and the name of a level. Local. */
+int cb_mpi_thread_level(void);
+const char *cb_mpi_thread_level_name(int level);
 
 /* Seconds this rank spent in MPI_Init inside cb_mpi_init (as osu_init
  * times it), or -1 before it. Local. */

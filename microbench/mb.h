@@ -39,6 +39,7 @@ typedef enum {
     MB_OP_DECODE,      /* one token's allreduces for a model shape, back to back */
     MB_OP_IALLREDUCE,  /* MPI_Iallreduce + MPI_Wait, alone and around a computation (OSU's overlap) */
     MB_OP_INIT,        /* the time this rank spent in MPI_Init at start-up (osu_init): one sample */
+    MB_OP_PINGPONG_MT, /* ping-pong to a peer whose threads take the messages in turn (osu_latency_mt) */
 } mb_op_t;
 
 enum {
@@ -47,6 +48,7 @@ enum {
     MB_TEST_FIXED = 1 << 2, /* runs at min_size only, whatever the size range */
     MB_TEST_MEAN = 1 << 3,  /* each iteration's time is the mean over the ranks that measure (OSU's
                                multi-pair tests), not the slowest rank's */
+    MB_TEST_NAMED = 1 << 4, /* runs only when named, not in `all` (it changes the run's MPI thread level) */
 };
 
 typedef struct {
@@ -80,6 +82,7 @@ typedef struct {
     int corrupt;               /* --inject-corruption: flip one received byte (tests the check) */
     int shared_recv;           /* --shared-recv: a window's receives share one buffer (as OSU) */
     int osu_counts;            /* --osu-counts: iterations and warm-up per size as OSU's defaults */
+    int threads;               /* --threads: receiving threads of latency_mt's peer */
     int n_sets;                /* --tls: UCX transport sets */
     char sets[MB_MAX_SETS][MB_NAME_LEN]; /* each "tcp", "posix+cma": '+' becomes ',' for UCX_TLS */
     int n_algs;                /* --alg: allreduce algorithms of MB_LAYER_COLL tests */

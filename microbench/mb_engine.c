@@ -75,6 +75,11 @@ cb_status_t mb_engine_check(const mb_params_t *params, const mb_test_t *test)
                  test->name, params->n_ranks);
         return CB_ERR_USAGE;
     }
+    if (test->op == MB_OP_PINGPONG_MT && cb_mpi_thread_level() < MPI_THREAD_MULTIPLE) {
+        cb_error("test %s: needs MPI_THREAD_MULTIPLE, and this MPI provides only %s", test->name,
+                 cb_mpi_thread_level_name(cb_mpi_thread_level()));
+        return CB_ERR_UNSUPPORTED;
+    }
     size_t sizes[128];
     int n = sizes_of(params, test, sizes, 128);
     if (n == 0)
@@ -579,6 +584,8 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
         cb_results_comment(results, "decode %s: %d allreduces of %d floats (%d B) per token, back to back, as llm issues them "
                            "(1 after the embedding, 2 per layer); latency columns are microseconds per token",
                            params->shape, params->decode_calls, params->decode_dim, params->decode_dim * 4);
+    if (test->op == MB_OP_PINGPONG_MT)
+        cb_results_comment(results, "latency_mt: 1 sending thread, %d receiving threads on the peer", params->threads);
     if (params->validate && test->op != MB_OP_DECODE)
         cb_results_comment(results, "validate: every received byte checked%s",
                            test->layer == MB_LAYER_COLL ? "; UCX and rd results bit for bit against rank 0's" : "");
@@ -592,6 +599,8 @@ cb_status_t mb_engine_run(const mb_params_t *params, const mb_test_t *test, cb_r
         st = cb_table_set_str(table, (test->flags & MB_TEST_PAIRS) ? "pairs" : "ranks", hosts);
     if (st == CB_OK && test->metric == MB_METRIC_BW)
         st = cb_table_set_double(table, "window", test->op == MB_OP_MEMCPY ? 1 : params->window);
+    if (st == CB_OK && test->op == MB_OP_PINGPONG_MT)
+        st = cb_table_set_double(table, "receiving_threads", params->threads);
     if (st == CB_OK)
         st = cb_table_set_str(table, "validated", params->validate ? "yes" : "no");
     /* The root attribute says what UCX selected (directly, or under MPI's

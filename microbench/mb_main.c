@@ -15,7 +15,7 @@ typedef struct {
     const char *alg;     /* --alg LIST */
     const char *shape;   /* --shape NAME */
     int layers, np, list_shapes;
-    int iters, warmup, window, validate, corrupt, shared_recv, osu_counts;
+    int iters, warmup, window, validate, corrupt, shared_recv, osu_counts, threads;
     double time_per_size;
 } mb_cli_values_t;
 
@@ -24,7 +24,8 @@ static const char *const epilog =
     "  bcast allgather alltoall reduce_scatter barrier init | put_lat get_lat put_bw get_bw\n"
     "  fop_lat (acc_lat) | ucx_tag_lat ucx_tag_bw ucx_put_lat ucx_get_lat ucx_put_bw\n"
     "  ucx_get_bw ucx_atomic_lat ucx_am_lat | memcpy. Pair tests use rank i and rank\n"
-    "  i + np/2; mbw_mr and multi_lat run every pair at once.\n"
+    "  i + np/2; mbw_mr and multi_lat run every pair at once. By name only, not in all:\n"
+    "  latency_mt (--threads receiving threads; the run starts MPI at MPI_THREAD_MULTIPLE).\n"
     "Examples:\n"
     "  mpirun -np 2 microbench latency\n"
     "  mpirun -np 2 microbench --tls tcp,posix+cma -m 8:4M ucx_tag_lat ucx_put_bw\n"
@@ -91,7 +92,8 @@ static cb_status_t tests_parse(int argc, char **argv, int first,
                 return CB_ERR_USAGE;
             }
             for (int t = 0; t < mb_n_tests; t++)
-                tests[n++] = &mb_tests[t];
+                if (!(mb_tests[t].flags & MB_TEST_NAMED))
+                    tests[n++] = &mb_tests[t];
             continue;
         }
         const mb_test_t *t = mb_test_find(argv[a]);
@@ -123,13 +125,14 @@ int main(int argc, char **argv)
     cb_common_opts_t common = { 0 };
     mb_cli_values_t v = { .sizes = "0:4M", .tls = "any", .iters = 0, .warmup = -1,
                           .window = 64, .validate = 0, .corrupt = 0, .time_per_size = 0,
-                          .alg = "mpi", .shape = "qwen3-235b-a22b", .layers = 0, .np = 0 };
+                          .alg = "mpi", .shape = "qwen3-235b-a22b", .layers = 0, .np = 0, .threads = 2 };
     const cb_opt_t opts[] = {
         { "message-size", 'm', CB_OPT_STRING, &v.sizes, "MIN:MAX", "message sizes, powers of two from MIN to MAX (bytes; k, M, G suffixes)", 1, 0, NULL },
         { "iters", 'i', CB_OPT_INT, &v.iters, "N", "timed iterations per size (0: scale down with size)", 0, 100000000, NULL },
         { "warmup", 'w', CB_OPT_INT, &v.warmup, "N", "untimed iterations per size (-1: a tenth of the timed ones)", -1, 10000000, NULL },
         { "time-per-size", 't', CB_OPT_DOUBLE, &v.time_per_size, "SECONDS", "time each size for about this long instead of a count (0: off)", 0, 3600, NULL },
         { "window", 'W', CB_OPT_INT, &v.window, "N", "messages in flight per iteration of bandwidth tests", 1, 4096, NULL },
+        { "threads", 0, CB_OPT_INT, &v.threads, "N", "latency_mt: receiving threads on the peer (osu_latency_mt -t)", 1, 256, NULL },
         { "tls", 'x', CB_OPT_STRING, &v.tls, "LIST", "UCX transport sets for ucx_* tests and the UCX --alg algorithms, one context each: tcp,shm,posix+cma (any: UCX's choice)", 1, 0, NULL },
         { "alg", 'a', CB_OPT_STRING, &v.alg, "LIST", "allreduce and decode: algorithms side by side: mpi,rd,oneshot,twoshot,am,am-twoshot,pull,auto (UCX ones once per --tls set)", 1, 0, NULL },
         { "shape", 0, CB_OPT_STRING, &v.shape, "NAME", "decode: the model shape (--list-shapes), or custom:dim=N,layers=N", 1, 0, NULL },
@@ -151,7 +154,13 @@ int main(int argc, char **argv)
     const mb_test_t *tests[64]; /* the results file holds 64 tables */
     int n_tests = 0, first = 1;
 
-    if (cb_mpi_init(&argc, &argv, "microbench") != CB_OK)
+    /* latency_mt needs MPI_THREAD_MULTIPLE, which must be asked for at
+     * start-up, before the command line is parsed in earnest; every other
+     * run keeps MPI_Init's level, whose locking costs nothing. */
+    int want_mt = 0;
+    for (int a = 1; a < argc; a++)
+        want_mt |= strcmp(argv[a], "latency_mt") == 0;
+    if (cb_mpi_init_thread(&argc, &argv, "microbench", want_mt ? MPI_THREAD_MULTIPLE : MPI_THREAD_SINGLE) != CB_OK)
         return cb_status_exit_code(CB_ERR_MPI);
     memset(&params, 0, sizeof params);
     params.comm = MPI_COMM_WORLD;
@@ -203,6 +212,7 @@ int main(int argc, char **argv)
     params.corrupt = v.corrupt;
     params.shared_recv = v.shared_recv;
     params.osu_counts = v.osu_counts;
+    params.threads = v.threads;
     {
         int n_hosts = 1;
         st = cb_agree(cb_mpi_hosts(params.comm, &n_hosts, NULL, &params.local_size), params.comm);
@@ -238,7 +248,10 @@ int main(int argc, char **argv)
         char clock[128];
         mb_clock_init(clock, sizeof clock);
         cb_results_comment(results, "timer: %s", clock);
-        st = cb_agree(cb_results_set_str(results, "timer", clock), params.comm);
+        st = cb_results_set_str(results, "timer", clock);
+        if (st == CB_OK)
+            st = cb_results_set_str(results, "mpi_thread_level", cb_mpi_thread_level_name(cb_mpi_thread_level()));
+        st = cb_agree(st, params.comm);
         if (st != CB_OK)
             goto out;
     }

@@ -3,12 +3,14 @@
  * one-sided operations are in mb_mpi_coll.c and mb_mpi_rma.c. */
 #include "mb_mpi.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TAG_DATA 101
 #define TAG_ACK 102
+#define TAG_ECHO 103
 
 /* ================================================================ instance */
 
@@ -29,6 +31,7 @@ static cb_status_t mpi_open(const mb_params_t *params, const char *set, void **i
     m->win = MPI_WIN_NULL;
     m->overlap = set && strcmp(set, "overlap") == 0; /* iallreduce's second block */
     m->pml_lanes = params->pml_lanes;
+    m->threads = params->threads;
     *inst_p = m;
     return CB_OK;
 }
@@ -150,6 +153,99 @@ static cb_status_t pingpong(mb_mpi_t *m, const mb_run_t *run, int all_pairs, dou
     return st != CB_OK ? st : bad;
 }
 
+/* One receiving thread of latency_mt's peer: `count` times, a receive from
+ * the initiator into its own buffer, then the same bytes sent back. MPI's
+ * return codes are kept, not logged (cb_error is the main thread's). */
+typedef struct {
+    MPI_Comm comm;
+    int peer, n, count;
+    uint8_t *buf;
+    int rc;             /* the first failing MPI return code, or MPI_SUCCESS */
+    const char *call;   /* the call that returned it */
+} echo_thread_t;
+
+static void *echo_main(void *arg)
+{
+    echo_thread_t *e = arg;
+    for (int i = 0; i < e->count; i++) {
+        int rc = MPI_Recv(e->buf, e->n, MPI_BYTE, e->peer, TAG_DATA, e->comm, MPI_STATUS_IGNORE);
+        if (rc == MPI_SUCCESS)
+            rc = MPI_Send(e->buf, e->n, MPI_BYTE, e->peer, TAG_ECHO, e->comm);
+        if (rc != MPI_SUCCESS) {
+            e->rc = rc;
+            e->call = "MPI_Recv or MPI_Send in a latency_mt receiving thread";
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* latency_mt, as osu_latency_mt: the initiator's one thread sends a message
+ * and waits for its echo; the peer's m->threads threads each take every
+ * T-th message, so that T receives wait on the same source and tag at once
+ * and MPI's matching and progress are exercised under MPI_THREAD_MULTIPLE.
+ * The initiator times every round trip (half of it, as latency) and, with
+ * --validate, checks every echo; --inject-corruption flips a byte of the
+ * first message's echo before its check. */
+static cb_status_t pingpong_mt(mb_mpi_t *m, const mb_run_t *run, double *samples)
+{
+    cb_status_t st = CB_OK, bad = CB_OK;
+    int n = (int)run->size, nt = m->threads;
+    int initiator = m->rank == 0, peer = m->rank == m->n_ranks / 2;
+    echo_thread_t *e = NULL;
+    pthread_t *tid = NULL;
+    int started = 0;
+    if (peer) {
+        e = calloc((size_t)nt, sizeof *e);
+        tid = calloc((size_t)nt, sizeof *tid);
+        if (!e || !tid) {
+            cb_error("cannot allocate %d latency_mt threads", nt);
+            st = CB_ERR_NOMEM;
+        }
+        for (int k = 0; k < nt && st == CB_OK; k++) {
+            e[k] = (echo_thread_t){ m->comm, run->peer, n, run->iters / nt + (k < run->iters % nt), NULL, MPI_SUCCESS, NULL };
+            if ((e[k].buf = cb_alloc(run->size > 0 ? run->size : 1, 1, "a latency_mt thread's buffer")) == NULL)
+                st = CB_ERR_NOMEM;
+        }
+        for (int k = 0; k < nt && st == CB_OK; k++, started++)
+            if (pthread_create(&tid[k], NULL, echo_main, &e[k]) != 0) {
+                cb_error("cannot start latency_mt's receiving thread %d of %d", k + 1, nt);
+                st = CB_ERR_NOMEM;
+            }
+    }
+    /* Every thread started (or the peer failed) before the first message. */
+    if ((st = cb_agree(st, m->comm)) == CB_OK && initiator) {
+        double t0 = mb_now();
+        for (int i = 0; i < run->iters && st == CB_OK; i++) {
+            uint32_t seed = run->seed + (uint32_t)i;
+            if (run->validate) {
+                mb_pattern_fill(m->sbuf, run->size, seed);
+                t0 = mb_now();
+            }
+            st = CB_MPI(MPI_Send(m->sbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm));
+            if (st == CB_OK)
+                st = CB_MPI(MPI_Recv(m->rbuf, n, MPI_BYTE, run->peer, TAG_ECHO, m->comm, MPI_STATUS_IGNORE));
+            double t1 = mb_now();
+            samples[i] = (t1 - t0) / 2;
+            t0 = t1;
+            if (run->validate && st == CB_OK)
+                mb_keep_first(&bad, mb_pattern_check(m->rbuf, run->size, seed, run->corrupt && i == 0,
+                                                     "latency_mt: echoed message"));
+        }
+    }
+    for (int k = 0; k < started; k++) {
+        pthread_join(tid[k], NULL);
+        if (st == CB_OK && e[k].rc != MPI_SUCCESS)
+            st = cb_mpi_check(e[k].rc, e[k].call, __FILE__, __LINE__);
+    }
+    if (e)
+        for (int k = 0; k < nt; k++)
+            cb_free(e[k].buf);
+    free(e);
+    free(tid);
+    return st != CB_OK ? st : bad;
+}
+
 /* A window of sends from each initiator to its peer, then a zero-byte ack;
  * `both`: the peer sends a window back at the same time (bibw). Pairs other
  * than pair 0 take part only when `all_pairs` (mbw_mr), and then, as in
@@ -211,6 +307,11 @@ static cb_status_t mpi_run(void *inst, const mb_test_t *test, const mb_run_t *ru
             return st;
         *msgs_p = 1;
         return pingpong(m, run, (test->flags & MB_TEST_ALL) != 0, samples);
+    case MB_OP_PINGPONG_MT:
+        if ((st = mb_mpi_reserve(m, run->size, run->size, 0)) != CB_OK)
+            return st;
+        *msgs_p = 1;
+        return pingpong_mt(m, run, samples);
     case MB_OP_BW: case MB_OP_BIBW: case MB_OP_MSGRATE: {
         int both = test->op == MB_OP_BIBW, all = test->op == MB_OP_MSGRATE;
         if ((st = mb_mpi_reserve(m, run->size, cb_mul_size(run->size, (size_t)run->slots), 2 * run->window)) != CB_OK)

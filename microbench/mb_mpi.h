@@ -17,6 +17,7 @@ typedef struct {
     uint8_t *win_base;       /* its memory on this rank (max_size bytes on the target) */
     int overlap;             /* iallreduce: this instance computes between the call and its wait */
     const char *pml_lanes;   /* params->pml_lanes */
+    int threads;             /* params->threads: latency_mt's receiving threads */
 } mb_mpi_t;
 
 /* Grow the buffers to at least `send` and `recv` bytes and the requests to

@@ -15,6 +15,7 @@ const mb_test_t mb_tests[] = {
     { "bw", "MPI bandwidth: a window of non-blocking sends, pair 0", MB_LAYER_MPI, MB_OP_BW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
     { "bibw", "MPI bidirectional bandwidth: windows both ways at once, pair 0", MB_LAYER_MPI, MB_OP_BIBW, MB_METRIC_BW, MB_TEST_PAIRS, 1, 0, 1 },
     { "mbw_mr", "MPI multi-pair bandwidth and message rate: after a barrier every pair sends a window at once; all pairs' bytes over the senders' mean time (osu_mbw_mr)", MB_LAYER_MPI, MB_OP_MSGRATE, MB_METRIC_BW, MB_TEST_PAIRS | MB_TEST_ALL | MB_TEST_MEAN, 1, 0, 1 },
+    { "latency_mt", "MPI ping-pong latency (half round trip) to a peer with --threads receiving threads, which take the messages in turn, each MPI_Recv then MPI_Send of what it received; pair 0, MPI_THREAD_MULTIPLE (osu_latency_mt); given by name only, not in all", MB_LAYER_MPI, MB_OP_PINGPONG_MT, MB_METRIC_LAT, MB_TEST_PAIRS | MB_TEST_NAMED, 0, 0, 1 },
     { "multi_lat", "MPI ping-pong latency (half round trip) of every pair at once, mean over pairs (osu_multi_lat)", MB_LAYER_MPI, MB_OP_PINGPONG, MB_METRIC_LAT, MB_TEST_PAIRS | MB_TEST_ALL | MB_TEST_MEAN, 0, 0, 1 },
     /* MPI collectives over every rank: the slowest rank's time per call */
     { "allreduce", "allreduce of floats (sum) by each --alg (default MPI_Allreduce), slowest rank per call", MB_LAYER_COLL, MB_OP_ALLREDUCE, MB_METRIC_LAT, MB_TEST_ALL, 4, 0, 4 },
