@@ -114,6 +114,35 @@ cb_status_t mb_mpi_reserve(mb_mpi_t *m, size_t send, size_t recv, int reqs)
 
 /* ================================================================ point to point */
 
+/* The initiator's side of a ping-pong: run->iters times, a message to the
+ * peer and its echo back (tag `echo_tag`), each round trip timed (half of
+ * it is the sample); with --validate every echo is checked, the first with a
+ * byte flipped when `corrupt`. One clock read per iteration: each ends where
+ * the next begins (the clock restarts after the untimed pattern fill). */
+static cb_status_t initiate(mb_mpi_t *m, const mb_run_t *run, int echo_tag, int corrupt, const char *what,
+                            double *samples)
+{
+    cb_status_t st = CB_OK, bad = CB_OK;
+    int n = (int)run->size;
+    double t0 = mb_now();
+    for (int i = 0; i < run->iters && st == CB_OK; i++) {
+        uint32_t seed = run->seed + (uint32_t)i;
+        if (run->validate) {
+            mb_pattern_fill(m->sbuf, run->size, seed);
+            t0 = mb_now();
+        }
+        st = CB_MPI(MPI_Send(m->sbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm));
+        if (st == CB_OK)
+            st = CB_MPI(MPI_Recv(m->rbuf, n, MPI_BYTE, run->peer, echo_tag, m->comm, MPI_STATUS_IGNORE));
+        double t1 = mb_now();
+        samples[i] = (t1 - t0) / 2;
+        t0 = t1;
+        if (run->validate && st == CB_OK)
+            mb_keep_first(&bad, mb_pattern_check(m->rbuf, run->size, seed, corrupt && i == 0, what));
+    }
+    return st != CB_OK ? st : bad;
+}
+
 /* Ping-pong between rank 0 and its peer, or between every pair at once
  * (`all_pairs`: multi_lat); the peer echoes what it received, so that
  * --validate checks the bytes after both directions. */
@@ -123,32 +152,15 @@ static cb_status_t pingpong(mb_mpi_t *m, const mb_run_t *run, int all_pairs, dou
     int n = (int)run->size;
     if (run->peer < 0 || (!all_pairs && m->rank != 0 && m->rank != m->n_ranks / 2))
         return CB_OK;
-    /* One clock read per iteration: each ends where the next begins (the
-     * clock restarts after the untimed pattern fill of --validate). */
-    double t0 = mb_now();
+    if (run->initiator)
+        return initiate(m, run, TAG_DATA, 0, "latency: echoed message", samples);
     for (int i = 0; i < run->iters && st == CB_OK; i++) {
-        uint32_t seed = run->seed + (uint32_t)i;
-        if (run->initiator) {
-            if (run->validate) {
-                mb_pattern_fill(m->sbuf, run->size, seed);
-                t0 = mb_now();
-            }
-            st = CB_MPI(MPI_Send(m->sbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm));
-            if (st == CB_OK)
-                st = CB_MPI(MPI_Recv(m->rbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm, MPI_STATUS_IGNORE));
-            double t1 = mb_now();
-            samples[i] = (t1 - t0) / 2;
-            t0 = t1;
-            if (run->validate && st == CB_OK)
-                mb_keep_first(&bad, mb_pattern_check(m->rbuf, run->size, seed, 0, "latency: echoed message"));
-        } else {
-            st = CB_MPI(MPI_Recv(m->rbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm, MPI_STATUS_IGNORE));
-            if (st == CB_OK)
-                st = CB_MPI(MPI_Send(m->rbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm));
-            if (run->validate && st == CB_OK)
-                mb_keep_first(&bad, mb_pattern_check(m->rbuf, run->size, seed, run->corrupt && i == 0,
-                                               "latency: received message"));
-        }
+        st = CB_MPI(MPI_Recv(m->rbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm, MPI_STATUS_IGNORE));
+        if (st == CB_OK)
+            st = CB_MPI(MPI_Send(m->rbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm));
+        if (run->validate && st == CB_OK)
+            mb_keep_first(&bad, mb_pattern_check(m->rbuf, run->size, run->seed + (uint32_t)i, run->corrupt && i == 0,
+                                                 "latency: received message"));
     }
     return st != CB_OK ? st : bad;
 }
@@ -189,7 +201,7 @@ static void *echo_main(void *arg)
  * first message's echo before its check. */
 static cb_status_t pingpong_mt(mb_mpi_t *m, const mb_run_t *run, double *samples)
 {
-    cb_status_t st = CB_OK, bad = CB_OK;
+    cb_status_t st = CB_OK;
     int n = (int)run->size, nt = m->threads;
     int initiator = m->rank == 0, peer = m->rank == m->n_ranks / 2;
     echo_thread_t *e = NULL;
@@ -214,25 +226,8 @@ static cb_status_t pingpong_mt(mb_mpi_t *m, const mb_run_t *run, double *samples
             }
     }
     /* Every thread started (or the peer failed) before the first message. */
-    if ((st = cb_agree(st, m->comm)) == CB_OK && initiator) {
-        double t0 = mb_now();
-        for (int i = 0; i < run->iters && st == CB_OK; i++) {
-            uint32_t seed = run->seed + (uint32_t)i;
-            if (run->validate) {
-                mb_pattern_fill(m->sbuf, run->size, seed);
-                t0 = mb_now();
-            }
-            st = CB_MPI(MPI_Send(m->sbuf, n, MPI_BYTE, run->peer, TAG_DATA, m->comm));
-            if (st == CB_OK)
-                st = CB_MPI(MPI_Recv(m->rbuf, n, MPI_BYTE, run->peer, TAG_ECHO, m->comm, MPI_STATUS_IGNORE));
-            double t1 = mb_now();
-            samples[i] = (t1 - t0) / 2;
-            t0 = t1;
-            if (run->validate && st == CB_OK)
-                mb_keep_first(&bad, mb_pattern_check(m->rbuf, run->size, seed, run->corrupt && i == 0,
-                                                     "latency_mt: echoed message"));
-        }
-    }
+    if ((st = cb_agree(st, m->comm)) == CB_OK && initiator)
+        st = initiate(m, run, TAG_ECHO, run->corrupt, "latency_mt: echoed message", samples);
     for (int k = 0; k < started; k++) {
         pthread_join(tid[k], NULL);
         if (st == CB_OK && e[k].rc != MPI_SUCCESS)
@@ -243,7 +238,7 @@ static cb_status_t pingpong_mt(mb_mpi_t *m, const mb_run_t *run, double *samples
             cb_free(e[k].buf);
     free(e);
     free(tid);
-    return st != CB_OK ? st : bad;
+    return st;
 }
 
 /* A window of sends from each initiator to its peer, then a zero-byte ack;
