@@ -53,6 +53,25 @@ extern const llm_rows_entry_t llm_dotrows_avx512[]; /* Q8_0, Q4_0 (llm_dotrows.c
 extern const llm_rows_entry_t llm_kquant_rows_avx512[]; /* the K-quants (llm_kquant.c) */
 #endif
 
+/* llm_quantize_row_q8x, llm_quantize_row_q8_K and llm_quantize_act on the
+ * selected instruction set: the same bytes as the portable ones (the SIMD
+ * forms are in llm_kquant.c). Local. */
+void llm_kernels_quantize_q8x(const float *x, llm_block_q8x_t *b, int64_t n);
+void llm_kernels_quantize_q8_K(const float *x, llm_block_q8_K_t *b, int64_t n);
+void llm_kernels_quantize_act(int type, const float *x, llm_block_q8x_t *xq, int64_t n);
+#ifdef LLM_X86
+void llm_quantize_q8x_avx2(const float *x, llm_block_q8x_t *b, int64_t n);
+void llm_quantize_q8_K_avx2(const float *x, llm_block_q8_K_t *b, int64_t n);
+void llm_quantize_q8x_avx512(const float *x, llm_block_q8x_t *b, int64_t n);
+void llm_quantize_q8_K_avx512(const float *x, llm_block_q8_K_t *b, int64_t n);
+#endif
+
+/* The AVX-512 attention of a prompt: 1 puts 16 query rows side by side in
+ * the lanes, 0 takes one row at a time as a decoded token does (to compare,
+ * and for the tests); -1, the start: LLM_ATT_LANES from the environment at
+ * the first call (default 1). */
+extern int llm_attention_lanes;
+
 /* A block's elements as unsigned levels: element e = ws[e / 16] * u[e] +
  * wc[e / 16] (the GEMM's weight panels). Local. */
 void llm_block_levels_c(int type, const void *blk, uint8_t *u, float *ws, float *wc);

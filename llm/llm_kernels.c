@@ -27,6 +27,8 @@ typedef struct {
     llm_deq_fn deq_f16, deq_bf16, deq_q8_0, deq_q4_0; /* rows to float, for sgemm panels */
     uint64_t (*read_sum)(const uint64_t *buf, size_t n);
     void (*axpy)(float a, const float *x, float *y, int64_t n); /* y += a x, attention's weighted sum of values */
+    void (*quant_q8x)(const float *x, llm_block_q8x_t *b, int64_t n);   /* the activations of the legacy dots */
+    void (*quant_q8_K)(const float *x, llm_block_q8_K_t *b, int64_t n); /* ... and of the K-quant dots */
 } llm_kernel_set_t;
 
 const char *const llm_isa_names[] = { "auto", "c", "avx2", "avx512", NULL };
@@ -119,7 +121,8 @@ static void axpy_c(float a, const float *x, float *y, int64_t n)
 }
 
 static const llm_kernel_set_t llm_kernels_c = { "c", dot_f32_c, dot_f16_c, dot_bf16_c, dot_q8_0_c, dot_q4_0_c,
-                                                deq_f16_c, deq_bf16_c, deq_q8_0_c, deq_q4_0_c, read_sum_c, axpy_c };
+                                                deq_f16_c, deq_bf16_c, deq_q8_0_c, deq_q4_0_c, read_sum_c, axpy_c,
+                                                llm_quantize_row_q8x, llm_quantize_row_q8_K };
 
 #ifdef LLM_X86
 /* ================================================================ AVX2 */
@@ -297,7 +300,8 @@ LLM_AVX2 static void axpy_avx2(float a, const float *x, float *y, int64_t n)
 }
 
 static const llm_kernel_set_t llm_kernels_avx2 = { "avx2", dot_f32_avx2, dot_f16_avx2, dot_bf16_avx2, dot_q8_0_avx2, dot_q4_0_avx2,
-                                                   deq_f16_avx2, deq_bf16_avx2, deq_q8_0_avx2, deq_q4_0_avx2, read_sum_avx2, axpy_avx2 };
+                                                   deq_f16_avx2, deq_bf16_avx2, deq_q8_0_avx2, deq_q4_0_avx2, read_sum_avx2, axpy_avx2,
+                                                   llm_quantize_q8x_avx2, llm_quantize_q8_K_avx2 };
 
 /* ================================================================ AVX-512 */
 
@@ -454,7 +458,8 @@ LLM_AVX512 static void axpy_avx512(float a, const float *x, float *y, int64_t n)
 }
 
 static const llm_kernel_set_t llm_kernels_avx512 = { "avx512", dot_f32_avx512, dot_f16_avx512, dot_bf16_avx512, dot_q8_0_avx512, dot_q4_0_avx512,
-                                                     deq_f16_avx512, deq_bf16_avx2, deq_q8_0_avx512, deq_q4_0_avx2, read_sum_avx512, axpy_avx512 };
+                                                     deq_f16_avx512, deq_bf16_avx2, deq_q8_0_avx512, deq_q4_0_avx2, read_sum_avx512, axpy_avx512,
+                                                     llm_quantize_q8x_avx512, llm_quantize_q8_K_avx512 };
 #endif /* LLM_X86 */
 
 /* ================================================================ selection */
@@ -579,6 +584,19 @@ uint64_t llm_read_sum(const uint64_t *buf, size_t n) { return llm_kernels->read_
 
 void llm_axpy(float a, const float *x, float *y, int64_t n) { llm_kernels->axpy(a, x, y, n); }
 
+void llm_kernels_quantize_q8x(const float *x, llm_block_q8x_t *b, int64_t n) { llm_kernels->quant_q8x(x, b, n); }
+
+void llm_kernels_quantize_q8_K(const float *x, llm_block_q8_K_t *b, int64_t n) { llm_kernels->quant_q8_K(x, b, n); }
+
+void llm_kernels_quantize_act(int type, const float *x, llm_block_q8x_t *xq, int64_t n)
+{
+    int act = llm_type_act(type);
+    if (act == LLM_ACT_Q8X)
+        llm_kernels->quant_q8x(x, xq, n);
+    else if (act == LLM_ACT_Q8K)
+        llm_kernels->quant_q8_K(x, (llm_block_q8_K_t *)(void *)xq, n);
+}
+
 void llm_row_to_float(int type, const void *row, float *y, int64_t n)
 {
     switch (type) {
@@ -631,9 +649,9 @@ static void matvec_group(int n, const llm_mat_t *const *w, const float *x, llm_b
     if (total <= 0)
         return;
     if (act == LLM_ACT_Q8X)
-        llm_quantize_row_q8x(x, xq, w[0]->cols);
+        llm_kernels->quant_q8x(x, xq, w[0]->cols);
     else if (act == LLM_ACT_Q8K)
-        llm_quantize_row_q8_K(x, (llm_block_q8_K_t *)(void *)xq, w[0]->cols);
+        llm_kernels->quant_q8_K(x, (llm_block_q8_K_t *)(void *)xq, w[0]->cols);
 #pragma omp parallel
     {
         int nt = 1, t = 0;

@@ -610,6 +610,120 @@ const llm_dot_entry_t llm_kquant_avx512[] = {
 };
 #endif /* LLM_X86 */
 
+/* ================================================================ activations, quantized for the dots */
+
+/* llm_quantize_row_q8x and llm_quantize_row_q8_K in vectors, bit for bit:
+ * the maximum is exact in any order, d and 1 / d are the same scalar
+ * divisions, x * id the same products, rounded to nearest-even as lrintf is
+ * in the default rounding mode, and each int32 cut to its low byte as the
+ * portable (int8_t) cast does (levels are within +-127 for finite input).
+ * The portable ones call lrintf through the PLT once an element. */
+#ifdef LLM_X86
+LLM_AVX512 void llm_quantize_q8x_avx512(const float *x, llm_block_q8x_t *b, int64_t n)
+{
+    for (int64_t i = 0; i < n / LLM_QK; i++, x += LLM_QK) {
+        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        const __m512 vid = _mm512_set1_ps(id);
+        const __m128i q0 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, vid)));
+        const __m128i q1 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v1, vid)));
+        b[i].d = d;
+        _mm_storeu_si128((__m128i *)b[i].qs, q0);
+        _mm_storeu_si128((__m128i *)(b[i].qs + 16), q1);
+        b[i].s[0] = (int16_t)_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(q0));
+        b[i].s[1] = (int16_t)_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(q1));
+    }
+}
+
+/* The sum of 16 signed bytes: sad of the bytes + 128 against zero, in two halves. */
+LLM_AVX2 static inline int sum16_i8(__m128i q)
+{
+    const __m128i s = _mm_sad_epu8(_mm_xor_si128(q, _mm_set1_epi8((char)0x80)), _mm_setzero_si128());
+    return _mm_cvtsi128_si32(s) + _mm_extract_epi16(s, 4) - 16 * 128;
+}
+
+LLM_AVX512 void llm_quantize_q8_K_avx512(const float *x, llm_block_q8_K_t *b, int64_t n)
+{
+    for (int64_t i = 0; i < n / LLM_QK_K; i++, x += LLM_QK_K) {
+        __m512 m = _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int k = 0; k < 16; k++)
+            m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 16 * k)), m);
+        const float amax = _mm512_reduce_max_ps(m);
+        const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        const __m512 vid = _mm512_set1_ps(id);
+        b[i].d = d;
+#pragma GCC unroll 16
+        for (int k = 0; k < 16; k++) {
+            const __m128i q = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + 16 * k), vid)));
+            _mm_storeu_si128((__m128i *)(b[i].qs + 16 * k), q);
+            b[i].bsums[k] = (int16_t)sum16_i8(q);
+        }
+    }
+}
+
+/* 16 int32 (each within a byte's range) to their low bytes, in order. */
+LLM_AVX2 static inline __m128i low_bytes_avx2(__m256i a, __m256i b)
+{
+    const __m256i ff = _mm256_set1_epi32(0xff);
+    __m256i w = _mm256_packus_epi32(_mm256_and_si256(a, ff), _mm256_and_si256(b, ff)); /* a0-3 b0-3 | a4-7 b4-7 */
+    w = _mm256_permute4x64_epi64(w, 0xd8);                                              /* a0-7 | b0-7 */
+    return _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+}
+
+LLM_AVX2 static inline float hmax_ps(__m256 v)
+{
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+LLM_AVX2 void llm_quantize_q8x_avx2(const float *x, llm_block_q8x_t *b, int64_t n)
+{
+    const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t i = 0; i < n / LLM_QK; i++, x += LLM_QK) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            m = _mm256_max_ps(_mm256_and_ps(v[k], sign), m);
+        }
+        const float amax = hmax_ps(m);
+        const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        const __m256 vid = _mm256_set1_ps(id);
+        b[i].d = d;
+        for (int h = 0; h < 2; h++) {
+            const __m128i q = low_bytes_avx2(_mm256_cvtps_epi32(_mm256_mul_ps(v[2 * h], vid)), _mm256_cvtps_epi32(_mm256_mul_ps(v[2 * h + 1], vid)));
+            _mm_storeu_si128((__m128i *)(b[i].qs + 16 * h), q);
+            b[i].s[h] = (int16_t)sum16_i8(q);
+        }
+    }
+}
+
+LLM_AVX2 void llm_quantize_q8_K_avx2(const float *x, llm_block_q8_K_t *b, int64_t n)
+{
+    const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t i = 0; i < n / LLM_QK_K; i++, x += LLM_QK_K) {
+        __m256 m0 = _mm256_setzero_ps(), m1 = m0;
+        for (int k = 0; k < 32; k += 2) {
+            m0 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + 8 * k), sign), m0);
+            m1 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + 8 * k + 8), sign), m1);
+        }
+        const float amax = hmax_ps(_mm256_max_ps(m0, m1));
+        const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        const __m256 vid = _mm256_set1_ps(id);
+        b[i].d = d;
+        for (int k = 0; k < 16; k++) {
+            const __m128i q = low_bytes_avx2(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * k), vid)),
+                                             _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * k + 8), vid)));
+            _mm_storeu_si128((__m128i *)(b[i].qs + 16 * k), q);
+            b[i].bsums[k] = (int16_t)sum16_i8(q);
+        }
+    }
+}
+#endif
+
 /* ================================================================ levels, for the GEMM's weight panels */
 
 /* Element e of a block is ws[e / 16] * u[e] + wc[e / 16], u unsigned. The

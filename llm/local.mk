@@ -22,6 +22,10 @@ check_PROGRAMS += tests/llm/test_moe_kern
 tests_llm_test_moe_kern_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 tests_llm_test_moe_kern_LDFLAGS = $(OPENMP_CFLAGS)
 tests_llm_test_moe_kern_LDADD = $(LLM_LIBS)
+check_PROGRAMS += tests/llm/test_attn
+tests_llm_test_attn_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
+tests_llm_test_attn_LDFLAGS = $(OPENMP_CFLAGS)
+tests_llm_test_attn_LDADD = $(LLM_LIBS)
 check_PROGRAMS += tests/llm/test_quant tests/llm/fuzz_replay tests/llm/fuzz_tok_replay tests/llm/test_tok
 tests_llm_test_tok_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 tests_llm_test_tok_LDFLAGS = $(OPENMP_CFLAGS)
@@ -56,7 +60,7 @@ tests_llm_fuzz_tok_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS) -fsanitize=fuzzer,addr
 tests_llm_fuzz_tok_LDFLAGS = $(OPENMP_CFLAGS) -fsanitize=fuzzer,address
 tests_llm_fuzz_tok_LDADD = $(CB_LIBS)
 endif
-TESTS += tests/llm/test_quant tests/llm/quant_numpy.sh tests/llm/test_tok tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
+TESTS += tests/llm/test_quant tests/llm/test_attn tests/llm/quant_numpy.sh tests/llm/test_tok tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
   tests/llm/fuzz_tok.sh tests/llm/tokenizers.sh tests/llm/tok_bad.sh tests/llm/chat.sh tests/llm/nfc.sh
 EXTRA_DIST += tests/llm/equiv.sh tests/llm/quant_numpy.sh tests/llm/quant_numpy.py tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \

@@ -305,6 +305,58 @@ static void test_kernels(llm_isa_t isa)
     free(xq); free(q); free(y); free(xd); free(wd); free(w); free(x);
 }
 
+/* The activation quantizers of an instruction set give the portable bytes
+ * exactly: random rows at several scales, a block of zeros, a block of
+ * exact ties (x * id = k + 1/2, rounded to even), denormals, and one large
+ * value among small ones. */
+static void test_quantize_act(llm_isa_t isa)
+{
+    if (llm_kernels_select(isa) != CB_OK) {
+        printf("activation quantizers %s: not on this CPU, skipped\n", llm_isa_names[isa]);
+        return;
+    }
+    enum { N = 4096 + 256 };
+    float *x = malloc(sizeof(float) * N);
+    llm_block_q8x_t *a = calloc(N / LLM_QK, sizeof *a), *b = calloc(N / LLM_QK, sizeof *b);
+    llm_block_q8_K_t *c = calloc(N / LLM_QK_K, sizeof *c), *d = calloc(N / LLM_QK_K, sizeof *d);
+    int bad = 0;
+    for (int trial = 0; trial < 8; trial++) {
+        const float scale = trial == 7 ? 1e-39f : (float)pow(10.0, trial - 3);
+        for (int i = 0; i < N; i++)
+            x[i] = uniform() * scale;
+        for (int i = 256; i < 512; i++) /* a zero super-block */
+            x[i] = trial & 1 ? -0.0f : 0.0f;
+        x[512] = 127.0f; /* d = 1: ties at k + 0.5 */
+        for (int i = 513; i < 768; i++)
+            x[i] = (float)((i % 200) - 100) + 0.5f;
+        x[1024 + trial] = 1e4f * scale;
+        memset(a, 0x5a, sizeof *a * (N / LLM_QK));
+        memset(b, 0xa5, sizeof *b * (N / LLM_QK));
+        memset(c, 0x5a, sizeof *c * (N / LLM_QK_K));
+        memset(d, 0xa5, sizeof *d * (N / LLM_QK_K));
+        llm_quantize_row_q8x(x, a, N);
+        llm_kernels_quantize_q8x(x, b, N);
+        llm_quantize_row_q8_K(x, c, N);
+        llm_kernels_quantize_q8_K(x, d, N);
+        for (int i = 0; i < N / LLM_QK; i++)
+            if (a[i].d != b[i].d || a[i].s[0] != b[i].s[0] || a[i].s[1] != b[i].s[1] || memcmp(a[i].qs, b[i].qs, LLM_QK)) {
+                fprintf(stderr, "FAIL q8x %s trial %d block %d: d %g %g sums %d,%d %d,%d\n", llm_isa_names[isa], trial, i,
+                        a[i].d, b[i].d, a[i].s[0], a[i].s[1], b[i].s[0], b[i].s[1]);
+                bad++;
+                break;
+            }
+        for (int i = 0; i < N / LLM_QK_K; i++)
+            if (memcmp(&c[i], &d[i], sizeof c[i])) {
+                fprintf(stderr, "FAIL q8_K %s trial %d block %d: d %g %g\n", llm_isa_names[isa], trial, i, c[i].d, d[i].d);
+                bad++;
+                break;
+            }
+    }
+    printf("activation quantizers %s: q8x and Q8_K %s the portable bytes\n", llm_isa_names[isa], bad ? "DIFFER from" : "give");
+    CHECK(bad == 0);
+    free(x); free(a); free(b); free(c); free(d);
+}
+
 /* test_quant dequant TYPE IN OUT: llm_dequantize_row of the blocks in IN,
  * as float32 to OUT (for quant_numpy.py). */
 static int dequant_file(const char *name, const char *in, const char *out)
@@ -358,6 +410,9 @@ int main(int argc, char **argv)
     test_roundtrip(LLM_Q4_K, 1.0 / 15 + 1.0 / 63 + 1.0 / 126 + 1.0 / 512, 0.08);
     test_roundtrip(LLM_Q5_K, 1.0 / 31 + 1.0 / 63 + 1.0 / 126 + 1.0 / 512, 0.04);
     test_roundtrip(LLM_Q6_K, 1.0 / 32 + 1.0 / 64 + 1.0 / 256 + 1.0 / 512, 0.02);
+    test_quantize_act(LLM_ISA_C);
+    test_quantize_act(LLM_ISA_AVX2);
+    test_quantize_act(LLM_ISA_AVX512);
     test_kernels(LLM_ISA_C);
     test_kernels(LLM_ISA_AVX2);
     test_kernels(LLM_ISA_AVX512);
