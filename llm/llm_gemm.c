@@ -20,6 +20,8 @@
 #include "llm_kern.h"
 #ifdef LLM_X86
 #include <immintrin.h>
+#define LLM_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define LLM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #endif
 
 #define GR 16 /* weight rows per panel */
@@ -31,6 +33,7 @@
 typedef struct {
     int8_t qs[LLM_QK];
     float d, ds, ds0, ds1;
+    int32_t m; /* -128 times the sum of all 32: the offset of levels u = q + 128 in integers */
 } gemm_act_t;
 /* The same with int16 values, for AVX2's madd. */
 typedef struct {
@@ -110,8 +113,34 @@ static void act_quantize(const float *x, int cols, gemm_act_t *a)
         a[k].ds0 = q.d * (float)q.s[0];
         a[k].ds1 = q.d * (float)q.s[1];
         a[k].ds = q.d * (float)(q.s[0] + q.s[1]);
+        a[k].m = -128 * (q.s[0] + q.s[1]);
     }
 }
+
+#ifdef LLM_X86
+/* act_quantize on AVX-512: the same bits (the largest magnitude, d =
+ * amax / 127, each value x / d rounded to nearest even as lrintf does in
+ * the default rounding mode), a block in a few vector operations where the
+ * scalar loop took a call per element. */
+LLM_AVX512 static void act_quantize_avx512(const float *x, int cols, gemm_act_t *a)
+{
+    for (int k = 0; k < cols / LLM_QK; k++, x += LLM_QK) {
+        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
+        const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
+        _mm_storeu_si128((__m128i *)(void *)a[k].qs, _mm512_cvtepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(void *)(a[k].qs + 16), _mm512_cvtepi32_epi8(q1));
+        const int s0 = _mm512_reduce_add_epi32(q0), s1 = _mm512_reduce_add_epi32(q1);
+        a[k].d = d;
+        a[k].ds0 = d * (float)s0;
+        a[k].ds1 = d * (float)s1;
+        a[k].ds = d * (float)(s0 + s1);
+        a[k].m = -128 * (s0 + s1);
+    }
+}
+#endif
 
 static void act_quantize16(const float *x, int cols, gemm_act16_t *a)
 {
@@ -134,8 +163,113 @@ static void act_quantize16(const float *x, int cols, gemm_act16_t *a)
  * 16 rows x 4 elements), or for `wide` the int16 (kb, pg, row, j), element
  * 32 kb + 2 pg + j (madd's layout: 16 rows x 2 elements). Then ws and wc,
  * (kb, half, row). Rows past nr are zero. */
+#ifdef LLM_X86
+/* One block of 16 rows into the panel: R[r] the 32 levels of row r; vector
+ * g of dst gets elements 4g..4g+3 of every row, an 8 x 16 transpose of
+ * 32-bit groups in three rounds of shuffles (where 128 four-byte copies
+ * cost the build a fifth of the kernel's time). */
+LLM_AVX512 static inline __attribute__((always_inline)) void panel_put_block(const __m256i *R, unsigned char *dst)
+{
+    __m512i a[8], t[8], u[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) /* rows j and j + 8, one in each 256-bit half */
+        a[j] = _mm512_inserti64x4(_mm512_castsi256_si512(R[j]), R[j + 8], 1);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        t[2 * j] = _mm512_unpacklo_epi32(a[2 * j], a[2 * j + 1]);
+        t[2 * j + 1] = _mm512_unpackhi_epi32(a[2 * j], a[2 * j + 1]);
+    }
+    /* u[g], u[4 + g]: group g of rows 0-3 (and 8-11), 4-7 (and 12-15) in
+     * 128-bit lane 0 (2), group g + 4 in lane 1 (3) */
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        const __m512i *s = t + 4 * h;
+        u[4 * h] = _mm512_unpacklo_epi64(s[0], s[2]);
+        u[4 * h + 1] = _mm512_unpackhi_epi64(s[0], s[2]);
+        u[4 * h + 2] = _mm512_unpacklo_epi64(s[1], s[3]);
+        u[4 * h + 3] = _mm512_unpackhi_epi64(s[1], s[3]);
+    }
+    const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++) {
+        _mm512_storeu_si512((void *)(dst + g * 4 * GR), _mm512_permutex2var_epi64(u[g], lo, u[4 + g]));
+        _mm512_storeu_si512((void *)(dst + (g + 4) * 4 * GR), _mm512_permutex2var_epi64(u[g], hi, u[4 + g]));
+    }
+}
+
+/* panel_build's byte layout on AVX-512. Q8_0 and Q4_0 are unpacked here
+ * (Q4_0's levels stored as u + 120, so that for both wc = -128 ws and the
+ * VNNI kernel takes the offset in integers); the other types through
+ * llm_block_levels_avx2, 16 rows of a block at a time. Rows past nr repeat
+ * row 0's levels with ws = wc = 0. */
+LLM_AVX512 static void panel_build_avx512(const llm_mat_t *w, int r0, int nr, unsigned char *p)
+{
+    const int cols = w->cols, nkb = cols / LLM_QK, blk = llm_type_block(w->type);
+    const size_t bb = llm_type_block_bytes(w->type);
+    float *ws = (float *)(void *)(p + (size_t)nkb * GR * LLM_QK), *wc = ws + (size_t)nkb * 2 * GR;
+    const int q8 = w->type == LLM_Q8_0, q4 = w->type == LLM_Q4_0;
+    const __mmask16 live = (__mmask16)((1u << nr) - 1);
+    const char *row[GR];
+    for (int r = 0; r < GR; r++)
+        row[r] = (const char *)w->data + (size_t)(r0 + (r < nr ? r : 0)) * w->row_bytes;
+    if (q8 || q4) {
+        for (int kb = 0; kb < nkb; kb++) {
+            __m256i R[GR];
+            uint16_t dh[GR];
+#pragma GCC unroll 16
+            for (int r = 0; r < GR; r++) {
+                const char *b = row[r] + (size_t)kb * bb;
+                memcpy(&dh[r], b, 2);
+                if (q4) {
+                    const __m128i t = _mm_loadu_si128((const __m128i *)(const void *)(b + 2)), f = _mm_set1_epi8(15);
+                    R[r] = _mm256_add_epi8(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(t, 4), f), _mm_and_si128(t, f)),
+                                           _mm256_set1_epi8(120));
+                } else {
+                    R[r] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(b + 2)), _mm256_set1_epi8((char)0x80));
+                }
+            }
+            panel_put_block(R, p + (size_t)kb * GR * LLM_QK);
+            const __m512 d = _mm512_maskz_mov_ps(live, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)dh)));
+            const __m512 c = _mm512_mul_ps(d, _mm512_set1_ps(-128.0f));
+            _mm512_storeu_ps(ws + (size_t)kb * 2 * GR, d);
+            _mm512_storeu_ps(ws + (size_t)kb * 2 * GR + GR, d);
+            _mm512_storeu_ps(wc + (size_t)kb * 2 * GR, c);
+            _mm512_storeu_ps(wc + (size_t)kb * 2 * GR + GR, c);
+        }
+        return;
+    }
+    uint8_t u[GR][LLM_QK_K] __attribute__((aligned(64)));
+    float s[16], c[16];
+    for (int bi = 0; bi < cols / blk; bi++) {
+        const int nsub = blk / 16; /* ws and wc of a block: one per 16 elements */
+        for (int r = 0; r < GR; r++) {
+            llm_block_levels_avx2(w->type, row[r] + (size_t)bi * bb, u[r], s, c);
+            for (int k = 0; k < nsub; k++) {
+                /* (kb, half, row): sub-block k is half k & 1 of block bi * blk / 32 + k / 2 */
+                const size_t o = ((size_t)bi * (blk / LLM_QK) * 2 + (size_t)k) * GR + (size_t)r;
+                ws[o] = r < nr ? s[k] : 0.0f;
+                wc[o] = r < nr ? c[k] : 0.0f;
+            }
+        }
+        for (int kk = 0; kk < blk / LLM_QK; kk++) {
+            __m256i R[GR];
+#pragma GCC unroll 16
+            for (int r = 0; r < GR; r++)
+                R[r] = _mm256_load_si256((const __m256i *)(const void *)(u[r] + kk * LLM_QK));
+            panel_put_block(R, p + ((size_t)bi * (blk / LLM_QK) + (size_t)kk) * GR * LLM_QK);
+        }
+    }
+}
+#endif
+
 static void panel_build(const llm_mat_t *w, int r0, int nr, int wide, unsigned char *p)
 {
+#ifdef LLM_X86
+    if (!wide && llm_kernels_isa() == LLM_ISA_AVX512) {
+        panel_build_avx512(w, r0, nr, p);
+        return;
+    }
+#endif
     const int cols = w->cols, nkb = cols / LLM_QK, blk = llm_type_block(w->type);
     const size_t bb = llm_type_block_bytes(w->type);
     const size_t lv = (size_t)nkb * GR * LLM_QK * (wide ? 2 : 1);
@@ -213,9 +347,6 @@ static void mk_c(const unsigned char *p, int nkb, int sub16, const gemm_act_t *c
 }
 
 #ifdef LLM_X86
-#define LLM_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define LLM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-
 static inline int32_t load4(const void *p)
 {
     int32_t v;
@@ -223,8 +354,12 @@ static inline int32_t load4(const void *p)
     return v;
 }
 
+/* sym: wc = -128 ws (Q8_0, Q4_0 as panel_build_avx512 lays them out): the
+ * integer sums start from the activation's -128 sum instead of zero, and
+ * the offset costs no vector operation. */
 LLM_AVX512 static inline __attribute__((always_inline)) void mk_avx512_t(const unsigned char *p, int nkb, const int sub16,
-                                                                          const gemm_act_t *const *a, float *const *y, int nr)
+                                                                          const int sym, const gemm_act_t *const *a,
+                                                                          float *const *y, int nr)
 {
     const float *ws = (const float *)(const void *)(p + (size_t)nkb * GR * LLM_QK), *wc = ws + (size_t)nkb * 2 * GR;
     __m512 f[GT];
@@ -240,7 +375,7 @@ LLM_AVX512 static inline __attribute__((always_inline)) void mk_avx512_t(const u
             if (h == 0 || sub16)
 #pragma GCC unroll 16
                 for (int t = 0; t < GT; t++)
-                    i[t] = _mm512_setzero_si512();
+                    i[t] = sym ? _mm512_set1_epi32(a[t][kb].m) : _mm512_setzero_si512();
 #pragma GCC unroll 16
             for (int g = 4 * h; g < 4 * h + 4; g++) {
                 __m512i wv = _mm512_loadu_si512((const void *)(u + g * 4 * GR));
@@ -264,7 +399,8 @@ LLM_AVX512 static inline __attribute__((always_inline)) void mk_avx512_t(const u
             for (int t = 0; t < GT; t++) {
                 const gemm_act_t *x = &a[t][kb];
                 f[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i[t]), _mm512_mul_ps(sv, _mm512_set1_ps(x->d)), f[t]);
-                f[t] = _mm512_fmadd_ps(cv, _mm512_set1_ps(x->ds), f[t]);
+                if (!sym)
+                    f[t] = _mm512_fmadd_ps(cv, _mm512_set1_ps(x->ds), f[t]);
             }
         }
     }
@@ -275,12 +411,15 @@ LLM_AVX512 static inline __attribute__((always_inline)) void mk_avx512_t(const u
             _mm512_mask_storeu_ps(y[t], m, f[t]);
 }
 
-LLM_AVX512 static void mk_avx512(const unsigned char *p, int nkb, int sub16, const gemm_act_t *const *a, float *const *y, int nr)
+LLM_AVX512 static void mk_avx512(const unsigned char *p, int nkb, int sub16, int sym, const gemm_act_t *const *a,
+                                 float *const *y, int nr)
 {
     if (sub16)
-        mk_avx512_t(p, nkb, 1, a, y, nr);
+        mk_avx512_t(p, nkb, 1, 0, a, y, nr);
+    else if (sym)
+        mk_avx512_t(p, nkb, 0, 1, a, y, nr);
     else
-        mk_avx512_t(p, nkb, 0, a, y, nr);
+        mk_avx512_t(p, nkb, 0, 0, a, y, nr);
 }
 
 /* AVX2: rows [8 hr, 8 hr + 8) of the panel times GT2 tokens. */
@@ -680,6 +819,10 @@ void llm_gemm_q_n(int n, const llm_mat_t *const *w, const float *x, int b, float
         for (int t = 0; t < b; t++) {
             if (wide)
                 act_quantize16(x + (size_t)t * cols, cols, (gemm_act16_t *)g_act + (size_t)t * nkb);
+#ifdef LLM_X86
+            else if (isa == LLM_ISA_AVX512)
+                act_quantize_avx512(x + (size_t)t * cols, cols, (gemm_act_t *)g_act + (size_t)t * nkb);
+#endif
             else
                 act_quantize(x + (size_t)t * cols, cols, (gemm_act_t *)g_act + (size_t)t * nkb);
         }
@@ -711,7 +854,7 @@ void llm_gemm_q_n(int n, const llm_mat_t *const *w, const float *x, int b, float
                 }
 #ifdef LLM_X86
                 if (isa == LLM_ISA_AVX512) {
-                    mk_avx512(p, nkb, sub16, a, yt, nr);
+                    mk_avx512(p, nkb, sub16, wm->type == LLM_Q8_0 || wm->type == LLM_Q4_0, a, yt, nr);
                     continue;
                 }
                 if (isa == LLM_ISA_AVX2) {
