@@ -470,6 +470,7 @@ static llm_dot_fn llm_dots[LLM_TYPE_IDS]; /* by type id: the selected set's row,
 static llm_rows_entry_t llm_rows[LLM_TYPE_IDS]; /* by type id: the selected set's several-row kernel, or none */
 
 int llm_rows_prefetch = LLM_ROWS_PREFETCH;
+size_t llm_matvec_chunk = 0;
 
 /* The several-row kernels of a table, unless the environment names the type
  * in LLM_NO_DOTROWS (comma-separated, or "all": to compare with the one-row
@@ -557,6 +558,8 @@ cb_status_t llm_kernels_select(llm_isa_t isa)
     llm_isa_selected = isa;
     llm_dots_fill(llm_kernels, llm_kquant_c);
     memset(llm_rows, 0, sizeof llm_rows);
+    const char *mc = getenv("LLM_MATVEC_CHUNK");
+    llm_matvec_chunk = mc ? (size_t)atol(mc) : LLM_MATVEC_CHUNK;
 #ifdef LLM_X86
     if (isa == LLM_ISA_AVX2) {
         llm_kernels = &llm_kernels_avx2;
@@ -636,6 +639,35 @@ static int matvec_row_at(int n, const llm_mat_t *const *w, size_t at)
     return base;
 }
 
+/* Stacked rows [lo, hi) of n matrices: each matrix's part with its
+ * several-row kernel where it has one, else row by row. */
+static void matvec_rows(int n, const llm_mat_t *const *w, const float *x, const llm_block_q8x_t *xq, float *const *y, int lo, int hi)
+{
+    for (int m = 0, base = 0; m < n && lo < hi; m++) {
+        const int rows = w[m]->rows > 0 ? w[m]->rows : 0;
+        if (lo < base + rows) {
+            int r1 = hi < base + rows ? hi : base + rows;
+            llm_dot_fn dot = llm_dot_for(w[m]->type);
+            const llm_rows_entry_t *re = w[m]->type >= 0 && w[m]->type < LLM_TYPE_IDS && llm_rows[w[m]->type].rows
+                                       ? &llm_rows[w[m]->type] : NULL;
+            const char *data = w[m]->data;
+            const size_t rb = w[m]->row_bytes;
+            const int cols = w[m]->cols;
+            float *ym = y[m];
+            int r = lo - base;
+            if (re) /* nr 0: the kernel takes any number of rows a call, so all of them */
+                for (int step = re->nr > 0 ? re->nr : r1 - base - r; r < r1 - base; r += step) {
+                    int nr = r1 - base - r < step ? r1 - base - r : step;
+                    re->rows(data + (size_t)r * rb, rb, nr, xq, cols, ym + r);
+                }
+            for (; r < r1 - base; r++)
+                ym[r] = dot(data + (size_t)r * rb, x, xq, cols);
+            lo = r1;
+        }
+        base += rows;
+    }
+}
+
 /* One parallel region over the rows of n matrices whose dots take the same
  * activation form, as if stacked: one fork/join and one quantization of x. */
 static void matvec_group(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y)
@@ -659,39 +691,28 @@ static void matvec_group(int n, const llm_mat_t *const *w, const float *x, llm_b
         nt = omp_get_num_threads();
         t = omp_get_thread_num();
 #endif
-        /* Thread t takes stacked rows [lo, hi), as even in bytes as whole
-         * rows allow (a Q4_K_M's Q6_K attn_v rows are longer than the Q4_K
-         * attn_q and attn_k rows beside them); in rows when they are alike. */
-        int lo = (int)((int64_t)total * t / nt), hi = (int)((int64_t)total * (t + 1) / nt), base = 0;
-        if (n > 1) {
-            size_t bytes = 0;
-            for (int m = 0; m < n; m++)
-                bytes += w[m]->rows > 0 ? (size_t)w[m]->rows * w[m]->row_bytes : 0;
-            lo = matvec_row_at(n, w, bytes / (size_t)nt * (size_t)t + bytes % (size_t)nt * (size_t)t / (size_t)nt);
-            hi = t + 1 == nt ? total : matvec_row_at(n, w, bytes / (size_t)nt * (size_t)(t + 1) + bytes % (size_t)nt * (size_t)(t + 1) / (size_t)nt);
-        }
-        for (int m = 0; m < n && lo < hi; m++) {
-            const int rows = w[m]->rows > 0 ? w[m]->rows : 0;
-            if (lo < base + rows) {
-                int r1 = hi < base + rows ? hi : base + rows;
-                llm_dot_fn dot = llm_dot_for(w[m]->type);
-                const llm_rows_entry_t *rows = w[m]->type >= 0 && w[m]->type < LLM_TYPE_IDS && llm_rows[w[m]->type].rows
-                                             ? &llm_rows[w[m]->type] : NULL;
-                const char *data = w[m]->data;
-                const size_t rb = w[m]->row_bytes;
-                const int cols = w[m]->cols;
-                float *ym = y[m];
-                int r = lo - base;
-                if (rows) /* nr 0: the kernel takes any number of rows a call, so all of them */
-                    for (int step = rows->nr > 0 ? rows->nr : r1 - base - r; r < r1 - base; r += step) {
-                        int nr = r1 - base - r < step ? r1 - base - r : step;
-                        rows->rows(data + (size_t)r * rb, rb, nr, xq, cols, ym + r);
-                    }
-                for (; r < r1 - base; r++)
-                    ym[r] = dot(data + (size_t)r * rb, x, xq, cols);
-                lo = r1;
+        size_t bytes = 0;
+        for (int m = 0; m < n; m++)
+            bytes += w[m]->rows > 0 ? (size_t)w[m]->rows * w[m]->row_bytes : 0;
+        const size_t nc = llm_matvec_chunk > 0 && nt > 1 ? (bytes + llm_matvec_chunk - 1) / llm_matvec_chunk : 0;
+        if (nc > (size_t)nt) {
+            /* Chunks of about llm_matvec_chunk bytes, taken in turn: a thread
+             * slowed by another process on its core leaves its chunks to the
+             * others instead of making them wait at the join. */
+#pragma omp for schedule(dynamic, 1) nowait
+            for (size_t ch = 0; ch < nc; ch++)
+                matvec_rows(n, w, x, xq, y, matvec_row_at(n, w, bytes / nc * ch + bytes % nc * ch / nc),
+                            ch + 1 == nc ? total : matvec_row_at(n, w, bytes / nc * (ch + 1) + bytes % nc * (ch + 1) / nc));
+        } else {
+            /* Thread t takes stacked rows [lo, hi), as even in bytes as whole
+             * rows allow (a Q4_K_M's Q6_K attn_v rows are longer than the Q4_K
+             * attn_q and attn_k rows beside them); in rows when they are alike. */
+            int lo = (int)((int64_t)total * t / nt), hi = (int)((int64_t)total * (t + 1) / nt);
+            if (n > 1) {
+                lo = matvec_row_at(n, w, bytes / (size_t)nt * (size_t)t + bytes % (size_t)nt * (size_t)t / (size_t)nt);
+                hi = t + 1 == nt ? total : matvec_row_at(n, w, bytes / (size_t)nt * (size_t)(t + 1) + bytes % (size_t)nt * (size_t)(t + 1) / (size_t)nt);
             }
-            base += rows;
+            matvec_rows(n, w, x, xq, y, lo, hi);
         }
     }
 }

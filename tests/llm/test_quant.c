@@ -426,6 +426,11 @@ int main(int argc, char **argv)
     setenv("LLM_NO_DOTROWS", "all", 1);
     test_kernels(LLM_ISA_AVX512);
     unsetenv("LLM_NO_DOTROWS");
+    /* The matvec's threads taking chunks in turn (of 1000 bytes: many, ending mid-row and mid-matrix). */
+    setenv("LLM_MATVEC_CHUNK", "1000", 1);
+    test_kernels(LLM_ISA_C);
+    test_kernels(LLM_ISA_AVX512);
+    unsetenv("LLM_MATVEC_CHUNK");
     /* And the several-row kernels four rows a call (their tails: 1..3). */
     setenv("LLM_DOTROWS_NR", "4", 1);
     test_kernels(LLM_ISA_AVX512);
