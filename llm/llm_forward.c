@@ -291,13 +291,14 @@ static void gqa_attend(llm_run_t *r, int l, int b, int pos)
 /* part = this rank's share of the SwiGLU FFN of r->xb (b tokens). */
 static void ffn_dense(llm_run_t *r, const llm_layer_t *L, int b)
 {
-    if (b == 1) {
+    {
+        /* gate and up together: X quantized once, one parallel region */
         const llm_mat_t *m[2] = { &L->wg, &L->wu };
         float *const y[2] = { r->hg, r->hu };
-        llm_matvec_n(2, m, r->xb, r->xq, y);
-    } else {
-        project(r, &L->wg, r->xb, b, r->hg);
-        project(r, &L->wu, r->xb, b, r->hu);
+        if (b == 1)
+            llm_matvec_n(2, m, r->xb, r->xq, y);
+        else
+            llm_matmul_n(2, m, r->xb, b, y);
     }
     const int64_t nh = (int64_t)b * r->hid;
 #pragma omp parallel for schedule(static) if (nh > 4096)

@@ -27,6 +27,9 @@
 #define GR 16 /* weight rows per panel */
 #define GT 8  /* tokens per AVX-512 and C tile */
 #define GT2 4 /* tokens per AVX2 tile */
+#define GC 4  /* panels a thread builds and runs every token tile over, so
+                 that a tile's activations come from L2 GC times (where one
+                 panel at a time streamed all of them from L3 per panel) */
 
 /* One block of 32 of an activation row: the int8 values, their scale and
  * the scale times the sums of all 32, of the first 16 and of the last 16. */
@@ -786,21 +789,22 @@ void llm_gemm_q_n(int n, const llm_mat_t *const *w, const float *x, int b, float
     const llm_isa_t isa = llm_kernels_isa();
     const int wide = isa == LLM_ISA_AVX2;
     const size_t act_b = wide ? sizeof(gemm_act16_t) : sizeof(gemm_act_t);
-    int n_panels = 0, start[17];
+    int n_chunks = 0, start[17];
     if (n > 16 || b <= 0)
         return;
     for (int m = 0; m < n; m++) {
-        start[m] = n_panels;
-        n_panels += (w[m]->rows + GR - 1) / GR;
+        start[m] = n_chunks;
+        n_chunks += (w[m]->rows + GR * GC - 1) / (GR * GC);
     }
-    start[n] = n_panels;
-    if (n_panels == 0)
+    start[n] = n_chunks;
+    if (n_chunks == 0)
         return;
 #ifdef LLM_X86
     if (isa == LLM_ISA_AVX512 && llm_gemm_amx() && gemm_q_n_amx(n, w, x, b, y, ldy) == 0)
         return;
 #endif
-    if (gemm_reserve(act_b * (size_t)b * (size_t)nkb, panel_bytes(cols, wide)) != 0) {
+    const size_t pbytes = panel_bytes(cols, wide);
+    if (gemm_reserve(act_b * (size_t)b * (size_t)nkb, GC * pbytes) != 0) {
         /* out of memory for scratch: the dot products, row by row */
         llm_block_q8x_t *xq = cb_alloc(sizeof(llm_block_q8x_t) * (size_t)nkb, 0, "activation");
         for (int m = 0; m < n; m++)
@@ -830,18 +834,25 @@ void llm_gemm_q_n(int n, const llm_mat_t *const *w, const float *x, int b, float
 #ifdef _OPENMP
         th = omp_get_thread_num();
 #endif
-        unsigned char *p = g_panel[th];
+        unsigned char *pb = g_panel[th];
 #pragma omp for schedule(dynamic, 1)
-        for (int pi = 0; pi < n_panels; pi++) {
+        for (int ci = 0; ci < n_chunks; ci++) {
             int m = 0;
-            while (pi >= start[m + 1])
+            while (ci >= start[m + 1])
                 m++;
             const llm_mat_t *wm = w[m];
             const int rows = wm->rows, sub16 = llm_type_subblock(wm->type) == 16;
-            const int r0 = (pi - start[m]) * GR, nr = rows - r0 < GR ? rows - r0 : GR;
-            panel_build(wm, r0, nr, wide, p);
+            const int c0 = (ci - start[m]) * GR * GC;
+            int np = 0;
+            for (; np < GC && c0 + np * GR < rows; np++) {
+                const int r0 = c0 + np * GR;
+                panel_build(wm, r0, rows - r0 < GR ? rows - r0 : GR, wide, pb + (size_t)np * pbytes);
+            }
             const int tile = wide ? GT2 : GT;
-            for (int t0 = 0; t0 < b; t0 += tile) {
+            for (int t0 = 0; t0 < b; t0 += tile)
+            for (int j = 0; j < np; j++) {
+                const unsigned char *p = pb + (size_t)j * pbytes;
+                const int r0 = c0 + j * GR, nr = rows - r0 < GR ? rows - r0 : GR;
                 /* a tile past the last token repeats it and stores nothing */
                 const gemm_act_t *a[GT];
                 const gemm_act16_t *a16[GT];
