@@ -338,6 +338,53 @@ typedef struct {
  * Collective over `comm`. */
 cb_status_t hpl_blas_selftest(MPI_Comm comm, double seconds, hpl_blas_info_t *info);
 
+/* ============================================================ hpl_dgemm.c */
+
+/* hpl's own DGEMM: C += alpha A op(B), column-major, A m x k (not
+ * transposed), op(B) k x n (transb: B^T, B stored n x k), beta 1. Paths by
+ * ISA, chosen at run time from the CPU (HPL_DGEMM_ISA=c|avx2|avx512 in the
+ * environment, or hpl_dgemm_set_isa, forces one). Single-threaded: one
+ * thread per rank, as hpl runs. */
+typedef enum { HPL_ISA_AUTO = 0, HPL_ISA_C, HPL_ISA_AVX2, HPL_ISA_AVX512 } hpl_isa_t;
+extern const char *const hpl_dgemm_isa_names[];   /* "auto", "c", "avx2", "avx512", NULL */
+
+/* Does this CPU (and build) have the path? Local. */
+int hpl_dgemm_cpu_has(hpl_isa_t isa);
+/* Select the path (HPL_ISA_AUTO: the widest the CPU has, unless
+ * HPL_DGEMM_ISA names another); CB_ERR_UNSUPPORTED if the CPU lacks it. Local. */
+cb_status_t hpl_dgemm_set_isa(hpl_isa_t isa);
+/* The selected path's name ("avx512"). Local. */
+const char *hpl_dgemm_isa_name(void);
+/* The product; CB_ERR_NOMEM (before touching C) if its packing buffers
+ * cannot be had. Local; each thread has its own buffers. */
+cb_status_t hpl_dgemm(int transb, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
+                      const double *b, int64_t ldb, double *c, int64_t ldc);
+/* Free this thread's packing buffers. Local. */
+void hpl_dgemm_release(void);
+
+/* Which DGEMM the solver's calls run on: --dgemm auto|own|blas. */
+typedef enum { HPL_DGEMM_AUTO = 0, HPL_DGEMM_OWN, HPL_DGEMM_BLAS } hpl_dgemm_mode_t;
+extern const char *const hpl_dgemm_mode_names[];  /* "auto", "own", "blas", NULL */
+
+typedef struct {
+    hpl_dgemm_mode_t mode;  /* as asked */
+    int own;                /* 1: hpl_dgemm, 0: the BLAS */
+    double gflops_own;      /* start-up block update, summed over the ranks */
+    double gflops_blas;
+    char kernel[16];        /* "avx512", "avx2", "c" (own) or "blas" */
+} hpl_dgemm_choice_t;
+
+/* Time both on an NB-wide block update (a few ms, every rank at once), sum
+ * the rates over `comm` and pick (auto: the faster; own, blas: as told), so
+ * every rank runs the same. Collective over `comm`; mode and nb match. */
+cb_status_t hpl_dgemm_choose(MPI_Comm comm, hpl_dgemm_mode_t mode, int nb, hpl_dgemm_choice_t *choice);
+/* Route hpl_gemm to hpl_dgemm (1) or the BLAS (0); and which it is. Local. */
+void hpl_dgemm_use_own(int own);
+int hpl_dgemm_own_in_use(void);
+/* C += alpha A op(B) on the chosen DGEMM: every DGEMM of the solver. Local. */
+void hpl_gemm(int transb, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
+              const double *b, int64_t ldb, double *c, int64_t ldc);
+
 /* ======================================================== hpl_scalapack.c */
 
 /* Solve the system of `mat` (already generated) with ScaLAPACK's PDGESV on
