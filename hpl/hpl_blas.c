@@ -1,5 +1,6 @@
-/* The BLAS hpl runs on: a short DGEMM self-test on every rank at once (the
- * rate the run is judged against), the core type OpenBLAS chose, and a
+/* The BLAS hpl runs on: a short DGEMM self-test on every rank at once of the
+ * DGEMM the run uses (hpl_gemm: the BLAS's or the own; the rate the run is
+ * judged against), the core type OpenBLAS chose, and a
  * warning with the fix when that is far under what the CPU's vector units
  * allow (an OPENBLAS_CORETYPE=Haswell left in the environment of an AVX-512
  * machine halves it; so does a BLAS too old to know the CPU). */
@@ -53,13 +54,12 @@ cb_status_t hpl_blas_selftest(MPI_Comm comm, double seconds, hpl_blas_info_t *in
         b[i] = (double)(i % 13) * 0.01 - 0.06;
     }
     /* warm up (threads, pages), then run for `seconds`, every rank together */
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, ST_M, ST_M, ST_K, -1.0, a, ST_M, b, ST_K, 1.0, c, ST_M);
+    hpl_gemm(0, ST_M, ST_M, ST_K, -1.0, a, ST_M, b, ST_K, c, ST_M);
     if ((st = CB_MPI(MPI_Barrier(comm))) != CB_OK) goto out;
     double t0 = cb_now(), el;
     int reps = 0;
     do {
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, ST_M, ST_M, ST_K, -1.0, a, ST_M, b, ST_K, 1.0, c,
-                    ST_M);
+        hpl_gemm(0, ST_M, ST_M, ST_K, -1.0, a, ST_M, b, ST_K, c, ST_M);
         reps++;
         el = cb_now() - t0;
     } while (el < seconds && reps < 1000);
@@ -77,14 +77,20 @@ cb_status_t hpl_blas_selftest(MPI_Comm comm, double seconds, hpl_blas_info_t *in
     double mhz = 0.0;
     double fpc = cpu_flops_per_cycle(&mhz);
     info->peak_core = fpc * mhz * 1e-3;
-    int threads = 1;
+    int threads = 1, own = hpl_dgemm_own_in_use();
     const char *e = getenv("OPENBLAS_NUM_THREADS");
-    if (e && atoi(e) > 0) threads = atoi(e);
+    if (!own && e && atoi(e) > 0) threads = atoi(e);
     double per_thread = info->gflops_rank / threads;
     char fix[160];
-    if (cb_blas_skips_avx512(fix, sizeof fix))
+    if (own && info->peak_core > 0 && per_thread < 0.5 * info->peak_core)
+        cb_warn_root("the own DGEMM (%s) reaches %.1f Gflops per rank, under half of the %.1f the vector units "
+                     "allow at %.0f MHz: check the CPU binding and the load", hpl_dgemm_isa_name(), per_thread,
+                     info->peak_core, mhz);
+    else if (own)
+        ;   /* the BLAS's core type does not matter to it */
+    else if (cb_blas_skips_avx512(fix, sizeof fix))
         cb_warn_root("the BLAS runs its %s kernels on a CPU with AVX-512 (DGEMM %.1f Gflops per rank): %s, "
-                     "for about twice that", info->coretype, info->gflops_rank, fix);
+                     "for about twice that (or --dgemm own)", info->coretype, info->gflops_rank, fix);
     else if (info->peak_core > 0 && per_thread < 0.5 * info->peak_core)
         cb_warn_root("DGEMM reaches %.1f Gflops per thread, under half of the %.1f the vector units allow at "
                      "%.0f MHz: check the BLAS (core type %s, OPENBLAS_CORETYPE) and the CPU binding",

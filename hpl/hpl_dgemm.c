@@ -247,7 +247,11 @@ cb_status_t hpl_dgemm_set_isa(hpl_isa_t isa)
         isa = hpl_dgemm_cpu_has(HPL_ISA_AVX512) ? HPL_ISA_AVX512
               : hpl_dgemm_cpu_has(HPL_ISA_AVX2) ? HPL_ISA_AVX2 : HPL_ISA_C;
         for (int i = HPL_ISA_C; e && *e && hpl_dgemm_isa_names[i]; i++)
-            if (strcmp(e, hpl_dgemm_isa_names[i]) == 0) isa = (hpl_isa_t)i;
+            if (strcmp(e, hpl_dgemm_isa_names[i]) == 0) {
+                if (hpl_dgemm_cpu_has((hpl_isa_t)i)) isa = (hpl_isa_t)i;
+                else cb_warn("HPL_DGEMM_ISA=%s: this CPU (or this build) lacks it; the own DGEMM runs %s", e,
+                             hpl_dgemm_isa_names[isa]);
+            }
     }
     if (isa < HPL_ISA_C || isa > HPL_ISA_AVX512 || !hpl_dgemm_cpu_has(isa)) {
         cb_error("own DGEMM: this CPU (or this build) lacks %s",

@@ -22,6 +22,7 @@ typedef struct {
     const char *dat;
     int inject_error;
     int progress_us;
+    int dgemm;            /* hpl_dgemm_mode_t */
 } hpl_opts_t;
 
 /* An integer option given as text, read in base 10 (as netlib reads HPL.dat:
@@ -86,6 +87,7 @@ typedef struct {
     double dgemm_gflops;  /* self-test, summed over the ranks */
     double dgemm_fraction;
     char blas_coretype[24];
+    char dgemm[16];       /* the DGEMM the solver ran on: own path (avx512, avx2, c) or blas */
     double x_sum;         /* sum of x: the same system solved on another grid agrees */
     double x_norm;        /* ||x||_oo */
     int64_t x_hash;       /* FNV-1a of x's bytes: the same bits, the same hash */
@@ -128,6 +130,7 @@ static const cb_column_t hpl_columns[] = {
     CB_COLUMN(hpl_row_t, dgemm_gflops, CB_COL_DOUBLE, "DGEMM(Gflops)", "%.1f"),
     CB_COLUMN(hpl_row_t, dgemm_fraction, CB_COL_DOUBLE, "OfDGEMM", "%.3f"),
     CB_COLUMN(hpl_row_t, blas_coretype, CB_COL_STRING, "BLAS", NULL),
+    CB_COLUMN(hpl_row_t, dgemm, CB_COL_STRING, "DGEMM", NULL),
     CB_COLUMN(hpl_row_t, x_sum, CB_COL_DOUBLE, "SumX", "%.10e"),
     CB_COLUMN(hpl_row_t, x_norm, CB_COL_DOUBLE, "NormX", "%.10e"),
     CB_COLUMN(hpl_row_t, x_hash, CB_COL_INT64, "HashX", NULL),
@@ -255,6 +258,7 @@ typedef struct {
     cb_table_t *table;
     FILE *out;            /* netlib text (rank 0), or NULL */
     const hpl_blas_info_t *blas;
+    const hpl_dgemm_choice_t *dgemm;
     int inject_error;
     double progress_s;    /* look-ahead: longest DGEMM between two progress calls */
     int passed, failed, skipped;
@@ -345,6 +349,7 @@ static cb_status_t run_test(run_ctx_t *rc, const hpl_test_t *t, MPI_Comm world)
         row.dgemm_gflops = rc->blas->gflops_total;
         row.dgemm_fraction = rc->blas->gflops_total > 0.0 ? gflops / rc->blas->gflops_total : 0.0;
         snprintf(row.blas_coretype, sizeof(row.blas_coretype), "%.23s", rc->blas->coretype);
+        snprintf(row.dgemm, sizeof(row.dgemm), "%s", t->solver == HPL_SOLVER_SCALAPACK ? "blas" : rc->dgemm->kernel);
         uint64_t h = 0xcbf29ce484222325ULL;
         for (int64_t i = 0; i < t->n; i++) {
             row.x_sum += x[i];
@@ -379,8 +384,9 @@ static cb_status_t run_test(run_ctx_t *rc, const hpl_test_t *t, MPI_Comm world)
                         row.inflight_s > 0.0 ? 100.0 * row.hidden_s / row.inflight_s : 0.0, row.progress_s, row.swap_s);
             }
             if (rc->blas->gflops_total > 0.0)
-                fprintf(out, "DGEMM self-test %.1f Gflops (%d ranks, BLAS core %s): this run reached %.1f%% of it\n",
-                        rc->blas->gflops_total, cb_nranks(), rc->blas->coretype, 100.0 * row.dgemm_fraction);
+                fprintf(out, "DGEMM self-test %.1f Gflops (%d ranks, DGEMM %s%s, BLAS core %s): this run reached %.1f%% "
+                             "of it\n", rc->blas->gflops_total, cb_nranks(), rc->dgemm->own ? "own " : "",
+                        rc->dgemm->kernel, rc->blas->coretype, 100.0 * row.dgemm_fraction);
             if (singular) fprintf(out, "The matrix is singular to working precision: a zero pivot was met\n");
             if (skip_check)
                 fprintf(out, "%s\nResidual check skipped (threshold %g <= 0)\n", DASH, t->threshold);
@@ -422,8 +428,12 @@ int main(int argc, char **argv)
         .pfact = HPL_FACT_RIGHT, .rfact = HPL_FACT_CROUT, .nbmin = 4, .ndiv = 2,
         .bcast = HPL_BCAST_1RINGM, .depth = 1, .swap = HPL_SWAP_MIX, .swap_threshold = 64,
         .threshold = 16.0, .mem_fraction = 0.8, .dgemm_seconds = 0.3, .seed = 42,
-        .solver = HPL_SOLVER_HPL, .dat = NULL, .inject_error = 0, .progress_us = 2000,
+        .solver = HPL_SOLVER_HPL, .dat = NULL, .inject_error = 0, .progress_us = 2000, .dgemm = HPL_DGEMM_AUTO,
     };
+    /* HPL.dat has no line for it: HPL_DGEMM in the environment sets the default */
+    const char *env_dgemm = getenv("HPL_DGEMM");
+    for (int i = 0; env_dgemm && hpl_dgemm_mode_names[i]; i++)
+        if (strcmp(env_dgemm, hpl_dgemm_mode_names[i]) == 0) o.dgemm = i;
     const char *t_nb = NULL, *t_p = NULL, *t_q = NULL, *t_nbmin = NULL, *t_ndiv = NULL, *t_depth = NULL,
                *t_swth = NULL, *t_seed = NULL, *t_prog = NULL;
     const int_opt_t int_opts[] = {
@@ -457,6 +467,7 @@ int main(int argc, char **argv)
         { "mem-fraction", 0, CB_OPT_DOUBLE, &o.mem_fraction, "F", "-N auto: fraction of each host's memory", 0.01, 0.98, NULL },
         { "solver", 0, CB_OPT_CHOICE, &o.solver, "S", "hpl, or ScaLAPACK's PDGESV on the same system", 0, -1, solver_names },
         { "dat", 0, CB_OPT_STRING, &o.dat, "FILE", "read this HPL.dat instead of ./HPL.dat", 0, -1, NULL },
+        { "dgemm", 0, CB_OPT_CHOICE, &o.dgemm, "D", "DGEMM of the solver: own (hpl's, on the CPU's widest vectors whatever OPENBLAS_CORETYPE says), blas, or auto: the faster on a start-up block update (env HPL_DGEMM)", 0, -1, hpl_dgemm_mode_names },
         { "dgemm-seconds", 0, CB_OPT_DOUBLE, &o.dgemm_seconds, "S", "length of the DGEMM self-test (0: skip)", 0, 10, NULL },
         { "inject-error", 0, CB_OPT_FLAG, &o.inject_error, NULL, "perturb x before the check (tests that it can fail)", 0, -1, NULL },
         { NULL, 0, CB_OPT_END, NULL, NULL, NULL, 0, 0, NULL },
@@ -480,10 +491,12 @@ int main(int argc, char **argv)
     MPI_Comm world = MPI_COMM_WORLD, host = MPI_COMM_NULL;
     FILE *out = NULL;
     hpl_blas_info_t blas;
+    hpl_dgemm_choice_t dgemm;
     cb_status_t st;
 
     if (cb_mpi_init(&argc, &argv, "hpl") != CB_OK) return 1;
     memset(&blas, 0, sizeof(blas));
+    memset(&dgemm, 0, sizeof(dgemm));
     st = cb_agree(cb_options_parse(&cli, argc, argv, &common, &first_arg), world);
     if (st != CB_OK) goto out;
     if (first_arg < argc) {
@@ -615,6 +628,16 @@ int main(int argc, char **argv)
     cb_table_set_str(table, "description",
                      "one row per HPL test: netlib's T/V code and settings, time, Gflops = (2/3 N^3 + 3/2 N^2) / time, "
                      "scaled residual and check, seconds per phase (max over ranks), DGEMM self-test rate");
+    {
+        /* the largest NB of the input: the update's k */
+        int nbmax = 1;
+        for (int i = 0; i < in.n_nbs; i++) if (in.nbs[i] > nbmax) nbmax = in.nbs[i];
+        if ((st = hpl_dgemm_choose(world, (hpl_dgemm_mode_t)o.dgemm, nbmax, &dgemm)) != CB_OK) goto out;
+    }
+    cb_results_set_str(res, "dgemm_mode", hpl_dgemm_mode_names[dgemm.mode]);
+    cb_results_set_str(res, "dgemm_kernel", dgemm.kernel);
+    cb_results_set_double(res, "dgemm_own_gflops_total", dgemm.gflops_own);
+    cb_results_set_double(res, "dgemm_blas_gflops_total", dgemm.gflops_blas);
     if (o.dgemm_seconds > 0.0) {
         if ((st = hpl_blas_selftest(world, o.dgemm_seconds, &blas)) != CB_OK) goto out;
     } else {
@@ -636,7 +659,12 @@ int main(int argc, char **argv)
     if ((st = cb_agree(fst, world)) != CB_OK) goto out;
     if (out) print_header(out, &in);
 
-    run_ctx_t rc = { res, table, out, &blas, o.inject_error, o.progress_us * 1e-6, 0, 0, 0 };
+    if (out)
+        fprintf(out, "DGEMM  : %s%s (--dgemm %s); start-up block update, %d ranks: own %s %.1f Gflops, "
+                     "BLAS (core %s) %.1f Gflops\n\n", dgemm.own ? "own " : "", dgemm.kernel,
+                hpl_dgemm_mode_names[dgemm.mode], nranks, hpl_dgemm_isa_name(), dgemm.gflops_own, blas.coretype,
+                dgemm.gflops_blas);
+    run_ctx_t rc = { res, table, out, &blas, &dgemm, o.inject_error, o.progress_us * 1e-6, 0, 0, 0 };
     for (int i = 0; i < n_tests && st == CB_OK; i++) st = run_test(&rc, &tests[i], world);
 
     if (out) {
@@ -664,5 +692,6 @@ out:
     st = cb_results_close(res, st);
     if (host != MPI_COMM_NULL) MPI_Comm_free(&host);
     cb_free(tests);
+    hpl_dgemm_release();
     return cb_mpi_finalize(st);
 }

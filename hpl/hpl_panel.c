@@ -203,11 +203,9 @@ static void pf_gemm_below(pf_t *f, int r, int c, int w, int s, int k)
     int jb = f->jb;
     if (k <= 0 || w <= 0) return;
     if (jb - r > 0)
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, jb - r, w, k, -1.0, &T_(f, r, s), jb,
-                    &T_(f, s, c), jb, 1.0, &T_(f, r, c), jb);
+        hpl_gemm(0, jb - r, w, k, -1.0, &T_(f, r, s), jb, &T_(f, s, c), jb, &T_(f, r, c), jb);
     if (f->m > 0)
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)f->m, w, k, -1.0, &L_(f, 0, s), (int)f->ldl,
-                    &T_(f, s, c), jb, 1.0, &L_(f, 0, c), (int)f->ldl);
+        hpl_gemm(0, f->m, w, k, -1.0, &L_(f, 0, s), f->ldl, &T_(f, s, c), jb, &L_(f, 0, c), f->ldl);
 }
 
 /* U rows [s, s+k) of columns [c, c+w): T[s:s+k, c:c+w] = L(s:s+k)^-1 T[s:s+k, c:c+w]. */
@@ -248,8 +246,8 @@ static void pf_rec(pf_t *f, int c0, int n)
             pf_rec(f, c, wd);
             if (nr > 0) {
                 if (k > 0)
-                    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, wd, nr, k, -1.0, &T_(f, c, c0), f->jb,
-                                &T_(f, c0, c + wd), f->jb, 1.0, &T_(f, c, c + wd), f->jb);
+                    hpl_gemm(0, wd, nr, k, -1.0, &T_(f, c, c0), f->jb, &T_(f, c0, c + wd), f->jb, &T_(f, c, c + wd),
+                             f->jb);
                 pf_trsm_u(f, c, wd, c + wd, nr);
             }
             break;

@@ -1,5 +1,6 @@
 /* The trailing update of one panel over a range of local columns: row swaps
- * (hpl_swap.c), U = L11^-1 U with DTRSM, then A22 -= L21 U with DGEMM. While
+ * (hpl_swap.c), U = L11^-1 U with DTRSM, then A22 -= L21 U with DGEMM (hpl_gemm: the BLAS's or
+ * hpl_dgemm.c's, as --dgemm chose). While
  * a look-ahead broadcast is in flight the DGEMM runs in tiles of about
  * `interval` seconds each, and the broadcast is progressed between them: MPI
  * over TCP moves a large message only inside MPI calls, so the interval
@@ -26,8 +27,7 @@ static void gemm(const hpl_panel_t *pan, const hpl_urows_t *u, int64_t r0, int64
                  double *c, int64_t ldc)
 {
     const double *b = u->trans ? u->u + j0 : u->u + j0 * u->ldu;
-    cblas_dgemm(CblasColMajor, CblasNoTrans, u->trans ? CblasTrans : CblasNoTrans, (int)nr, (int)nc, pan->jb, -1.0,
-                pan->l + r0, (int)pan->m, b, (int)u->ldu, 1.0, c + r0 + j0 * ldc, (int)ldc);
+    hpl_gemm(u->trans, nr, nc, pan->jb, -1.0, pan->l + r0, pan->m, b, u->ldu, c + r0 + j0 * ldc, ldc);
 }
 
 cb_status_t hpl_update(const hpl_panel_t *pan, hpl_matrix_t *mat, const hpl_grid_t *grid,

@@ -18,4 +18,23 @@ with h5py.File("bad.h5", "r") as f:
     s = s.decode() if isinstance(s, bytes) else str(s)
     assert s == "failed", s
 ' || fail "HDF5 row does not record the failure"
+# the own DGEMM (every path this CPU has, U transposed with P = 2 and in
+# place with P = 1) passes, and the run records it
+for isa in c avx2 avx512; do
+    HPL_DGEMM_ISA=$isa run 2 -N 300 --nb 32 -P 2 -Q 1 --dgemm own -o own-$isa.h5 > own-$isa.out 2>&1 ||
+        { cat own-$isa.out; fail "--dgemm own ($isa) exited non-zero"; }
+    expect_passed own-$isa.out 1
+done
+run 2 -N 333 --nb 40 -P 1 -Q 2 --dgemm own -o own.h5 > own.out 2>&1 || { cat own.out; fail "--dgemm own exited non-zero"; }
+expect_passed own.out 1
+grep -q '^DGEMM  : own ' own.out || { cat own.out; fail "no DGEMM line naming the own kernel"; }
+"$PY" -c '
+import h5py
+with h5py.File("own.h5", "r") as f:
+    k = f.attrs["dgemm_kernel"]
+    k = k.decode() if isinstance(k, bytes) else str(k)
+    r = f["/hpl/runs"][0]
+    assert k != "blas" and r["dgemm"].decode() == k, (k, r["dgemm"])
+    assert f.attrs["dgemm_own_gflops_total"] > 0 and f.attrs["dgemm_blas_gflops_total"] > 0
+' || fail "HDF5 does not record the own DGEMM"
 exit 0
