@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <mpi.h>
 #include "cb.h"
+#include "llm_team.h"
 
 /* ================================================================ tensor types */
 
@@ -630,6 +631,7 @@ typedef struct {
     const char *dump_routing; /* --dump-routing FILE: every routing decision, per rank */
     int kv_type;          /* --kv-type index into llm_kv_type_choices */
     int split;            /* --split: llm_split_kind_t */
+    int wait;             /* --wait: llm_wait_t, how the thread team waits between steps */
 } llm_model_opts_t;
 
 extern const char *const llm_type_choices[]; /* "f32", "f16", "bf16", "q8_0", "q4_0", ... "q6_k", NULL */
@@ -638,7 +640,7 @@ extern const int llm_type_choice_ids[];
 extern const char *const llm_kv_type_choices[]; /* "f16", "f32", "q8_0", NULL */
 extern const int llm_kv_type_ids[];
 
-#define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0, NULL, 0, NULL, NULL, 0, 0 }
+#define LLM_MODEL_OPTS_DEFAULT { NULL, NULL, 0, 0, 1, 0, 0, 0, NULL, 0, NULL, NULL, 0, 0, 0 }
 /* The model options every subcommand takes, as rows of its cb_opt_t table
  * (a macro because a table is a static initializer). */
 #define LLM_MODEL_OPTS(mo) \
@@ -650,6 +652,7 @@ extern const int llm_kv_type_ids[];
     { "ctx", 'c', CB_OPT_INT, &(mo).ctx, "N", "context (KV cache) length, at most the model's (0: the model's, at most 4096)", 0, 1 << 24, NULL }, \
     { "kv-type", 0, CB_OPT_CHOICE, &(mo).kv_type, "TYPE", "KV cache type: f16, f32, q8_0", 0, -1, llm_kv_type_choices }, \
     { "isa", 0, CB_OPT_CHOICE, &(mo).isa, "ISA", "kernels: auto, c, avx2, avx512", 0, -1, llm_isa_names }, \
+    { "wait", 0, CB_OPT_CHOICE, &(mo).wait, "HOW", "how idle threads wait: active (spin 50 us, then sleep), passive (sleep at once), auto (passive when this host's ranks x threads exceed its cores; env LLM_WAIT)", 0, -1, llm_wait_names }, \
     { "allreduce", 0, CB_OPT_CHOICE, &(mo).allreduce, "ALG", "allreduce: mpi (MPI_Allreduce), rd (recursive doubling, persistent), over UCX: oneshot, twoshot, am (oneshot by active messages), ucx (picks by size and transport), auto (MPI or UCX, timed at start-up)", 0, -1, llm_ar_names }, \
     { "split", 0, CB_OPT_CHOICE, &(mo).split, "HOW", "tensor (every layer over all ranks, two allreduces a layer) or layers (each rank a contiguous range of layers, activations passed on rank to rank)", 0, -1, llm_split_names }, \
     { "shard-weights", 0, CB_OPT_STRING, &(mo).shard_weights, "W0,W1,..", "uneven hosts: rank i gets a share Wi of heads, FFN units, experts and vocabulary (--split layers: of the layers), or 'auto' (free memory)", 0, -1, NULL }, \

@@ -16,6 +16,7 @@
 #include <omp.h>
 #endif
 #include "llm_kern.h"
+#include "llm_team.h"
 #ifdef LLM_X86
 #include <immintrin.h>
 #endif
@@ -311,75 +312,90 @@ LLM_AVX512 static void attend_lanes(const llm_attn_t *a, int kvh, int i0, int i1
 
 int llm_attention_lanes = -1;
 
+/* One work item of llm_attention: KV head wi / nblk, query block wi % nblk,
+ * on thread th's scratch tiles. */
+typedef struct {
+    const llm_attn_t *a;
+    int bq, nblk;
+#ifdef LLM_X86
+    int avx512, lanes;
+#endif
+} attn_work_t;
+
+static void attention_item(void *arg, int64_t wi64, int th)
+{
+    const attn_work_t *w = arg;
+    const llm_attn_t *a = w->a;
+    const int wi = (int)wi64, bq = w->bq, nblk = w->nblk, hd = a->hd, qd = a->nq * hd;
+#ifdef LLM_X86
+    const int avx512 = w->avx512, lanes = w->lanes;
+#endif
+    const int kvh = wi / nblk, i0 = (wi % nblk) * bq, i1 = i0 + bq < a->b ? i0 + bq : a->b;
+    float *kbuf = a->scratch + (size_t)th * llm_attention_scratch(hd);
+    float *vbuf = kbuf + (size_t)LLM_ATT_KT * hd, *s = vbuf + (size_t)LLM_ATT_KT * hd;
+    float *m = s + LLM_ATT_KT, *l = m + LLM_ATT_ROWS;
+    /* this rank's query heads on KV head kvh (global kv0 + kvh) */
+    int hq0 = (a->kv0 + kvh) * a->group - a->h0, hq1 = hq0 + a->group;
+    hq0 = hq0 < 0 ? 0 : hq0;
+    hq1 = hq1 > a->nq ? a->nq : hq1;
+    const int nh = hq1 - hq0;
+    if (nh <= 0)
+        return;
+#ifdef LLM_X86
+    if (lanes && (i1 - i0) * nh >= LLM_ATT_LANES / 2) { /* fewer rows (a decoded token): one row at a time */
+        attend_lanes(a, kvh, i0, i1, hq0, nh, kbuf, vbuf, l + LLM_ATT_ROWS);
+        return;
+    }
+#endif
+    for (int r = 0; r < (i1 - i0) * nh; r++) {
+        m[r] = -INFINITY;
+        l[r] = 0;
+        int i = i0 + r / nh, h = hq0 + r % nh;
+        memset(a->o + (size_t)i * qd + (size_t)h * hd, 0, sizeof(float) * (size_t)hd);
+    }
+    const int t_end = a->pos + i1; /* positions [0, t_end) are seen by the block's last token */
+    for (int t0 = 0; t0 < t_end; t0 += LLM_ATT_KT) {
+        const int nt = t_end - t0 < LLM_ATT_KT ? t_end - t0 : LLM_ATT_KT;
+        size_t ks, vs;
+        const float *kr = tile_rows(a, a->k, kvh, t0, nt, kbuf, &ks);
+        const float *vr = tile_rows(a, a->v, kvh, t0, nt, vbuf, &vs);
+        for (int r = 0; r < (i1 - i0) * nh; r++) {
+            const int i = i0 + r / nh, h = hq0 + r % nh;
+            const int nv = a->pos + i + 1 - t0 < nt ? a->pos + i + 1 - t0 : nt; /* causal */
+            if (nv <= 0)
+                continue;
+            const float *q = a->q + (size_t)i * qd + (size_t)h * hd;
+            float *o = a->o + (size_t)i * qd + (size_t)h * hd;
+#ifdef LLM_X86
+            if (avx512)
+                tile_row_avx512(hd, q, kr, ks, vr, vs, nv, a->scale, s, &m[r], &l[r], o);
+            else
+#endif
+                tile_row_c(hd, q, kr, ks, vr, vs, nv, a->scale, s, &m[r], &l[r], o);
+        }
+    }
+    for (int r = 0; r < (i1 - i0) * nh; r++) {
+        int i = i0 + r / nh, h = hq0 + r % nh;
+        float *o = a->o + (size_t)i * qd + (size_t)h * hd, inv = 1.0f / l[r];
+        for (int d = 0; d < hd; d++)
+            o[d] *= inv;
+    }
+}
+
 void llm_attention(const llm_attn_t *a)
 {
     if (llm_attention_lanes < 0) {
         const char *e = getenv("LLM_ATT_LANES");
         llm_attention_lanes = e ? atoi(e) != 0 : 1;
     }
-    const int hd = a->hd, qd = a->nq * hd;
     /* The query heads of each KV head are consecutive: [hq0(k), hq1(k)). */
     int bq = LLM_ATT_ROWS / (a->group > 0 ? a->group : 1);
     bq = bq < 1 ? 1 : bq;
     const int nblk = (a->b + bq - 1) / bq, nwork = a->nkv * nblk;
+    attn_work_t w = { .a = a, .bq = bq, .nblk = nblk };
 #ifdef LLM_X86
-    const int avx512 = llm_kernels_isa() == LLM_ISA_AVX512, lanes = avx512 && llm_attention_lanes;
+    w.avx512 = llm_kernels_isa() == LLM_ISA_AVX512;
+    w.lanes = w.avx512 && llm_attention_lanes;
 #endif
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int wi = 0; wi < nwork; wi++) {
-        const int kvh = wi / nblk, i0 = (wi % nblk) * bq, i1 = i0 + bq < a->b ? i0 + bq : a->b;
-        int th = 0;
-#ifdef _OPENMP
-        th = omp_get_thread_num();
-#endif
-        float *kbuf = a->scratch + (size_t)th * llm_attention_scratch(hd);
-        float *vbuf = kbuf + (size_t)LLM_ATT_KT * hd, *s = vbuf + (size_t)LLM_ATT_KT * hd;
-        float *m = s + LLM_ATT_KT, *l = m + LLM_ATT_ROWS;
-        /* this rank's query heads on KV head kvh (global kv0 + kvh) */
-        int hq0 = (a->kv0 + kvh) * a->group - a->h0, hq1 = hq0 + a->group;
-        hq0 = hq0 < 0 ? 0 : hq0;
-        hq1 = hq1 > a->nq ? a->nq : hq1;
-        const int nh = hq1 - hq0;
-        if (nh <= 0)
-            continue;
-#ifdef LLM_X86
-        if (lanes && (i1 - i0) * nh >= LLM_ATT_LANES / 2) { /* fewer rows (a decoded token): one row at a time */
-            attend_lanes(a, kvh, i0, i1, hq0, nh, kbuf, vbuf, l + LLM_ATT_ROWS);
-            continue;
-        }
-#endif
-        for (int r = 0; r < (i1 - i0) * nh; r++) {
-            m[r] = -INFINITY;
-            l[r] = 0;
-            int i = i0 + r / nh, h = hq0 + r % nh;
-            memset(a->o + (size_t)i * qd + (size_t)h * hd, 0, sizeof(float) * (size_t)hd);
-        }
-        const int t_end = a->pos + i1; /* positions [0, t_end) are seen by the block's last token */
-        for (int t0 = 0; t0 < t_end; t0 += LLM_ATT_KT) {
-            const int nt = t_end - t0 < LLM_ATT_KT ? t_end - t0 : LLM_ATT_KT;
-            size_t ks, vs;
-            const float *kr = tile_rows(a, a->k, kvh, t0, nt, kbuf, &ks);
-            const float *vr = tile_rows(a, a->v, kvh, t0, nt, vbuf, &vs);
-            for (int r = 0; r < (i1 - i0) * nh; r++) {
-                const int i = i0 + r / nh, h = hq0 + r % nh;
-                const int nv = a->pos + i + 1 - t0 < nt ? a->pos + i + 1 - t0 : nt; /* causal */
-                if (nv <= 0)
-                    continue;
-                const float *q = a->q + (size_t)i * qd + (size_t)h * hd;
-                float *o = a->o + (size_t)i * qd + (size_t)h * hd;
-#ifdef LLM_X86
-                if (avx512)
-                    tile_row_avx512(hd, q, kr, ks, vr, vs, nv, a->scale, s, &m[r], &l[r], o);
-                else
-#endif
-                    tile_row_c(hd, q, kr, ks, vr, vs, nv, a->scale, s, &m[r], &l[r], o);
-            }
-        }
-        for (int r = 0; r < (i1 - i0) * nh; r++) {
-            int i = i0 + r / nh, h = hq0 + r % nh;
-            float *o = a->o + (size_t)i * qd + (size_t)h * hd, inv = 1.0f / l[r];
-            for (int d = 0; d < hd; d++)
-                o[d] *= inv;
-        }
-    }
+    llm_team_dynamic(nwork, attention_item, &w);
 }

@@ -430,6 +430,7 @@ cb_status_t llm_cmd_bench(int argc, char **argv)
                        desc.source, llm_arch_names[desc.cfg.arch], desc.cfg.n_layers, desc.cfg.dim,
                        cb_nranks(), threads, llm_split_names[mo.split], llm_ar_names[mo.allreduce], llm_kernels_name(), blas_core);
     cb_results_set_str(res, "llm_split", llm_split_names[mo.split]);
+    cb_results_set_str(res, "llm_thread_wait", llm_team_wait_name()); /* the kernels team: active or passive */
     cb_results_comment(res, "allreduce: %s", llm_comm_describe(comm));
     cb_results_set_str(res, "llm_allreduce", llm_comm_describe(comm));
 

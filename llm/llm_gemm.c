@@ -18,6 +18,8 @@
 #include <omp.h>
 #endif
 #include "llm_kern.h"
+#include "llm_team.h"
+#include <stdatomic.h>
 #ifdef LLM_X86
 #include <immintrin.h>
 #define LLM_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -497,6 +499,22 @@ LLM_AVX2 static void mk_avx2(const unsigned char *p, int nkb, int sub16, int hr,
 }
 #endif /* LLM_X86 */
 
+/* What a step of the product shares with its threads. */
+typedef struct {
+    int n, b, cols, nkb, n_chunks, wide;
+    const llm_mat_t *const *w;
+    const float *x;
+    float *const *y;
+    const int *ldy;
+    const int *start;
+    llm_isa_t isa;
+    size_t pbytes;
+    int8_t *q;         /* AMX: the quantized tokens */
+    float *sc;         /* AMX: their scales */
+    int ntt;           /* AMX: token tiles */
+    _Atomic int next;  /* the next chunk to take */
+} gemm_step_t;
+
 /* ================================================================ AMX */
 
 /* Sapphire Rapids' tile unit: TDPBSUD multiplies a tile of 16 tokens x 32
@@ -716,6 +734,50 @@ LLM_AMX static void mk_amx(const unsigned char *p, int nkb, int sub16, const int
             _mm512_mask_storeu_ps(y[t], m, f[t]);
 }
 
+static void gemm_step_amx(void *arg, int th, int nt)
+{
+    gemm_step_t *g = arg;
+    const int n = g->n, b = g->b, cols = g->cols, nkb = g->nkb, n_chunks = g->n_chunks, ntt = g->ntt;
+    const llm_mat_t *const *w = g->w;
+    const float *x = g->x;
+    float *const *y = g->y;
+    const int *ldy = g->ldy, *start = g->start;
+    int8_t *q = g->q;
+    float *sc = g->sc;
+    (void)n;
+    int64_t lo, hi;
+    llm_team_split(ntt, th, nt, &lo, &hi);
+    for (int tt = (int)lo; tt < (int)hi; tt++)
+        act_quantize_amx(x, b, tt * GA, cols, q, sc + (size_t)tt * nkb * 4 * GA);
+    llm_team_barrier(th); /* every token quantized before any panel uses it */
+    unsigned char *pb = g_panel[th];
+    const size_t pbytes = panel_bytes(cols, 0);
+    for (int ci; (ci = atomic_fetch_add_explicit(&g->next, 1, memory_order_relaxed)) < n_chunks;) {
+        int m = 0;
+        while (ci >= start[m + 1])
+            m++;
+        const llm_mat_t *wm = w[m];
+        const int rows = wm->rows, sub16 = llm_type_subblock(wm->type) == 16;
+        const int c0 = (ci - start[m]) * GR * GP;
+        int np = 0, nrs[GP];
+        for (int j = 0; j < GP && c0 + j * GR < rows; j++, np++) {
+            const int r0 = c0 + j * GR;
+            nrs[j] = rows - r0 < GR ? rows - r0 : GR;
+            panel_build(wm, r0, nrs[j], 0, pb + (size_t)j * pbytes);
+        }
+        for (int tt = 0; tt < ntt; tt++) {
+            for (int j = 0; j < np; j++) {
+                float *yt[GA];
+                for (int t = 0; t < GA; t++)
+                    yt[t] = tt * GA + t < b ? y[m] + (size_t)(tt * GA + t) * ldy[m] + c0 + j * GR : NULL;
+                mk_amx(pb + (size_t)j * pbytes, nkb, sub16, q + (size_t)tt * GA * cols,
+                       sc + (size_t)tt * nkb * 4 * GA, yt, nrs[j]);
+            }
+        }
+    }
+    amx_release();
+}
+
 /* llm_gemm_q_n on the tile unit: X quantized once into AMX form, then
  * threads take GP panels (64 rows) at a time, build them, and run every
  * 16-token tile over them, so that a tile's activations are read from L2
@@ -735,43 +797,9 @@ static int gemm_q_n_amx(int n, const llm_mat_t *const *w, const float *x, int b,
     amx_config_fill();
     int8_t *q = g_act;
     float *sc = (float *)(void *)((char *)g_act + (qbytes + 63) / 64 * 64);
-#pragma omp parallel
-    {
-#pragma omp for schedule(static)
-        for (int tt = 0; tt < ntt; tt++)
-            act_quantize_amx(x, b, tt * GA, cols, q, sc + (size_t)tt * nkb * 4 * GA);
-        int th = 0;
-#ifdef _OPENMP
-        th = omp_get_thread_num();
-#endif
-        unsigned char *pb = g_panel[th];
-        const size_t pbytes = panel_bytes(cols, 0);
-#pragma omp for schedule(dynamic, 1)
-        for (int ci = 0; ci < n_chunks; ci++) {
-            int m = 0;
-            while (ci >= start[m + 1])
-                m++;
-            const llm_mat_t *wm = w[m];
-            const int rows = wm->rows, sub16 = llm_type_subblock(wm->type) == 16;
-            const int c0 = (ci - start[m]) * GR * GP;
-            int np = 0, nrs[GP];
-            for (int j = 0; j < GP && c0 + j * GR < rows; j++, np++) {
-                const int r0 = c0 + j * GR;
-                nrs[j] = rows - r0 < GR ? rows - r0 : GR;
-                panel_build(wm, r0, nrs[j], 0, pb + (size_t)j * pbytes);
-            }
-            for (int tt = 0; tt < ntt; tt++) {
-                for (int j = 0; j < np; j++) {
-                    float *yt[GA];
-                    for (int t = 0; t < GA; t++)
-                        yt[t] = tt * GA + t < b ? y[m] + (size_t)(tt * GA + t) * ldy[m] + c0 + j * GR : NULL;
-                    mk_amx(pb + (size_t)j * pbytes, nkb, sub16, q + (size_t)tt * GA * cols,
-                           sc + (size_t)tt * nkb * 4 * GA, yt, nrs[j]);
-                }
-            }
-        }
-        amx_release();
-    }
+    gemm_step_t g = { .n = n, .b = b, .cols = cols, .nkb = nkb, .n_chunks = n_chunks, .w = w, .x = x, .y = y,
+                      .ldy = ldy, .start = start, .q = q, .sc = sc, .ntt = ntt };
+    llm_team_run(gemm_step_amx, &g);
     return 0;
 }
 #else
@@ -780,6 +808,79 @@ int llm_gemm_set_amx(int on) { (void)on; return 0; }
 #endif /* LLM_X86 */
 
 /* ================================================================ the product */
+
+static void gemm_step(void *arg, int th, int nt)
+{
+    gemm_step_t *g = arg;
+    const int n = g->n, b = g->b, cols = g->cols, nkb = g->nkb, n_chunks = g->n_chunks, wide = g->wide;
+    const llm_mat_t *const *w = g->w;
+    const float *x = g->x;
+    float *const *y = g->y;
+    const int *ldy = g->ldy, *start = g->start;
+    const llm_isa_t isa = g->isa;
+    const size_t pbytes = g->pbytes;
+    (void)n, (void)isa;
+    int64_t lo, hi;
+    llm_team_split(b, th, nt, &lo, &hi);
+    for (int t = (int)lo; t < (int)hi; t++) {
+        if (wide)
+            act_quantize16(x + (size_t)t * cols, cols, (gemm_act16_t *)g_act + (size_t)t * nkb);
+#ifdef LLM_X86
+        else if (isa == LLM_ISA_AVX512)
+            act_quantize_avx512(x + (size_t)t * cols, cols, (gemm_act_t *)g_act + (size_t)t * nkb);
+#endif
+        else
+            act_quantize(x + (size_t)t * cols, cols, (gemm_act_t *)g_act + (size_t)t * nkb);
+    }
+    llm_team_barrier(th); /* every token quantized before any panel uses it */
+    unsigned char *pb = g_panel[th];
+    for (int ci; (ci = atomic_fetch_add_explicit(&g->next, 1, memory_order_relaxed)) < n_chunks;) {
+        int m = 0;
+        while (ci >= start[m + 1])
+            m++;
+        const llm_mat_t *wm = w[m];
+        const int rows = wm->rows, sub16 = llm_type_subblock(wm->type) == 16;
+        const int c0 = (ci - start[m]) * GR * GC;
+        int np = 0;
+        for (; np < GC && c0 + np * GR < rows; np++) {
+            const int r0 = c0 + np * GR;
+            panel_build(wm, r0, rows - r0 < GR ? rows - r0 : GR, wide, pb + (size_t)np * pbytes);
+        }
+        const int tile = wide ? GT2 : GT;
+        for (int t0 = 0; t0 < b; t0 += tile)
+        for (int j = 0; j < np; j++) {
+            const unsigned char *p = pb + (size_t)j * pbytes;
+            const int r0 = c0 + j * GR, nr = rows - r0 < GR ? rows - r0 : GR;
+            /* a tile past the last token repeats it and stores nothing */
+            const gemm_act_t *a[GT];
+            const gemm_act16_t *a16[GT];
+            float *yt[GT];
+            for (int t = 0; t < tile; t++) {
+                int tt = t0 + t < b ? t0 + t : b - 1;
+                a[t] = (const gemm_act_t *)g_act + (size_t)tt * nkb;
+                a16[t] = (const gemm_act16_t *)g_act + (size_t)tt * nkb;
+                yt[t] = t0 + t < b ? y[m] + (size_t)(t0 + t) * ldy[m] + r0 : NULL;
+            }
+#ifdef LLM_X86
+            if (isa == LLM_ISA_AVX512) {
+                mk_avx512(p, nkb, sub16, wm->type == LLM_Q8_0 || wm->type == LLM_Q4_0, a, yt, nr);
+                continue;
+            }
+            if (isa == LLM_ISA_AVX2) {
+                mk_avx2(p, nkb, sub16, 0, a16, yt, nr);
+                if (nr > 8)
+                    mk_avx2(p, nkb, sub16, 1, a16, yt, nr);
+                continue;
+            }
+#endif
+            float acc[GT][GR];
+            mk_c(p, nkb, sub16, a, acc);
+            for (int t = 0; t < tile; t++)
+                if (yt[t])
+                    memcpy(yt[t], acc[t], sizeof(float) * (size_t)nr);
+        }
+    }
+}
 
 /* n matrices of the same cols on the same X: X quantized once, the panels
  * of all of them shared out among the threads in one parallel region. */
@@ -817,72 +918,9 @@ void llm_gemm_q_n(int n, const llm_mat_t *const *w, const float *x, int b, float
         cb_free(xq);
         return;
     }
-#pragma omp parallel
-    {
-#pragma omp for schedule(static)
-        for (int t = 0; t < b; t++) {
-            if (wide)
-                act_quantize16(x + (size_t)t * cols, cols, (gemm_act16_t *)g_act + (size_t)t * nkb);
-#ifdef LLM_X86
-            else if (isa == LLM_ISA_AVX512)
-                act_quantize_avx512(x + (size_t)t * cols, cols, (gemm_act_t *)g_act + (size_t)t * nkb);
-#endif
-            else
-                act_quantize(x + (size_t)t * cols, cols, (gemm_act_t *)g_act + (size_t)t * nkb);
-        }
-        int th = 0;
-#ifdef _OPENMP
-        th = omp_get_thread_num();
-#endif
-        unsigned char *pb = g_panel[th];
-#pragma omp for schedule(dynamic, 1)
-        for (int ci = 0; ci < n_chunks; ci++) {
-            int m = 0;
-            while (ci >= start[m + 1])
-                m++;
-            const llm_mat_t *wm = w[m];
-            const int rows = wm->rows, sub16 = llm_type_subblock(wm->type) == 16;
-            const int c0 = (ci - start[m]) * GR * GC;
-            int np = 0;
-            for (; np < GC && c0 + np * GR < rows; np++) {
-                const int r0 = c0 + np * GR;
-                panel_build(wm, r0, rows - r0 < GR ? rows - r0 : GR, wide, pb + (size_t)np * pbytes);
-            }
-            const int tile = wide ? GT2 : GT;
-            for (int t0 = 0; t0 < b; t0 += tile)
-            for (int j = 0; j < np; j++) {
-                const unsigned char *p = pb + (size_t)j * pbytes;
-                const int r0 = c0 + j * GR, nr = rows - r0 < GR ? rows - r0 : GR;
-                /* a tile past the last token repeats it and stores nothing */
-                const gemm_act_t *a[GT];
-                const gemm_act16_t *a16[GT];
-                float *yt[GT];
-                for (int t = 0; t < tile; t++) {
-                    int tt = t0 + t < b ? t0 + t : b - 1;
-                    a[t] = (const gemm_act_t *)g_act + (size_t)tt * nkb;
-                    a16[t] = (const gemm_act16_t *)g_act + (size_t)tt * nkb;
-                    yt[t] = t0 + t < b ? y[m] + (size_t)(t0 + t) * ldy[m] + r0 : NULL;
-                }
-#ifdef LLM_X86
-                if (isa == LLM_ISA_AVX512) {
-                    mk_avx512(p, nkb, sub16, wm->type == LLM_Q8_0 || wm->type == LLM_Q4_0, a, yt, nr);
-                    continue;
-                }
-                if (isa == LLM_ISA_AVX2) {
-                    mk_avx2(p, nkb, sub16, 0, a16, yt, nr);
-                    if (nr > 8)
-                        mk_avx2(p, nkb, sub16, 1, a16, yt, nr);
-                    continue;
-                }
-#endif
-                float acc[GT][GR];
-                mk_c(p, nkb, sub16, a, acc);
-                for (int t = 0; t < tile; t++)
-                    if (yt[t])
-                        memcpy(yt[t], acc[t], sizeof(float) * (size_t)nr);
-            }
-        }
-    }
+    gemm_step_t g = { .n = n, .b = b, .cols = cols, .nkb = nkb, .n_chunks = n_chunks, .wide = wide, .w = w, .x = x, .y = y,
+                      .ldy = ldy, .start = start, .isa = isa, .pbytes = pbytes };
+    llm_team_run(gemm_step, &g);
 }
 
 void llm_gemm_q(const llm_mat_t *w, const float *x, int b, float *y, int ldy)

@@ -14,6 +14,8 @@
 #include <omp.h>
 #endif
 #include "llm_kern.h"
+#include "llm_team.h"
+#include <stdatomic.h>
 #ifdef LLM_X86
 #include <immintrin.h>
 #include <cpuid.h>
@@ -668,7 +670,45 @@ static void matvec_rows(int n, const llm_mat_t *const *w, const float *x, const 
     }
 }
 
-/* One parallel region over the rows of n matrices whose dots take the same
+/* One step of matvec_group on the team: the matrices' rows, stacked. */
+typedef struct {
+    int n;
+    const llm_mat_t *const *w;
+    const float *x;
+    llm_block_q8x_t *xq;
+    float *const *y;
+    int total;
+    size_t bytes, nc;      /* the rows' bytes; chunks of about llm_matvec_chunk (0: one share each) */
+    _Atomic size_t next;   /* the next chunk to take */
+} matvec_step_t;
+
+static void matvec_step(void *arg, int t, int nt)
+{
+    matvec_step_t *ms = arg;
+    const int n = ms->n, total = ms->total;
+    const llm_mat_t *const *w = ms->w;
+    const size_t bytes = ms->bytes, nc = ms->nc;
+    if (nc > (size_t)nt) {
+        /* Chunks of about llm_matvec_chunk bytes, taken in turn: a thread
+         * slowed by another process on its core leaves its chunks to the
+         * others instead of making them wait at the join. */
+        for (size_t ch; (ch = atomic_fetch_add_explicit(&ms->next, 1, memory_order_relaxed)) < nc;)
+            matvec_rows(n, w, ms->x, ms->xq, ms->y, matvec_row_at(n, w, bytes / nc * ch + bytes % nc * ch / nc),
+                        ch + 1 == nc ? total : matvec_row_at(n, w, bytes / nc * (ch + 1) + bytes % nc * (ch + 1) / nc));
+        return;
+    }
+    /* Thread t takes stacked rows [lo, hi), as even in bytes as whole rows
+     * allow (a Q4_K_M's Q6_K attn_v rows are longer than the Q4_K attn_q and
+     * attn_k rows beside them); in rows when they are alike. */
+    int lo = (int)((int64_t)total * t / nt), hi = (int)((int64_t)total * (t + 1) / nt);
+    if (n > 1) {
+        lo = matvec_row_at(n, w, bytes / (size_t)nt * (size_t)t + bytes % (size_t)nt * (size_t)t / (size_t)nt);
+        hi = t + 1 == nt ? total : matvec_row_at(n, w, bytes / (size_t)nt * (size_t)(t + 1) + bytes % (size_t)nt * (size_t)(t + 1) / (size_t)nt);
+    }
+    matvec_rows(n, w, ms->x, ms->xq, ms->y, lo, hi);
+}
+
+/* One team step over the rows of n matrices whose dots take the same
  * activation form, as if stacked: one fork/join and one quantization of x. */
 static void matvec_group(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y)
 {
@@ -684,37 +724,12 @@ static void matvec_group(int n, const llm_mat_t *const *w, const float *x, llm_b
         llm_kernels->quant_q8x(x, xq, w[0]->cols);
     else if (act == LLM_ACT_Q8K)
         llm_kernels->quant_q8_K(x, (llm_block_q8_K_t *)(void *)xq, w[0]->cols);
-#pragma omp parallel
-    {
-        int nt = 1, t = 0;
-#ifdef _OPENMP
-        nt = omp_get_num_threads();
-        t = omp_get_thread_num();
-#endif
-        size_t bytes = 0;
-        for (int m = 0; m < n; m++)
-            bytes += w[m]->rows > 0 ? (size_t)w[m]->rows * w[m]->row_bytes : 0;
-        const size_t nc = llm_matvec_chunk > 0 && nt > 1 ? (bytes + llm_matvec_chunk - 1) / llm_matvec_chunk : 0;
-        if (nc > (size_t)nt) {
-            /* Chunks of about llm_matvec_chunk bytes, taken in turn: a thread
-             * slowed by another process on its core leaves its chunks to the
-             * others instead of making them wait at the join. */
-#pragma omp for schedule(dynamic, 1) nowait
-            for (size_t ch = 0; ch < nc; ch++)
-                matvec_rows(n, w, x, xq, y, matvec_row_at(n, w, bytes / nc * ch + bytes % nc * ch / nc),
-                            ch + 1 == nc ? total : matvec_row_at(n, w, bytes / nc * (ch + 1) + bytes % nc * (ch + 1) / nc));
-        } else {
-            /* Thread t takes stacked rows [lo, hi), as even in bytes as whole
-             * rows allow (a Q4_K_M's Q6_K attn_v rows are longer than the Q4_K
-             * attn_q and attn_k rows beside them); in rows when they are alike. */
-            int lo = (int)((int64_t)total * t / nt), hi = (int)((int64_t)total * (t + 1) / nt);
-            if (n > 1) {
-                lo = matvec_row_at(n, w, bytes / (size_t)nt * (size_t)t + bytes % (size_t)nt * (size_t)t / (size_t)nt);
-                hi = t + 1 == nt ? total : matvec_row_at(n, w, bytes / (size_t)nt * (size_t)(t + 1) + bytes % (size_t)nt * (size_t)(t + 1) / (size_t)nt);
-            }
-            matvec_rows(n, w, x, xq, y, lo, hi);
-        }
-    }
+    matvec_step_t ms = { n, w, x, xq, y, total, 0, 0, 0 };
+    for (int m = 0; m < n; m++)
+        ms.bytes += w[m]->rows > 0 ? (size_t)w[m]->rows * w[m]->row_bytes : 0;
+    const int nt = llm_team_size();
+    ms.nc = llm_matvec_chunk > 0 && nt > 1 ? (ms.bytes + llm_matvec_chunk - 1) / llm_matvec_chunk : 0;
+    llm_team_run(matvec_step, &ms);
 }
 
 void llm_matvec_n(int n, const llm_mat_t *const *w, const float *x, llm_block_q8x_t *xq, float *const *y)
@@ -805,6 +820,41 @@ void llm_matmul_n(int n, const llm_mat_t *const *w, const float *x, int b, float
         llm_matmul(w[m], x, b, y[m], w[m]->rows);
 }
 
+/* Panel p (LLM_PANEL rows) of llm_matmul's F32 path: dequantized into
+ * thread th's buffer, multiplied by OpenBLAS's sgemm. */
+typedef struct {
+    const llm_mat_t *w;
+    const float *x;
+    int b;
+    float *y;
+    int ldy;
+} matmul_work_t;
+
+static void matmul_panel(void *arg, int64_t p, int th)
+{
+    const matmul_work_t *mw = arg;
+    const llm_mat_t *w = mw->w;
+    const int rows = w->rows, cols = w->cols;
+    const char *data = w->data;
+    int r0 = (int)p * LLM_PANEL, nr = rows - r0 < LLM_PANEL ? rows - r0 : LLM_PANEL;
+    const float *wp;
+    if (w->type == LLM_F32) {
+        wp = (const float *)(data + (size_t)r0 * w->row_bytes);
+    } else {
+        float *buf = llm_panels[th];
+        llm_deq_fn deq = w->type == LLM_F16 ? llm_kernels->deq_f16 : w->type == LLM_BF16 ? llm_kernels->deq_bf16
+                       : w->type == LLM_Q8_0 ? llm_kernels->deq_q8_0 : w->type == LLM_Q4_0 ? llm_kernels->deq_q4_0 : NULL;
+        for (int r = 0; r < nr; r++)
+            if (deq)
+                deq(data + (size_t)(r0 + r) * w->row_bytes, buf + (size_t)r * cols, cols);
+            else
+                llm_dequantize_row(w->type, data + (size_t)(r0 + r) * w->row_bytes, buf + (size_t)r * cols, cols);
+        wp = buf;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mw->b, nr, cols, 1.0f,
+                mw->x, cols, wp, cols, 0.0f, mw->y + r0, mw->ldy);
+}
+
 void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
 {
     if (w->rows <= 0 || b <= 0)
@@ -813,31 +863,6 @@ void llm_matmul(const llm_mat_t *w, const float *x, int b, float *y, int ldy)
         llm_gemm_q(w, x, b, y, ldy);
         return;
     }
-    const int rows = w->rows, cols = w->cols;
-    const int n_panels = (rows + LLM_PANEL - 1) / LLM_PANEL;
-    const char *data = w->data;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int p = 0; p < n_panels; p++) {
-        int r0 = p * LLM_PANEL, nr = rows - r0 < LLM_PANEL ? rows - r0 : LLM_PANEL;
-        const float *wp;
-        if (w->type == LLM_F32) {
-            wp = (const float *)(data + (size_t)r0 * w->row_bytes);
-        } else {
-            int t = 0;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-#endif
-            float *buf = llm_panels[t];
-            llm_deq_fn deq = w->type == LLM_F16 ? llm_kernels->deq_f16 : w->type == LLM_BF16 ? llm_kernels->deq_bf16
-                           : w->type == LLM_Q8_0 ? llm_kernels->deq_q8_0 : w->type == LLM_Q4_0 ? llm_kernels->deq_q4_0 : NULL;
-            for (int r = 0; r < nr; r++)
-                if (deq)
-                    deq(data + (size_t)(r0 + r) * w->row_bytes, buf + (size_t)r * cols, cols);
-                else
-                    llm_dequantize_row(w->type, data + (size_t)(r0 + r) * w->row_bytes, buf + (size_t)r * cols, cols);
-            wp = buf;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, nr, cols, 1.0f,
-                    x, cols, wp, cols, 0.0f, y + r0, ldy);
-    }
+    matmul_work_t mw = { w, x, b, y, ldy };
+    llm_team_dynamic((w->rows + LLM_PANEL - 1) / LLM_PANEL, matmul_panel, &mw);
 }

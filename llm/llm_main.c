@@ -915,19 +915,16 @@ static void usage(FILE *f)
                "or synthetic --shape presets (llm generate --list-shapes).\n");
 }
 
-/* When this host's ranks times their threads outnumber its cores, OpenMP's
- * spinning waits take the cores the other ranks need (a run collapsed under
- * load until OMP_WAIT_POLICY=passive). libgomp reads the policy only as it
- * loads, so set it and run this program again, once, before MPI starts; an
- * explicit OMP_WAIT_POLICY is left alone. */
+/* The kernels run on the rank's own thread team (llm_team.c), which spins
+ * or sleeps by its --wait policy; OpenMP is left only the loops outside the
+ * kernels, and its idle threads must not spin on the cores the team needs
+ * (libgomp spins for milliseconds after each region by default, and a run
+ * collapsed under load until OMP_WAIT_POLICY=passive). libgomp reads the
+ * policy only as it loads, so set it and run this program again, once,
+ * before MPI starts; an explicit OMP_WAIT_POLICY is left alone. */
 static void wait_policy(char **argv)
 {
-    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE"), *nt = getenv("OMP_NUM_THREADS");
-    if (getenv("OMP_WAIT_POLICY") || getenv("LLM_WAIT_POLICY_SET") || !local)
-        return;
-    long ranks = atol(local), cores = sysconf(_SC_NPROCESSORS_ONLN);
-    long threads = nt ? atol(nt) : (ranks > 0 && cores / ranks > 1 ? cores / ranks : 1);
-    if (ranks <= 0 || cores <= 0 || ranks * threads <= cores)
+    if (getenv("OMP_WAIT_POLICY") || getenv("LLM_WAIT_POLICY_SET"))
         return;
     setenv("OMP_WAIT_POLICY", "passive", 1);
     setenv("LLM_WAIT_POLICY_SET", "1", 1);

@@ -124,9 +124,14 @@ cb_status_t llm_model_setup(const llm_model_opts_t *mo, int batch, llm_desc_t *d
     int nt = model_threads(local_size);
     if (nt > 0)
         omp_set_num_threads(nt);
+    nt = omp_get_max_threads();
 #else
-    (void)model_threads;
+    int nt = model_threads(local_size);
 #endif
+    /* the kernels' threads: one team for the whole run, as many as OpenMP's */
+    st = llm_team_start(nt, (llm_wait_t)mo->wait, local_size);
+    if ((st = cb_agree(st, world)) != CB_OK)
+        return st;
     memset(&sh, 0, sizeof sh);
     st = llm_model_describe(mo, desc);
     if ((st = cb_agree(st, world)) != CB_OK)

@@ -1,6 +1,6 @@
 # llm/: the tensor-parallel transformer (see ../shared/DESIGN.md).
 noinst_LIBRARIES += llm/libllm.a
-llm_libllm_a_SOURCES = llm/llm.h llm/llm_kern.h llm/llm_quant.c llm/llm_kernels.c llm/llm_kquant.c llm/llm_dotrows.c llm/llm_gemm.c llm/llm_peak.c llm/llm_gguf.c llm/llm_l2c.c \
+llm_libllm_a_SOURCES = llm/llm.h llm/llm_kern.h llm/llm_quant.c llm/llm_team.h llm/llm_team.c llm/llm_kernels.c llm/llm_kquant.c llm/llm_dotrows.c llm/llm_gemm.c llm/llm_peak.c llm/llm_gguf.c llm/llm_l2c.c \
   llm/llm_desc.c llm/llm_shape.c llm/llm_shard.c llm/llm_comm.c llm/llm_forward.c llm/llm_attn.c \
   llm/llm_sample.c llm/llm_model.c llm/llm_bench.c llm/llm_moe.h llm/llm_moe.c llm/llm_moe_kern.c llm/llm_rope.c llm/llm_mla.c \
   llm/llm_tok.h llm/llm_unicode.c llm/llm_unicode_tab.c llm/llm_tok.c llm/llm_tok_spm.c llm/llm_tok_bpe.c \
@@ -22,6 +22,10 @@ check_PROGRAMS += tests/llm/test_moe_kern
 tests_llm_test_moe_kern_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 tests_llm_test_moe_kern_LDFLAGS = $(OPENMP_CFLAGS)
 tests_llm_test_moe_kern_LDADD = $(LLM_LIBS)
+check_PROGRAMS += tests/llm/test_team
+tests_llm_test_team_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
+tests_llm_test_team_LDFLAGS = $(OPENMP_CFLAGS)
+tests_llm_test_team_LDADD = $(LLM_LIBS)
 check_PROGRAMS += tests/llm/test_attn
 tests_llm_test_attn_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 tests_llm_test_attn_LDFLAGS = $(OPENMP_CFLAGS)
@@ -60,7 +64,7 @@ tests_llm_fuzz_tok_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS) -fsanitize=fuzzer,addr
 tests_llm_fuzz_tok_LDFLAGS = $(OPENMP_CFLAGS) -fsanitize=fuzzer,address
 tests_llm_fuzz_tok_LDADD = $(CB_LIBS)
 endif
-TESTS += tests/llm/test_quant tests/llm/test_attn tests/llm/quant_numpy.sh tests/llm/test_tok tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
+TESTS += tests/llm/test_quant tests/llm/test_attn tests/llm/test_team tests/llm/quant_numpy.sh tests/llm/test_tok tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
   tests/llm/equiv-llama.sh tests/llm/equiv-qwen2.sh tests/llm/equiv-qwen3.sh \
   tests/llm/fuzz_tok.sh tests/llm/tokenizers.sh tests/llm/tok_bad.sh tests/llm/chat.sh tests/llm/nfc.sh
 EXTRA_DIST += tests/llm/equiv.sh tests/llm/quant_numpy.sh tests/llm/quant_numpy.py tests/llm/fuzz.sh tests/llm/bad_input.sh tests/llm/stories.sh tests/llm/bench.sh \
