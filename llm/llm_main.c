@@ -926,9 +926,18 @@ static void wait_policy(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("LLM_WAIT_POLICY_SET"))
         return;
+    /* exec the program's own path, not /proc/self/exe: the process's name
+     * (comm, what ps and pgrep show) is taken from the path exec'd */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || n >= (ssize_t)sizeof self - 1)
+        return;
+    self[n] = '\0';
     setenv("OMP_WAIT_POLICY", "passive", 1);
     setenv("LLM_WAIT_POLICY_SET", "1", 1);
-    execv("/proc/self/exe", argv); /* on failure, carry on as we are */
+    execv(self, argv); /* on failure, carry on as we are */
+    unsetenv("OMP_WAIT_POLICY");
+    unsetenv("LLM_WAIT_POLICY_SET");
 }
 
 int main(int argc, char **argv)
