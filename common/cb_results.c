@@ -6,7 +6,9 @@
  * and marks the file "interrupted" at once, flushed, in case the launcher's
  * SIGKILL follows; the program stops at its next loop point and closes the
  * file. At a second signal the thread closes the file itself before the
- * process ends. Every appended row was flushed when it was written. */
+ * process ends. Every appended row was flushed when it was written. SIGPIPE
+ * (a peer's TCP connection gone: it died) closes the file "failed", naming the
+ * dead rank when this host can see it, before the process ends by it. */
 #define _GNU_SOURCE
 #include "cb_results.h"
 
@@ -241,10 +243,50 @@ static int finish_file(cb_results_t *r, const char *status)
 static int find_dead_peer(const cb_results_t *r);
 static void mark_dead(cb_results_t *r, int dead);
 
+/* SIGPIPE is about to end the process (cb_signal.h); h5_lock held. Over MPI's
+ * TCP transport that is a write to a peer that died a moment ago: the socket
+ * closes while the peer's exit is still under way, so its pid is gone from
+ * /proc a few milliseconds later. Look for it for up to PIPE_LOOK_S and name
+ * it; a peer this rank cannot see (another host), or a closed stdout, gets the
+ * cause instead. Then close the file: nothing of the process runs after. */
+#define PIPE_LOOK_S 0.5
+
+static void on_broken_pipe(cb_results_t *r)
+{
+    int dead = -1;
+    struct timespec step = { 0, 10 * 1000 * 1000 };
+    for (int t = 0; r->n_peers > 1 && t < (int)(PIPE_LOOK_S * 100) && (dead = find_dead_peer(r)) < 0; t++)
+        nanosleep(&step, NULL);
+    if (dead >= 0) {
+        mark_dead(r, dead);
+    } else if (r->dead_rank < 0 && !r->broken) {
+        if (write_attr_str(r->file, "status", "failed") < 0 ||
+            write_attr_str(r->file, "error", "ended by SIGPIPE: a connection closed under the run (a rank on "
+                                             "another host lost, or the output closed)") < 0 ||
+            H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
+            results_broken(r, "the failed status");
+    }
+    finish_file(r, "failed");
+}
+
 /* The signal thread's hook (cb_signal_set_hook): mark the file interrupted at
- * the first signal and keep it open; close it before an immediate end. */
+ * the first signal and keep it open; close it before an immediate end (a
+ * second signal, or SIGPIPE: failed). */
 static void on_stop_signal(int sig, int final)
 {
+    if (sig == SIGPIPE) {
+        /* Timed: the thread that got it may hold the lock (a message on a closed
+         * stderr); its handler waits CB_SIGPIPE_WAIT_S at most. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)(CB_SIGPIPE_WAIT_S / 2);
+        if (pthread_mutex_timedlock(&h5_lock, &until) != 0)
+            return;
+        if (active && active->file >= 0)
+            on_broken_pipe(active);
+        pthread_mutex_unlock(&h5_lock);
+        return;
+    }
     pthread_mutex_lock(&h5_lock);
     cb_results_t *r = active;
     int dead;
