@@ -1,7 +1,10 @@
 #!/bin/sh
-# A rank killed with SIGKILL, for each program, at 3 moments: at start-up
+# A rank killed with SIGKILL, for each program, at 4 moments: at start-up
 # (rank 1, as soon as the ranks run), mid-run (rank 1, after the first row),
-# during output (rank 0, the writer, right after it wrote a row). Each time
+# during output (rank 0, the writer, right after it wrote a row), and mid-run
+# with a SIGPIPE to rank 0 at once (rank 1 after a row: what rank 0's thread
+# sending to it over TCP gets, milliseconds after the death, before the
+# watchdog can see it; the file must still name rank 1). Each time
 # the job ends within 30 s with a non-zero exit and no rank left running, and
 # the file is absent (killed before it was created), or readable with every
 # printed row and: status "failed" naming the dead rank and its host (a rank
@@ -33,7 +36,7 @@ while IFS='|' read -r name cmd; do
     [ -x "$bin" ] || { echo "$name: not built, skipped"; continue; }
     args=${cmd#* }
     [ "$args" = "$cmd" ] && args=
-    for moment in start mid write; do
+    for moment in start mid write pipe; do
         out=$tmp/$name-$moment.h5
         cd "$tmp/work" || exit 1
         # shellcheck disable=SC2086
@@ -50,7 +53,7 @@ while IFS='|' read -r name cmd; do
                 case $moment in
                     start) break ;;
                     mid) [ "$rows" -ge 1 ] && break ;;
-                    write) [ "$rows" -ge 1 ] && break ;;
+                    write | pipe) [ "$rows" -ge 1 ] && break ;;
                 esac
             fi
             sleep 0.05; n=$((n + 1))
@@ -67,6 +70,9 @@ while IFS='|' read -r name cmd; do
         [ -n "$target" ] || { echo "FAIL: $name: no rank $victim found"; kill -KILL $pid $pids; fail=1; continue; }
         host=$(hostname)
         kill -KILL "$target"
+        if [ $moment = pipe ]; then
+            for p in $pids; do [ "$p" != "$target" ] && kill -PIPE "$p"; done
+        fi
         n=0
         while kill -0 $pid 2> /dev/null && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
         if kill -0 $pid 2> /dev/null; then
