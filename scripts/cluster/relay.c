@@ -261,9 +261,10 @@ static void rl_switch_receive(rl_switch_t *sw, int src, uint64_t now)
             continue;
         }
         const unsigned char *eth = f->data + RL_VNET_HDR;
-        int group = n >= RL_VNET_HDR + 14 && (eth[0] & 1);
-        int dst = group ? -1 : rl_port_of_mac(sw, eth);
-        if (n < RL_VNET_HDR + 14 || n >= RL_BUF_MAX || (!group && (dst < 0 || dst == src))) {
+        int ok = n >= RL_VNET_HDR + 14 && n < RL_BUF_MAX;
+        int group = ok && (eth[0] & 1);
+        int dst = ok && !group ? rl_port_of_mac(sw, eth) : -1;
+        if (!ok || (!group && (dst < 0 || dst == src))) {
             sw->dropped++;
             rl_frame_put(sw, f);
             continue;
