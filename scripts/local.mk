@@ -21,7 +21,8 @@ nobase_dist_cb_SCRIPTS = scripts/run-suite scripts/summary scripts/compare scrip
   scripts/slurm/hpl.sbatch scripts/slurm/microbench.sbatch scripts/slurm/llm.sbatch \
   scripts/slurm/suite.sbatch scripts/slurm/sweep.sbatch \
   scripts/cluster/up scripts/cluster/down scripts/cluster/exec scripts/cluster/agent \
-  scripts/cluster/mpirun scripts/cluster/measure scripts/cluster/slurm-up scripts/cluster/slurm-down
+  scripts/cluster/mpirun scripts/cluster/measure scripts/cluster/slurm-up scripts/cluster/slurm-down \
+  scripts/mpirun-guard
 nobase_dist_cb_DATA = scripts/common.sh scripts/cbresults.py scripts/cluster/lib.sh scripts/slurm/job.sh \
   scripts/slurm/sweep.example results/published.csv
 EXTRA_DIST += scripts/clusterbench.in scripts/check-bare-debian scripts/cluster/README.md

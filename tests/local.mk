@@ -42,8 +42,8 @@ TESTS += tests/common/disk_full.sh
 EXTRA_DIST += tests/common/disk_full.sh tests/common/fill_at_close.c
 
 # Faults at any moment: signals at random moments, a rank killed with SIGKILL
-TESTS += tests/common/signals.sh tests/common/rank_killed.sh
-EXTRA_DIST += tests/common/signals.sh tests/common/rank_killed.sh tests/common/faults_lib.sh
+TESTS += tests/common/signals.sh tests/common/rank_killed.sh tests/common/mpirun_guard.sh
+EXTRA_DIST += tests/common/signals.sh tests/common/rank_killed.sh tests/common/mpirun_guard.sh tests/common/faults_lib.sh
 
 # The llama2.c loader's and the chat templates' fuzz targets (scripts/fuzz), and
 # their replayers over the committed corpora in make check (tests/llm/fuzz-more.sh)

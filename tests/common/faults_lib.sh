@@ -65,6 +65,14 @@ fault_rank_pids() {
     done
 }
 
+# fault_kill_job LAUNCHER [PIDS...]: ends a job that outlived its bound, whole: the
+# launcher's children (its mpirun) first, so that none is left behind as an
+# orphan, then the launcher and the ranks PIDS.
+fault_kill_job() {
+    # shellcheck disable=SC2046
+    kill -KILL $(ps -o pid= --ppid "$1" 2> /dev/null) "$@" 2> /dev/null
+}
+
 # fault_check FILE STDOUT WANT: what a run left. Prints "absent", or
 # "STATUS ROWS PRINTED" and exits 0 if FILE is readable by h5py, its status is one
 # of WANT (comma-separated) and it holds at least the rows printed on STDOUT

@@ -67,7 +67,7 @@ while IFS='|' read -r name cmd; do
             r=$(tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
             [ "$r" = $victim ] && target=$p
         done
-        [ -n "$target" ] || { echo "FAIL: $name: no rank $victim found"; kill -KILL $pid $pids; fail=1; continue; }
+        [ -n "$target" ] || { echo "FAIL: $name: no rank $victim found"; fault_kill_job $pid $pids; fail=1; continue; }
         host=$(hostname)
         kill -KILL "$target"
         if [ $moment = pipe ]; then
@@ -77,7 +77,7 @@ while IFS='|' read -r name cmd; do
         while kill -0 $pid 2> /dev/null && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
         if kill -0 $pid 2> /dev/null; then
             echo "FAIL: $name, rank $victim killed ($moment): the job still runs 30 s later"
-            kill -KILL $pid $pids 2> /dev/null; fail=1
+            fault_kill_job $pid $pids; fail=1
         fi
         wait $pid; rc=$?
         total=$((total + 1))
@@ -86,11 +86,22 @@ while IFS='|' read -r name cmd; do
         [ -z "$(fault_rank_pids "$out" "${bin##*/}")" ] || { echo "FAIL: $name: ranks left running"; fail=1; }
         # the 2 MiB held back for the close is never left as a file, even by a killed writer
         [ -e "$out.reserve" ] && { echo "FAIL: $name, rank $victim killed ($moment): $out.reserve left behind"; fail=1; }
-        grep -q "rank $victim.*$host\|$host.*rank $victim\|rank $victim with PID.*on node $host" "$tmp/err" ||
-            { echo "FAIL: $name ($moment): no message naming rank $victim and host $host:"; cat "$tmp/err"; fail=1; }
         if [ $victim = 0 ]; then want=running,failed; else want=failed; fi
         if ! got=$(fault_check "$out" "$tmp/out" $want); then
             echo "FAIL: $name, rank $victim killed ($moment): $got"; cat "$tmp/err"; fail=1; continue
+        fi
+        # The message naming the rank. At start-up, before MPI_Init has returned,
+        # no rank of ours knows its peers: only mpirun can name the dead one, and
+        # Open MPI 4.1's mpirun sometimes reports only that the job was aborted
+        # (once in CI: "Primary job terminated normally, but 1 process returned a
+        # non-zero exit code", and no "mpirun noticed that process rank 1" line).
+        # That case is shown, not failed: the file was never created.
+        if ! grep -q "rank $victim.*$host\|$host.*rank $victim\|rank $victim with PID.*on node $host" "$tmp/err"; then
+            if [ $moment = start ] && [ "$got" = absent ] && grep -q "job has been aborted" "$tmp/err"; then
+                echo "note: $name (start): mpirun's report named no rank:"; cat "$tmp/err"
+            else
+                echo "FAIL: $name ($moment): no message naming rank $victim and host $host:"; cat "$tmp/err"; fail=1
+            fi
         fi
         said=""
         if [ "$got" != absent ]; then

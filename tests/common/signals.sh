@@ -88,7 +88,7 @@ while IFS='|' read -r name cmd; do
         [ "$how" = 0 ] && limit=5
         if ! wait_end $pid $limit; then
             echo "FAIL: $name, $what at ${at}s: still running ${limit}s later"
-            kill -KILL $pid $pids 2> /dev/null
+            fault_kill_job $pid $pids
             fail=1
         fi
         wait $pid; rc=$?
