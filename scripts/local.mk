@@ -39,9 +39,10 @@ install-data-hook:
 uninstall-local:
 	rm -f "$(DESTDIR)$(bindir)/clusterbench" "$(DESTDIR)$(pkglibexecdir)/scripts/installed.sh"
 	rm -rf "$(DESTDIR)$(pkglibexecdir)/scripts/__pycache__"
+EXTRA_DIST += tests/scripts/fuzz/corpus
 dist_noinst_DATA += tests/scripts/lib.sh tests/scripts/slurm-jobs.sh tests/scripts/h5check.py \
-  tests/scripts/tcp_pingpong.py tests/scripts/units.py
-SCRIPTS_TESTS = tests/scripts/bad-input.sh tests/scripts/run-suite.sh tests/scripts/compare.sh \
+  tests/scripts/tcp_pingpong.py tests/scripts/units.py tests/scripts/fuzz_hostfile.py
+SCRIPTS_TESTS = tests/scripts/bad-input.sh tests/scripts/hostfile.sh tests/scripts/run-suite.sh tests/scripts/compare.sh \
   tests/scripts/summary-plot.sh tests/scripts/results-format.sh tests/scripts/slurm-sbatch.sh \
   tests/scripts/install.sh \
   tests/scripts/cluster-mpirun.sh tests/scripts/cluster-delay.sh tests/scripts/cluster-ucoll.sh tests/scripts/cluster-killed.sh \
