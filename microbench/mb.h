@@ -159,21 +159,30 @@ int mb_alg_is_mpi(const char *alg);
 #define MB_HAVE_TSC 0
 #endif
 
+/* The clock every iteration is timed with (--timer). */
+typedef enum {
+    MB_TIMER_AUTO = 0, /* the invariant TSC where there is one, else CLOCK_MONOTONIC */
+    MB_TIMER_CLOCK,    /* CLOCK_MONOTONIC (cb_now) */
+    MB_TIMER_WTIME,    /* MPI_Wtime, as OSU times */
+} mb_timer_t;
+
 extern uint64_t mb_tsc_start;
-extern double mb_tsc_seconds_per_tick;
+extern double mb_tsc_seconds_per_tick; /* 0: not the TSC */
+extern int mb_timer_wtime;             /* 1: MPI_Wtime */
 
-/* Choose and calibrate the clock (about 20 ms); describe it into desc.
- * Local; call once before any measurement. */
-void mb_clock_init(char *desc, size_t len);
+/* Choose and calibrate the clock `timer` asks for (about 20 ms for the
+ * TSC); describe it into desc. Local; call once before any measurement. */
+void mb_clock_init(mb_timer_t timer, char *desc, size_t len);
 
-/* Seconds from an arbitrary origin: the invariant TSC when there is one,
- * else cb_now(). Local. */
+/* Seconds from an arbitrary origin, by the clock mb_clock_init chose. Local. */
 static inline double mb_now(void)
 {
 #if MB_HAVE_TSC
     if (mb_tsc_seconds_per_tick > 0)
         return (double)(__rdtsc() - mb_tsc_start) * mb_tsc_seconds_per_tick;
 #endif
+    if (mb_timer_wtime)
+        return MPI_Wtime();
     return cb_now();
 }
 

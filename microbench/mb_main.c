@@ -16,6 +16,7 @@ typedef struct {
     const char *shape;   /* --shape NAME */
     int layers, np, list_shapes;
     int iters, warmup, window, validate, corrupt, shared_recv, osu_counts, threads;
+    int timer; /* --timer: mb_timer_t */
     double time_per_size;
 } mb_cli_values_t;
 
@@ -126,6 +127,7 @@ int main(int argc, char **argv)
     mb_cli_values_t v = { .sizes = "0:4M", .tls = "any", .iters = 0, .warmup = -1,
                           .window = 64, .validate = 0, .corrupt = 0, .time_per_size = 0,
                           .alg = "mpi", .shape = "qwen3-235b-a22b", .layers = 0, .np = 0, .threads = 2 };
+    static const char *const timers[] = { "auto", "clock", "wtime", NULL };
     const cb_opt_t opts[] = {
         { "message-size", 'm', CB_OPT_STRING, &v.sizes, "MIN:MAX", "message sizes, powers of two from MIN to MAX (bytes; k, M, G suffixes)", 1, 0, NULL },
         { "iters", 'i', CB_OPT_INT, &v.iters, "N", "timed iterations per size (0: scale down with size)", 0, 100000000, NULL },
@@ -140,6 +142,7 @@ int main(int argc, char **argv)
         { "np", 0, CB_OPT_INT, &v.np, "N", "decode: the tensor-parallel ranks the figure is for; must be the run's (0: the run's)", 0, 1 << 20, NULL },
         { "list-shapes", 0, CB_OPT_FLAG, &v.list_shapes, NULL, "print decode's shapes and exit", 1, 0, NULL },
         { "osu-counts", 0, CB_OPT_FLAG, &v.osu_counts, NULL, "iterations and warm-up per size as OSU's defaults: latency 10000 + 100, collectives 1000 + 100, bandwidth 100 + 10 windows; above 8 KiB 1000 + 10, 100 + 10, 20 + 2 (replaces --iters and --warmup)", 1, 0, NULL },
+        { "timer", 0, CB_OPT_CHOICE, &v.timer, "CLOCK", "what times each iteration: auto (the invariant TSC, else CLOCK_MONOTONIC), clock (CLOCK_MONOTONIC), wtime (MPI_Wtime, as OSU: its own cost is then in every figure, as in OSU's)", 0, -1, timers },
         { "shared-recv", 0, CB_OPT_FLAG, &v.shared_recv, NULL, "bandwidth tests receive a whole window into one buffer, as OSU and ucx_perftest do (default: a buffer per message; --validate then sees the last message only)", 1, 0, NULL },
         { "validate", 'c', CB_OPT_FLAG, &v.validate, NULL, "fill buffers with a pattern and check every received byte", 1, 0, NULL },
         { "inject-corruption", 0, CB_OPT_FLAG, &v.corrupt, NULL, "with --validate: flip one received byte per size (proves the check fails)", 1, 0, NULL },
@@ -246,7 +249,7 @@ int main(int argc, char **argv)
     }
     {
         char clock[128];
-        mb_clock_init(clock, sizeof clock);
+        mb_clock_init((mb_timer_t)v.timer, clock, sizeof clock);
         cb_results_comment(results, "timer: %s", clock);
         st = cb_results_set_str(results, "timer", clock);
         if (st == CB_OK)

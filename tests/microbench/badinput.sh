@@ -26,6 +26,7 @@ PY
 expect_refused size-too-big 2 'MAX <= 1G' -m 0:2G latency
 expect_refused size-reversed 2 'MIN is larger than MAX' -m 8:4 latency
 expect_refused size-garbage 2 'not a size' -m 12q latency
+expect_refused timer-bogus 2 'auto, clock, wtime' --timer rdtsc latency
 expect_refused odd-ranks 3 'even number of ranks' latency
 expect_refused one-rank 1 'even number of ranks' ucx_tag_lat
 expect_refused unknown-test 2 "unknown test 'nosuch'" latency nosuch

@@ -15,4 +15,16 @@ cat "$tmp/out" "$tmp/err"
 rows=$(grep -c '^ *[0-9]' "$tmp/out")
 [ "$rows" = 24 ] || { echo "FAIL: $rows rows on stdout, expected 24"; exit 1; }
 grep -q '^# *Size *Avg Latency(us)' "$tmp/out" || { echo "FAIL: no OSU-style header"; exit 1; }
-exec "$PYTHON3" "$top_srcdir/tests/microbench/check_h5.py" "$tmp/lat.h5" --ranks 2 latency=24
+"$PYTHON3" "$top_srcdir/tests/microbench/check_h5.py" "$tmp/lat.h5" --ranks 2 latency=24 || exit 1
+# --timer wtime (OSU's clock) is the one used and recorded
+"$top_srcdir/tests/launch" 2 "$mb" -m 8:8 --iters 200 --timer wtime -o "$tmp/wt.h5" latency > "$tmp/out" 2> "$tmp/err" ||
+    { cat "$tmp/err"; echo "FAIL: microbench --timer wtime exited $?"; exit 1; }
+grep -q '^# timer: MPI_Wtime' "$tmp/out" || { cat "$tmp/out"; echo "FAIL: --timer wtime: no 'timer: MPI_Wtime' line"; exit 1; }
+exec "$PYTHON3" - "$tmp/wt.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+t = f.attrs["timer"]
+t = t.decode() if isinstance(t, bytes) else t
+assert t.startswith("MPI_Wtime"), "timer attribute: %r" % t
+print("timer attribute:", t)
+PY
