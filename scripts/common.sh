@@ -64,6 +64,10 @@ cb_make_progress() {
 # one line (FILE:LINE: what is wrong, the offending word shown printable and at most 64
 # characters); the caller prints it. Host names as DNS has them: letters, digits, '-' and
 # '.', at most 253 characters, starting with a letter or digit.
+# _cb_shown WORD: WORD for cb_read_hostfile's message: control and non-ASCII bytes as '?',
+# cut at 64 characters.
+_cb_shown() { local LC_ALL=C x; x=${1//[^[:print:]]/?}; [ ${#x} -le 64 ] && echo "$x" || echo "${x:0:61}..."; }
+
 cb_read_hostfile() {
     local f=$1 LC_ALL=C line lineno=0 h w v s n size words
     cb_hosts=(); cb_slots_total=0; cb_hostfile_error=""
@@ -80,8 +84,6 @@ cb_read_hostfile() {
     if [ "$n" -gt 0 ]; then
         cb_hostfile_error="$f: holds NUL bytes: not a text hostfile"; return 1
     fi
-    # _cb_shown WORD: WORD for a message: control and non-ASCII bytes as '?', cut at 64.
-    _cb_shown() { local x=${1//[^[:print:]]/?}; [ ${#x} -le 64 ] && echo "$x" || echo "${x:0:61}..."; }
     while IFS= read -r line || [ -n "$line" ]; do
         lineno=$((lineno + 1))
         line=${line%%#*}
